@@ -1,0 +1,151 @@
+//! Cache-aside over Redis that never makes a request fail.
+//!
+//! Every call is bounded by `redis.timeout_ms`; a timeout or error counts a
+//! bypass (`ocop_cache_bypass_total`) and the request is answered from
+//! PostgreSQL. After a failure Redis is skipped for a short pause, so an
+//! outage costs one timeout per pause rather than one per request; the
+//! connection manager reconnects in the background, so caching resumes
+//! without a restart when Redis returns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::config::RedisConfig;
+use crate::error::Result;
+
+/// How long Redis is skipped after a failed call.
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(500);
+
+/// A cheap-to-clone handle on the deployment's Redis.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    ttl_s: u64,
+    started: Instant,
+    /// Milliseconds since `started` before which Redis is not tried.
+    paused_until_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").field("prefix", &self.inner.prefix).finish()
+    }
+}
+
+impl Cache {
+    /// A handle that connects lazily: a Redis that is down at start-up is not an error.
+    pub fn new(config: &RedisConfig, namespace: &str) -> anyhow::Result<Cache> {
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let client = redis::Client::open(config.url.as_str())?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                manager,
+                prefix: format!("{}:{namespace}:", config.key_prefix),
+                timeout,
+                ttl_s: config.ttl_s,
+                started: Instant::now(),
+                paused_until_ms: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The full Redis key of `key`.
+    pub fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.inner.prefix)
+    }
+
+    /// Returns the cached message, or loads it, caches it and returns it.
+    /// A loader error is returned as is and nothing is cached.
+    pub async fn get_or_load<M, F, Fut>(&self, key: &str, load: F) -> Result<M>
+    where
+        M: prost::Message + Default,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<M>>,
+    {
+        let full = self.key(key);
+        if let Some(bytes) = self.get_bytes(&full).await {
+            match M::decode(bytes.as_slice()) {
+                Ok(message) => {
+                    metrics::counter!("ocop_cache_requests_total", "result" => "hit").increment(1);
+                    return Ok(message);
+                }
+                // A value written by an older version of the message: reload it.
+                Err(e) => tracing::warn!(key = %full, error = %e, "undecodable cache entry"),
+            }
+        }
+        metrics::counter!("ocop_cache_requests_total", "result" => "miss").increment(1);
+        let message = load().await?;
+        self.set_bytes(&full, message.encode_to_vec()).await;
+        Ok(message)
+    }
+
+    /// Removes `key`. Called after the database transaction commits, so a
+    /// concurrent reader can at worst re-cache the new value.
+    pub async fn invalidate(&self, key: &str) {
+        let full = self.key(key);
+        self.run("del", |mut conn| async move { conn.del::<_, ()>(full).await }).await;
+    }
+
+    /// Whether Redis answers a PING now (health reporting, tests).
+    pub async fn ping(&self) -> bool {
+        self.run("ping", |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
+            .await
+            .is_some()
+    }
+
+    async fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        let key = key.to_owned();
+        self.run("get", |mut conn| async move { conn.get::<_, Option<Vec<u8>>>(key).await }).await.flatten()
+    }
+
+    async fn set_bytes(&self, key: &str, value: Vec<u8>) {
+        let (key, ttl) = (key.to_owned(), self.inner.ttl_s);
+        self.run("set", |mut conn| async move { conn.set_ex::<_, _, ()>(key, value, ttl).await }).await;
+    }
+
+    /// Runs one command within the timeout; `None` (and a bypass counted) on
+    /// timeout, error, or while paused after a failure.
+    async fn run<T, F, Fut>(&self, op: &'static str, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let inner = &self.inner;
+        let now_ms = inner.started.elapsed().as_millis() as u64;
+        if now_ms < inner.paused_until_ms.load(Ordering::Relaxed) {
+            metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => "paused").increment(1);
+            return None;
+        }
+        let reason = match tokio::time::timeout(inner.timeout, command(inner.manager.clone())).await {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(e)) => {
+                tracing::warn!(op, error = %e, "redis call failed; answering from the database");
+                "error"
+            }
+            Err(_) => {
+                tracing::warn!(op, timeout_ms = inner.timeout.as_millis() as u64, "redis call timed out; answering from the database");
+                "timeout"
+            }
+        };
+        metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => reason).increment(1);
+        let resume = inner.started.elapsed() + PAUSE_AFTER_FAILURE;
+        inner.paused_until_ms.store(resume.as_millis() as u64, Ordering::Relaxed);
+        None
+    }
+}

@@ -1,0 +1,522 @@
+//! Layered configuration: defaults < TOML file < `OCOP_*` environment < CLI
+//! flags, then validated as a whole so that one start-up reports every bad
+//! key at once, naming the key and what it accepts.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The four services of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceName {
+    /// Administrative units, producers, products, the cycle's first steps.
+    Registry,
+    /// Criteria sets, rounds, councils, score sheets, results.
+    Evaluation,
+    /// Certificates and their verification.
+    Certification,
+    /// Catalog, sales points, fairs, statistics.
+    Promotion,
+}
+
+impl ServiceName {
+    /// Every service, in port order.
+    pub const ALL: [ServiceName; 4] =
+        [ServiceName::Registry, ServiceName::Evaluation, ServiceName::Certification, ServiceName::Promotion];
+
+    /// Lower-case name, also the PostgreSQL schema the service owns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Registry => "registry",
+            ServiceName::Evaluation => "evaluation",
+            ServiceName::Certification => "certification",
+            ServiceName::Promotion => "promotion",
+        }
+    }
+
+    fn index(self) -> u16 {
+        match self {
+            ServiceName::Registry => 1,
+            ServiceName::Evaluation => 2,
+            ServiceName::Certification => 3,
+            ServiceName::Promotion => 4,
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ServiceName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ServiceName::ALL
+            .into_iter()
+            .find(|n| n.as_str() == s)
+            .ok_or_else(|| format!("unknown service `{s}`; expected registry, evaluation, certification or promotion"))
+    }
+}
+
+/// Codes of the 34 provinces in force since 2025-07-01 (Decision 19/2025/QĐ-TTg).
+pub const PROVINCE_CODES_2025: [&str; 34] = [
+    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38", "40", "42",
+    "44", "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91", "92", "96",
+];
+
+/// Whole configuration of a deployment; every service reads the same file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Who this deployment is.
+    pub deployment: DeploymentConfig,
+    /// The PostgreSQL database shared by the services (a schema each).
+    pub database: DatabaseConfig,
+    /// The Redis cache.
+    pub redis: RedisConfig,
+    /// Token verification and local token issuance.
+    pub auth: AuthConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// Where each service listens and how the others reach it.
+    pub services: ServicesConfig,
+    /// How long SIGTERM waits for in-flight requests before exiting anyway.
+    pub shutdown_grace_ms: u64,
+}
+
+/// Role of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentRole {
+    /// A provincial deployment.
+    Province,
+    /// The ministry's national deployment.
+    National,
+}
+
+/// Who this deployment is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentConfig {
+    /// Province or national.
+    pub role: DeploymentRole,
+    /// The province served (2025 code); required for a provincial deployment.
+    pub province_code: Option<String>,
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Pool size per service.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout_ms: u64,
+}
+
+/// Redis settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key, so deployments can share a Redis.
+    pub key_prefix: String,
+    /// Past this, a cache call is abandoned and the request goes to PostgreSQL.
+    pub timeout_ms: u64,
+    /// Default time to live of cached entries.
+    pub ttl_s: u64,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The `iss` that accepted tokens must carry.
+    pub issuer: String,
+    /// JWKS file with the public keys (EdDSA or RS256) that tokens are checked against.
+    pub jwks_path: PathBuf,
+    /// Ed25519 private key (PKCS#8 PEM) used by `ocop token` on a local deployment.
+    pub signing_key_path: PathBuf,
+    /// Lifetime of tokens printed by `ocop token`.
+    pub token_ttl_s: u64,
+}
+
+/// Output format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object a line, with the trace id.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector, e.g. `http://127.0.0.1:4317`; unset: no export.
+    pub otlp_endpoint: Option<String>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, e.g. `info,ocop_registry=debug`.
+    pub log_filter: String,
+}
+
+/// Addresses of every service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServicesConfig {
+    /// The registry service.
+    pub registry: Endpoint,
+    /// The evaluation service.
+    pub evaluation: Endpoint,
+    /// The certification service.
+    pub certification: Endpoint,
+    /// The promotion service.
+    pub promotion: Endpoint,
+}
+
+impl ServicesConfig {
+    /// The endpoint of one service.
+    pub fn get(&self, name: ServiceName) -> &Endpoint {
+        match name {
+            ServiceName::Registry => &self.registry,
+            ServiceName::Evaluation => &self.evaluation,
+            ServiceName::Certification => &self.certification,
+            ServiceName::Promotion => &self.promotion,
+        }
+    }
+
+    /// The endpoint of one service, mutable.
+    pub fn get_mut(&mut self, name: ServiceName) -> &mut Endpoint {
+        match name {
+            ServiceName::Registry => &mut self.registry,
+            ServiceName::Evaluation => &mut self.evaluation,
+            ServiceName::Certification => &mut self.certification,
+            ServiceName::Promotion => &mut self.promotion,
+        }
+    }
+}
+
+/// Where one service listens and how the others reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// gRPC listen address.
+    pub grpc_listen: SocketAddr,
+    /// HTTP listen address (`/metrics`, `/healthz`).
+    pub http_listen: SocketAddr,
+    /// URL other services dial, e.g. `http://127.0.0.1:50051`.
+    pub url: String,
+}
+
+impl Endpoint {
+    fn local(service: ServiceName) -> Self {
+        let grpc = 50050 + service.index();
+        Endpoint {
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], grpc)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 9050 + service.index())),
+            url: format!("http://127.0.0.1:{grpc}"),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            deployment: DeploymentConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            auth: AuthConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            services: ServicesConfig::default(),
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+impl Default for DeploymentConfig {
+    fn default() -> Self {
+        // The local demo deployment plays Thanh Hóa.
+        DeploymentConfig { role: DeploymentRole::Province, province_code: Some("38".into()) }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "postgres://ocop@127.0.0.1:55432/ocop".into(),
+            max_connections: 8,
+            acquire_timeout_ms: 3_000,
+        }
+    }
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig { url: "redis://127.0.0.1:56379".into(), key_prefix: "ocop:local".into(), timeout_ms: 50, ttl_s: 300 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "ocop-local".into(),
+            jwks_path: PathBuf::from(".local/keys/jwks.json"),
+            signing_key_path: PathBuf::from(".local/keys/signing.pem"),
+            token_ttl_s: 12 * 3600,
+        }
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig { otlp_endpoint: None, log_format: LogFormat::Json, log_filter: "info".into() }
+    }
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            registry: Endpoint::local(ServiceName::Registry),
+            evaluation: Endpoint::local(ServiceName::Evaluation),
+            certification: Endpoint::local(ServiceName::Certification),
+            promotion: Endpoint::local(ServiceName::Promotion),
+        }
+    }
+}
+
+/// A configuration that could not be loaded or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type.
+    #[error("invalid configuration: {0}")]
+    Load(String),
+    /// Values parsed but break a rule; one line per key.
+    #[error("invalid configuration:\n{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given it must exist), then `OCOP_*`
+    /// variables (`OCOP_DATABASE__URL` sets `database.url`; `OCOP_OTLP_ENDPOINT`
+    /// and `OCOP_ROLE` are short forms), then `overrides` (CLI flags), and validates.
+    pub fn load(file: Option<&Path>, overrides: &serde_json::Value) -> Result<Config, ConfigError> {
+        Self::load_from(file, env_provider(), overrides)
+    }
+
+    fn load_from(file: Option<&Path>, env: Env, overrides: &serde_json::Value) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment
+            .merge(env)
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every rule and reports all broken ones.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, why: String| problems.push(format!("  {key}: {why}"));
+
+        match (&self.deployment.role, &self.deployment.province_code) {
+            (DeploymentRole::Province, None) => bad(
+                "deployment.province_code",
+                "required when deployment.role = \"province\" (a 2025 province code such as \"38\")".into(),
+            ),
+            (DeploymentRole::National, Some(code)) => bad(
+                "deployment.province_code",
+                format!("must be unset when deployment.role = \"national\" (got \"{code}\")"),
+            ),
+            (_, Some(code)) if !PROVINCE_CODES_2025.contains(&code.as_str()) => bad(
+                "deployment.province_code",
+                format!("\"{code}\" is not one of the 34 province codes of Decision 19/2025 ({})", PROVINCE_CODES_2025.join(", ")),
+            ),
+            _ => {}
+        }
+        if !(self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
+            bad("database.url", format!("\"{}\" must start with postgres:// or postgresql://", redact(&self.database.url)));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            bad("database.max_connections", format!("{} must be between 1 and 1000", self.database.max_connections));
+        }
+        if !(100..=120_000).contains(&self.database.acquire_timeout_ms) {
+            bad("database.acquire_timeout_ms", format!("{} must be between 100 and 120000", self.database.acquire_timeout_ms));
+        }
+        if !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
+            bad("redis.url", format!("\"{}\" must start with redis:// or rediss://", redact(&self.redis.url)));
+        }
+        let prefix_ok = !self.redis.key_prefix.is_empty()
+            && self.redis.key_prefix.len() <= 64
+            && self.redis.key_prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ":_-".contains(c));
+        if !prefix_ok {
+            bad("redis.key_prefix", format!("\"{}\" must be 1 to 64 of a-z, 0-9, ':', '_', '-'", self.redis.key_prefix));
+        }
+        if !(1..=10_000).contains(&self.redis.timeout_ms) {
+            bad("redis.timeout_ms", format!("{} must be between 1 and 10000", self.redis.timeout_ms));
+        }
+        if !(1..=86_400).contains(&self.redis.ttl_s) {
+            bad("redis.ttl_s", format!("{} must be between 1 and 86400", self.redis.ttl_s));
+        }
+        if self.auth.issuer.trim().is_empty() {
+            bad("auth.issuer", "must not be empty".into());
+        }
+        if !(60..=30 * 86_400).contains(&self.auth.token_ttl_s) {
+            bad("auth.token_ttl_s", format!("{} must be between 60 and 2592000", self.auth.token_ttl_s));
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            bad("telemetry.otlp_endpoint", format!("\"{endpoint}\" must start with http:// or https://"));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_filter) {
+            bad("telemetry.log_filter", format!("\"{}\" is not a tracing filter: {e}", self.telemetry.log_filter));
+        }
+        let mut seen = BTreeSet::new();
+        for name in ServiceName::ALL {
+            let ep = self.services.get(name);
+            for (what, addr) in [("grpc_listen", ep.grpc_listen), ("http_listen", ep.http_listen)] {
+                if addr.port() != 0 && !seen.insert(addr) {
+                    bad(&format!("services.{name}.{what}"), format!("{addr} is already used by another listener"));
+                }
+            }
+            if !(ep.url.starts_with("http://") || ep.url.starts_with("https://")) {
+                bad(&format!("services.{name}.url"), format!("\"{}\" must start with http:// or https://", ep.url));
+            }
+        }
+        if !(100..=600_000).contains(&self.shutdown_grace_ms) {
+            bad("shutdown_grace_ms", format!("{} must be between 100 and 600000", self.shutdown_grace_ms));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+    }
+}
+
+/// `OCOP_*` variables, `__` separating levels, with two short forms.
+fn env_provider() -> Env {
+    Env::prefixed("OCOP_")
+        .ignore(&["config"])
+        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+            "otlp_endpoint" => "telemetry.otlp_endpoint".into(),
+            "role" => "deployment.role".into(),
+            other => other.replace("__", ".").into(),
+        })
+}
+
+/// Hides the password of a URL in messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn no_env() -> Env {
+        Env::prefixed("OCOP_TEST_THAT_IS_NEVER_SET_")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults must validate");
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("ocop-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ocop.toml");
+        std::fs::write(&file, "[redis]\nttl_s = 60\ntimeout_ms = 20\n[database]\nmax_connections = 4\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OCOP_REDIS__TIMEOUT_MS", "30");
+            jail.set_env("OCOP_OTLP_ENDPOINT", "http://127.0.0.1:4317");
+            let cli = json!({"database": {"max_connections": 2}});
+            let config = Config::load_from(Some(&file), env_provider(), &cli).expect("valid");
+            assert_eq!(config.redis.ttl_s, 60, "file over default");
+            assert_eq!(config.redis.timeout_ms, 30, "env over file");
+            assert_eq!(config.database.max_connections, 2, "cli over file");
+            assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OCOP_DATABASE__MAX_CONNECTIONS", "many");
+            let err = Config::load_from(None, env_provider(), &json!({})).unwrap_err().to_string();
+            assert!(err.to_lowercase().contains("database.max_connections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let err = Config::load_from(None, no_env(), &json!({"redis": {"ttl": 5}})).unwrap_err().to_string();
+        assert!(err.contains("ttl"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_refused() {
+        let err = Config::load_from(Some(Path::new("/nonexistent/ocop.toml")), no_env(), &json!({}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/ocop.toml does not exist"), "{err}");
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_with_its_key() {
+        let overrides = json!({
+            "deployment": {"province_code": "99"},
+            "database": {"url": "mysql://u:secret@h/db", "max_connections": 0},
+            "redis": {"key_prefix": "Bad Prefix", "timeout_ms": 0},
+            "telemetry": {"otlp_endpoint": "collector:4317"},
+            "services": {"evaluation": {"grpc_listen": "127.0.0.1:50051", "http_listen": "127.0.0.1:9052", "url": "http://x"}},
+        });
+        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
+        for key in [
+            "deployment.province_code: \"99\" is not one of the 34",
+            "database.url",
+            "database.max_connections: 0 must be between 1 and 1000",
+            "redis.key_prefix",
+            "redis.timeout_ms",
+            "telemetry.otlp_endpoint",
+            "services.evaluation.grpc_listen: 127.0.0.1:50051 is already used",
+        ] {
+            assert!(err.contains(key), "missing `{key}` in:\n{err}");
+        }
+        assert!(!err.contains("secret"), "password leaked: {err}");
+    }
+
+    #[test]
+    fn national_role_takes_no_province() {
+        let overrides = json!({"deployment": {"role": "national", "province_code": "38"}});
+        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
+        assert!(err.contains("must be unset when deployment.role = \"national\""), "{err}");
+    }
+}

@@ -1,0 +1,106 @@
+//! PostgreSQL: one pool per service, confined to the service's own schema,
+//! migrations embedded in the binary, and SQLSTATE → domain errors in one place.
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::DatabaseConfig;
+use crate::error::{Error, ErrorKind};
+
+/// Builds a lazy pool whose connections see `schema` first (then `public`,
+/// where extensions live). Lazy, so a service can start and report
+/// NOT_SERVING while the database is still coming up.
+pub fn connect_lazy(config: &DatabaseConfig, schema: &str) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config
+        .url
+        .parse::<PgConnectOptions>()?
+        .options([("search_path", format!("{schema},public"))])
+        .application_name(schema);
+    Ok(PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+        // Pinging on every acquire costs a round trip per query (measured in
+        // shared/stack.md §6); broken connections surface as errors instead.
+        .test_before_acquire(false)
+        .connect_lazy_with(options))
+}
+
+/// Applies `migrations` inside `schema`, recording them in
+/// `{schema}._sqlx_migrations` so services never see each other's history.
+/// Safe to run from several replicas at once (sqlx takes an advisory lock).
+pub async fn migrate(pool: &PgPool, schema: &'static str, migrations: &Migrator) -> anyhow::Result<()> {
+    let mut migrator = Migrator::with_migrations(migrations.iter().cloned().collect());
+    migrator.create_schema(schema);
+    migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
+/// SQLSTATE codes that the mapping below gives a meaning to.
+mod sqlstate {
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+    pub const CHECK_VIOLATION: &str = "23514";
+    pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const DEADLOCK_DETECTED: &str = "40P01";
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+}
+
+/// Translates every sqlx error into the domain vocabulary, by SQLSTATE.
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) => {
+                let constraint = db.constraint().unwrap_or_default().to_owned();
+                match db.code().as_deref() {
+                    Some(sqlstate::UNIQUE_VIOLATION) => Error::new(
+                        ErrorKind::AlreadyExists,
+                        "ALREADY_EXISTS",
+                        format!("a resource with the same unique value already exists ({constraint})"),
+                    )
+                    .with_metadata("constraint", constraint),
+                    Some(sqlstate::FOREIGN_KEY_VIOLATION) => Error::new(
+                        ErrorKind::FailedPrecondition,
+                        "REFERENCE_VIOLATION",
+                        format!("a referenced resource is missing or still referenced ({constraint})"),
+                    )
+                    .with_metadata("constraint", constraint),
+                    Some(sqlstate::CHECK_VIOLATION | sqlstate::NOT_NULL_VIOLATION | sqlstate::INVALID_TEXT_REPRESENTATION) => {
+                        Error::new(
+                            ErrorKind::InvalidArgument,
+                            "CONSTRAINT_VIOLATION",
+                            format!("a value breaks a rule of the data model ({constraint}): {}", db.message()),
+                        )
+                        .with_metadata("constraint", constraint)
+                    }
+                    Some(sqlstate::SERIALIZATION_FAILURE | sqlstate::DEADLOCK_DETECTED) => Error::new(
+                        ErrorKind::Aborted,
+                        "CONCURRENT_UPDATE",
+                        "a concurrent change conflicted with this one; retry the request",
+                    ),
+                    Some(sqlstate::QUERY_CANCELED) => Error::new(
+                        ErrorKind::DeadlineExceeded,
+                        "QUERY_CANCELED",
+                        "the database query was cancelled before it finished",
+                    ),
+                    _ => Error::internal(&err),
+                }
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable; retry shortly")
+            }
+            _ => Error::internal(&err),
+        }
+    }
+}

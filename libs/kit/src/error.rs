@@ -1,0 +1,282 @@
+//! The one error vocabulary of the platform and its mapping to gRPC.
+//!
+//! Domain code returns [`Error`]; the gRPC adapters turn it into a
+//! [`tonic::Status`] with [`Error::into_status`], the only place where codes,
+//! `google.rpc.ErrorInfo` and `google.rpc.BadRequest` are built. Every error
+//! carries a stable UPPER_SNAKE reason that clients may branch on; the message
+//! is for people and says what to change.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every error this platform raises.
+pub const ERROR_DOMAIN: &str = "ocop.gov.vn";
+
+/// Result of domain operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in the terms of the canonical gRPC codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed; nothing was changed. Carries field violations.
+    InvalidArgument,
+    /// The named resource does not exist.
+    NotFound,
+    /// The resource (or a unique attribute of it) already exists.
+    AlreadyExists,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// No valid credentials.
+    Unauthenticated,
+    /// The system is not in the state the operation needs.
+    FailedPrecondition,
+    /// A concurrency conflict: stale etag or serialization failure; retry after re-reading.
+    Aborted,
+    /// A quota or rate limit was hit; retry later.
+    ResourceExhausted,
+    /// A dependency (database, another service) is unreachable; retry later.
+    Unavailable,
+    /// The deadline passed before the work finished.
+    DeadlineExceeded,
+    /// A bug or an unexpected state; details are logged, not returned.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The gRPC code of this kind.
+    pub fn code(self) -> Code {
+        match self {
+            ErrorKind::InvalidArgument => Code::InvalidArgument,
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::AlreadyExists => Code::AlreadyExists,
+            ErrorKind::PermissionDenied => Code::PermissionDenied,
+            ErrorKind::Unauthenticated => Code::Unauthenticated,
+            ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            ErrorKind::Aborted => Code::Aborted,
+            ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+            ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
+            ErrorKind::Internal => Code::Internal,
+        }
+    }
+}
+
+/// One violated field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field, e.g. `subject.commune_code`.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub description: String,
+}
+
+/// A domain error: a kind, a stable reason, a message for people, and details.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    reason: &'static str,
+    message: String,
+    violations: Vec<FieldViolation>,
+    metadata: HashMap<String, String>,
+    retry_after: Option<Duration>,
+}
+
+impl Error {
+    /// A new error of `kind` with a stable `reason` and a message.
+    pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            reason,
+            message: message.into(),
+            violations: Vec::new(),
+            metadata: HashMap::new(),
+            retry_after: None,
+        }
+    }
+
+    /// INVALID_ARGUMENT for one field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let mut violations = Violations::default();
+        violations.push(field, description);
+        violations.into_error().expect("one violation was recorded")
+    }
+
+    /// NOT_FOUND for a resource name.
+    pub fn not_found(resource: impl fmt::Display) -> Self {
+        Error::new(ErrorKind::NotFound, "RESOURCE_NOT_FOUND", format!("{resource} does not exist"))
+            .with_metadata("resource", resource.to_string())
+    }
+
+    /// PERMISSION_DENIED with a reason and an explanation.
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::PermissionDenied, reason, message)
+    }
+
+    /// UNAUTHENTICATED with a reason and an explanation.
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Unauthenticated, reason, message)
+    }
+
+    /// FAILED_PRECONDITION with a reason and an explanation.
+    pub fn failed_precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::FailedPrecondition, reason, message)
+    }
+
+    /// INTERNAL; the detail goes to the log, the caller gets a generic message.
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Error::new(ErrorKind::Internal, "INTERNAL", "internal error; it has been logged with this request's trace id")
+    }
+
+    /// UNAVAILABLE: a dependency cannot be reached.
+    pub fn unavailable(reason: &'static str, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Unavailable, reason, message)
+    }
+
+    /// Adds a key to the ErrorInfo metadata.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Tells the client when to retry (RESOURCE_EXHAUSTED, UNAVAILABLE).
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable reason.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// The message for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Field violations of an INVALID_ARGUMENT.
+    pub fn violations(&self) -> &[FieldViolation] {
+        &self.violations
+    }
+
+    /// The gRPC status, with ErrorInfo, BadRequest and RetryInfo details.
+    pub fn into_status(self) -> tonic::Status {
+        let mut details = ErrorDetails::new();
+        details.set_error_info(self.reason, ERROR_DOMAIN, self.metadata);
+        for v in &self.violations {
+            details.add_bad_request_violation(v.field.clone(), v.description.clone());
+        }
+        if self.retry_after.is_some() {
+            details.set_retry_info(self.retry_after);
+        }
+        tonic::Status::with_error_details(self.kind.code(), self.message, details)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {}: {}", self.kind, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        err.into_status()
+    }
+}
+
+/// Collects every field violation of a request before answering, so the
+/// caller can fix them all at once instead of one per round trip.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records one violation.
+    pub fn add(mut self, field: impl Into<String>, description: impl Into<String>) -> Self {
+        self.push(field, description);
+        self
+    }
+
+    /// Records one violation in place.
+    pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation { field: field.into(), description: description.into() });
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The INVALID_ARGUMENT error, or `None` when nothing was recorded.
+    pub fn into_error(self) -> Option<Error> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let message = self
+            .0
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut err = Error::new(ErrorKind::InvalidArgument, "INVALID_FIELD", message);
+        err.violations = self.0;
+        Some(err)
+    }
+
+    /// `Err` with every violation, or `Ok(())`.
+    pub fn check(self) -> Result<()> {
+        match self.into_error() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_carries_reason_domain_and_violations() {
+        let status = Violations::default()
+            .add("page_size", "must not be negative")
+            .add("filter", "unknown field `colour`")
+            .into_error()
+            .expect("two violations")
+            .into_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let info = status.get_details_error_info().expect("error info");
+        assert_eq!(info.reason, "INVALID_FIELD");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        let bad = status.get_details_bad_request().expect("bad request");
+        assert_eq!(bad.field_violations.len(), 2);
+        assert_eq!(bad.field_violations[1].field, "filter");
+        assert!(status.message().contains("page_size: must not be negative"));
+    }
+
+    #[test]
+    fn empty_violations_are_ok() {
+        assert!(Violations::default().check().is_ok());
+    }
+
+    #[test]
+    fn not_found_names_the_resource() {
+        let status = Error::not_found("subjects/42").into_status();
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "subjects/42 does not exist");
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.metadata.get("resource").map(String::as_str), Some("subjects/42"));
+    }
+}

@@ -1,0 +1,119 @@
+//! The tower layer in front of every gRPC service: authenticates the bearer
+//! token (public methods excepted), puts the [`Principal`] in the request's
+//! extensions, and records rate, errors and latency per method.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use crate::auth::{Principal, Verifier};
+use crate::error::{Error, Result};
+
+/// Methods every service serves without a token.
+const ALWAYS_PUBLIC: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection.v1.", "/grpc.reflection.v1alpha."];
+
+/// Builds [`Gate`] services.
+#[derive(Clone)]
+pub struct GateLayer {
+    verifier: Arc<Verifier>,
+    public_methods: &'static [&'static str],
+    service: &'static str,
+}
+
+impl GateLayer {
+    /// `public_methods` are full paths (`/pkg.Service/Method`) that need no token.
+    pub fn new(verifier: Arc<Verifier>, public_methods: &'static [&'static str], service: &'static str) -> Self {
+        GateLayer { verifier, public_methods, service }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gate<S>;
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate { inner, layer: self.clone() }
+    }
+}
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct Gate<S> {
+    inner: S,
+    layer: GateLayer,
+}
+
+impl<S, B> Service<http::Request<B>> for Gate<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let path = request.uri().path().to_owned();
+        let service = self.layer.service;
+        let public = ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p)) || self.layer.public_methods.contains(&path.as_str());
+        if !public {
+            match authenticate(&self.layer.verifier, request.headers()) {
+                Ok(principal) => {
+                    request.extensions_mut().insert(principal);
+                }
+                Err(err) => {
+                    tracing::info!(reason = err.reason(), "request refused: {}", err.message());
+                    record(service, &path, err.kind().code() as i32, started);
+                    return Box::pin(std::future::ready(Ok(err.into_status().into_http())));
+                }
+            }
+        }
+        // The service that was polled ready is the one that must be called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            // Unary errors arrive as trailers-only responses: the status is in
+            // the headers. Success puts it in the trailers, after the body.
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            record(service, &path, code, started);
+            Ok(response)
+        })
+    }
+}
+
+fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Principal> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Error::unauthenticated("TOKEN_MISSING", "this method needs `authorization: Bearer <token>` metadata (see `ocop token`)"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| Error::unauthenticated("TOKEN_MALFORMED", "the authorization metadata must be `Bearer <token>`"))?;
+    verifier.verify(token.trim())
+}
+
+fn record(service: &'static str, path: &str, code: i32, started: Instant) {
+    let method = path.rsplit('/').next().unwrap_or(path).to_owned();
+    let code = tonic::Code::from_i32(code);
+    let elapsed = started.elapsed();
+    metrics::counter!("ocop_grpc_requests_total", "service" => service, "method" => method.clone(), "code" => format!("{code:?}"))
+        .increment(1);
+    metrics::histogram!("ocop_grpc_request_duration_seconds", "service" => service, "method" => method)
+        .record(elapsed.as_secs_f64());
+    tracing::debug!(code = ?code, elapsed_us = elapsed.as_micros() as u64, "rpc finished");
+}

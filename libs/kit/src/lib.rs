@@ -1,0 +1,26 @@
+//! Platform pieces shared by every OCOP service: configuration, the error
+//! vocabulary, telemetry, the server runner, PostgreSQL, the Redis cache,
+//! tokens, pagination and filters.
+
+pub mod auth;
+pub mod cache;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod date;
+pub mod db;
+pub mod error;
+pub mod filter;
+pub mod gate;
+pub mod metrics_http;
+pub mod paging;
+pub mod server;
+pub mod telemetry;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// FNV-1a hash: stable across builds and releases, unlike `DefaultHasher`,
+/// so it may be stored (page tokens, data fingerprints).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}

@@ -1,0 +1,53 @@
+//! Generated code for the OCOP contracts in `proto/`: one module per package.
+#![allow(missing_docs, clippy::all)]
+
+/// Encoded `FileDescriptorSet` of every OCOP proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ocop_descriptor.bin"));
+
+/// `ocop.*` packages.
+pub mod ocop {
+    /// Types shared by every service.
+    pub mod common {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.common.v1");
+        }
+    }
+    /// The registry service.
+    pub mod registry {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.registry.v1");
+        }
+    }
+    /// The evaluation service.
+    pub mod evaluation {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.evaluation.v1");
+        }
+    }
+    /// The certification service.
+    pub mod certification {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.certification.v1");
+        }
+    }
+    /// The promotion service.
+    pub mod promotion {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.promotion.v1");
+        }
+    }
+    /// Baseline handlers of the benchmark harness.
+    pub mod bench {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.bench.v1");
+        }
+    }
+}
+
+pub use ocop::*;
