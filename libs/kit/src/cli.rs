@@ -90,8 +90,18 @@ fn merge(base: &mut Value, extra: Value) {
 }
 
 /// The whole `main` of a service binary: flags, config, telemetry, serve
-/// until SIGTERM or Ctrl-C, flush.
-pub fn service_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> anyhow::Result<()> {
+/// until SIGTERM or Ctrl-C, flush. Exits 0 after a graceful shutdown.
+pub fn service_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> std::process::ExitCode {
+    match run_main(spec, routes) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> anyhow::Result<()> {
     let args: ServiceArgs = clap::Parser::parse();
     let name = spec.name;
     let mut listen = json!({});

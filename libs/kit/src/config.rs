@@ -51,7 +51,7 @@ impl ServiceName {
 
 impl std::fmt::Display for ServiceName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -108,6 +108,7 @@ pub struct DeploymentConfig {
     /// Province or national.
     pub role: DeploymentRole,
     /// The province served (2025 code); required for a provincial deployment.
+    #[serde(deserialize_with = "code_string")]
     pub province_code: Option<String>,
 }
 
@@ -282,7 +283,7 @@ impl Default for AuthConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { otlp_endpoint: None, log_format: LogFormat::Json, log_filter: "info".into() }
+        TelemetryConfig { otlp_endpoint: None, log_format: LogFormat::Json, log_filter: "info,sqlx::postgres::notice=warn".into() }
     }
 }
 
@@ -410,6 +411,21 @@ impl Config {
     }
 }
 
+/// Reads a 2-digit code given as a string or, from the environment (where
+/// `OCOP_DEPLOYMENT__PROVINCE_CODE=01` arrives as the number 1), as a number.
+fn code_string<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Code>::deserialize(de)?.map(|code| match code {
+        Code::Text(text) => text,
+        Code::Number(n) => format!("{n:02}"),
+    }))
+}
+
 /// `OCOP_*` variables, `__` separating levels, with two short forms.
 fn env_provider() -> Env {
     Env::prefixed("OCOP_")
@@ -455,12 +471,14 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("OCOP_REDIS__TIMEOUT_MS", "30");
             jail.set_env("OCOP_OTLP_ENDPOINT", "http://127.0.0.1:4317");
+            jail.set_env("OCOP_DEPLOYMENT__PROVINCE_CODE", "01");
             let cli = json!({"database": {"max_connections": 2}});
             let config = Config::load_from(Some(&file), env_provider(), &cli).expect("valid");
             assert_eq!(config.redis.ttl_s, 60, "file over default");
             assert_eq!(config.redis.timeout_ms, 30, "env over file");
             assert_eq!(config.database.max_connections, 2, "cli over file");
             assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+            assert_eq!(config.deployment.province_code.as_deref(), Some("01"), "leading zero kept");
             Ok(())
         });
     }

@@ -101,17 +101,6 @@ pub fn current_traceparent() -> Option<String> {
     carrier.remove("traceparent")
 }
 
-/// Writes the current span's context into outgoing gRPC metadata.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceInterceptor;
-
-impl tonic::service::Interceptor for TraceInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        inject(&tracing::Span::current().context(), request.metadata_mut());
-        Ok(request)
-    }
-}
-
 /// Writes `cx` into gRPC metadata.
 pub fn inject(cx: &Context, metadata: &mut tonic::metadata::MetadataMap) {
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, &mut MetadataInjector(metadata)));

@@ -3,7 +3,7 @@
 //! key prefix, keys to sign tokens with, and services served on port 0.
 //!
 //! Tests are run by `./dev test`, which starts the local servers and sets
-//! `OCOP_TEST_DATABASE_URL` (an admin connection) and `OCOP_TEST_REDIS_URL`.
+//! `OCOPTEST_DATABASE_URL` (an admin connection) and `OCOPTEST_REDIS_URL`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ pub struct TestEnv {
 impl TestEnv {
     /// Creates the database and keys.
     pub async fn new() -> TestEnv {
-        let admin_url = env("OCOP_TEST_DATABASE_URL");
+        let admin_url = env("OCOPTEST_DATABASE_URL");
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("ocop_test_{}", &id[..16]);
         let mut admin = PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL");
@@ -62,7 +62,7 @@ impl TestEnv {
 
         let mut config = Config::default();
         config.database.url = replace_database(&admin_url, &database);
-        config.redis.url = env("OCOP_TEST_REDIS_URL");
+        config.redis.url = env("OCOPTEST_REDIS_URL");
         config.redis.key_prefix = format!("ocop:test:{}", &id[..16]);
         config.auth.issuer = ISSUER.into();
         config.auth.jwks_path = dir.join("jwks.json");

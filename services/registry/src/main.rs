@@ -1,5 +1,5 @@
 //! The registry service binary.
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     ocop_kit::cli::service_main(ocop_registry::spec(), ocop_registry::routes)
 }

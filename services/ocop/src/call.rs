@@ -1,0 +1,85 @@
+//! A small client for trying the services without grpcurl.
+
+use clap::Subcommand;
+use ocop_kit::auth::Signer;
+use ocop_kit::config::{Config, ServiceName};
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_proto::registry::v1::*;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+/// Calls the CLI can make.
+#[derive(Subcommand)]
+pub enum Call {
+    /// registry.GetAdministrativeUnit, e.g. `administrativeUnits/2025-38`.
+    GetUnit {
+        /// Resource name.
+        name: String,
+    },
+    /// registry.ListAdministrativeUnits.
+    ListUnits {
+        /// AIP-160 filter, e.g. `level = province AND scheme = 2025`.
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        /// Page token from a previous call.
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// registry.ResolveAdministrativeUnit: any old or new code to today's unit.
+    ResolveUnit {
+        /// Province, district or commune code.
+        code: String,
+    },
+}
+
+/// Prints the health of each service.
+pub async fn health(config: &Config) -> anyhow::Result<()> {
+    let mut all_serving = true;
+    for name in ServiceName::ALL {
+        let url = &config.services.get(name).url;
+        let status = match Channel::from_shared(url.clone())?.connect().await {
+            Ok(channel) => match HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await {
+                Ok(r) => format!("{:?}", r.into_inner().status()),
+                Err(e) => format!("error: {}", e.message()),
+            },
+            Err(e) => format!("unreachable: {e}"),
+        };
+        all_serving &= status == "Serving";
+        println!("{name:<14} {url:<28} {status}");
+    }
+    if all_serving { Ok(()) } else { Err(anyhow::anyhow!("not every service is serving")) }
+}
+
+/// Makes one call and prints the response as JSON-like debug text.
+pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
+    let token = match std::env::var("TOKEN") {
+        Ok(t) if !t.is_empty() => t,
+        _ => Signer::from_config(&config.auth)?.issue("ocop-cli", "service", None, None, 300)?,
+    };
+    let mut registry = RegistryServiceClient::new(ocop_kit::client::channel(&config.services.registry.url, Some(&token))?);
+    let result = match call {
+        Call::GetUnit { name } => registry
+            .get_administrative_unit(GetAdministrativeUnitRequest { name })
+            .await
+            .map(|r| format!("{:#?}", r.into_inner())),
+        Call::ListUnits { filter, page_size, page_token } => registry
+            .list_administrative_units(ListAdministrativeUnitsRequest { page_size, page_token, filter })
+            .await
+            .map(|r| format!("{:#?}", r.into_inner())),
+        Call::ResolveUnit { code } => registry
+            .resolve_administrative_unit(ResolveAdministrativeUnitRequest { code, ..Default::default() })
+            .await
+            .map(|r| format!("{:#?}", r.into_inner())),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(status) => Err(anyhow::anyhow!("{:?}: {}", status.code(), status.message())),
+    }
+}

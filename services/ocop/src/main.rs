@@ -1,0 +1,90 @@
+//! `ocop`: the command line of the OCOP platform.
+
+mod call;
+mod suite;
+
+use clap::{Parser, Subcommand};
+use ocop_kit::auth::{Role, Signer, ensure_key_files};
+use ocop_kit::cli::ConfigArgs;
+use ocop_kit::config::ServiceName;
+
+#[derive(Parser)]
+#[command(version, about = "The OCOP platform's command line. Configuration: defaults < --config file < OCOP_* environment < flags.")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the services in this process, each on its own ports; Ctrl-C stops them.
+    Up {
+        /// Only these services (comma-separated); default all four.
+        #[arg(long, value_delimiter = ',', value_parser = ocop_kit::cli::parse_service)]
+        only: Vec<ServiceName>,
+    },
+    /// Apply every service's migrations and reference data, then exit.
+    Migrate,
+    /// Load the demo data of a local deployment (idempotent).
+    Seed,
+    /// Create the local signing key and JWKS if they do not exist.
+    Keys,
+    /// Print a signed bearer token that this deployment accepts.
+    Token {
+        /// commune_officer, province_officer, council_member, national_officer or service.
+        #[arg(long)]
+        role: Role,
+        /// Province code of the jurisdiction (required for officers).
+        #[arg(long)]
+        province: Option<String>,
+        /// Commune code of the jurisdiction (required for commune officers).
+        #[arg(long)]
+        commune: Option<String>,
+        /// Who the token is for.
+        #[arg(long, default_value = "local-user")]
+        subject: String,
+    },
+    /// Health of every service.
+    Health,
+    /// Call a service (uses $TOKEN, or issues a local service token).
+    Call {
+        #[command(subcommand)]
+        call: call::Call,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.load_or_exit(serde_json::json!({}));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Up { only } => runtime.block_on(suite::up(config, only)),
+        Command::Migrate => runtime.block_on(suite::migrate(&config)),
+        Command::Seed => runtime.block_on(suite::seed(&config)),
+        Command::Keys => {
+            if ensure_key_files(&config.auth)? {
+                eprintln!("created {} and {}", config.auth.signing_key_path.display(), config.auth.jwks_path.display());
+            }
+            Ok(())
+        }
+        Command::Token { role, province, commune, subject } => {
+            let signer = Signer::from_config(&config.auth)?;
+            let token = signer.issue(&subject, role.as_str(), province.as_deref(), commune.as_deref(), config.auth.token_ttl_s as i64)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Health => runtime.block_on(call::health(&config)),
+        Command::Call { call } => runtime.block_on(call::run(&config, call)),
+    }
+}

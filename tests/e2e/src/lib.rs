@@ -1,0 +1,139 @@
+//! Runs the service binaries as processes for end-to-end tests.
+//!
+//! The binaries are taken from the same `target/` folder as the test (`./dev
+//! test` builds them first). Each process gets the test's own database and
+//! Redis prefix through `OCOP_*` variables and listens on port 0; its
+//! addresses are read from its "listening" log line.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ocop_testkit::TestEnv;
+
+/// Path of a binary built in this workspace.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let path = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join(name);
+    assert!(path.is_file(), "{} is missing: build it first (`./dev test` does)", path.display());
+    path
+}
+
+/// The `OCOP_*` variables that point a process at the test's database, Redis and keys.
+pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
+    let c = &env.config;
+    vec![
+        ("OCOP_DATABASE__URL".into(), c.database.url.clone()),
+        ("OCOP_REDIS__URL".into(), c.redis.url.clone()),
+        ("OCOP_REDIS__KEY_PREFIX".into(), c.redis.key_prefix.clone()),
+        ("OCOP_AUTH__ISSUER".into(), c.auth.issuer.clone()),
+        ("OCOP_AUTH__JWKS_PATH".into(), c.auth.jwks_path.display().to_string()),
+        ("OCOP_AUTH__SIGNING_KEY_PATH".into(), c.auth.signing_key_path.display().to_string()),
+        ("OCOP_SHUTDOWN_GRACE_MS".into(), "5000".into()),
+        ("OCOP_TELEMETRY__LOG_FORMAT".into(), "json".into()),
+    ]
+}
+
+/// A running service process; killed when dropped.
+pub struct Process {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    /// Its gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// Its HTTP address.
+    pub http_addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts service binary `name` on port 0 with `extra` variables, and
+    /// waits for its "listening" line.
+    pub fn start(name: &str, env: &TestEnv, extra: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(binary(name));
+        command
+            .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .envs(env_vars(env))
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .env_remove("OCOP_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn service");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = lines.lock().unwrap().iter().find_map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                let fields = v.get("fields")?;
+                (fields.get("message")?.as_str()? == "listening").then(|| {
+                    (fields["grpc_addr"].as_str().unwrap().parse().unwrap(), fields["http_addr"].as_str().unwrap().parse().unwrap())
+                })
+            });
+            if let Some((grpc_addr, http_addr)) = found {
+                return Process { child, lines, grpc_addr, http_addr };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{name} exited with {status} before listening:\n{}", lines.lock().unwrap().join("\n"));
+            }
+            assert!(Instant::now() < deadline, "{name} did not start listening:\n{}", lines.lock().unwrap().join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The gRPC URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// Every line printed so far.
+    pub fn output(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Whether it has exited, without waiting.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
+    /// Waits up to `limit` for it to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not exit within {limit:?}:\n{}", self.output().join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a binary to completion with `args` and `envs`, returning status and output.
+pub fn run_to_end(name: &str, args: &[&str], envs: &[(String, String)]) -> (ExitStatus, String) {
+    let output = Command::new(binary(name)).args(args).envs(envs.iter().cloned()).env_remove("OCOP_CONFIG").output().expect("run");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status, text)
+}
