@@ -34,8 +34,13 @@ pub enum Role {
 
 impl Role {
     /// Every role, for messages and the CLI.
-    pub const ALL: [Role; 5] =
-        [Role::CommuneOfficer, Role::ProvinceOfficer, Role::CouncilMember, Role::NationalOfficer, Role::Service];
+    pub const ALL: [Role; 5] = [
+        Role::CommuneOfficer,
+        Role::ProvinceOfficer,
+        Role::CouncilMember,
+        Role::NationalOfficer,
+        Role::Service,
+    ];
 
     /// The claim value.
     pub fn as_str(self) -> &'static str {
@@ -52,10 +57,13 @@ impl Role {
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-            format!("unknown role `{s}`; expected one of {}", all.join(", "))
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                format!("unknown role `{s}`; expected one of {}", all.join(", "))
+            })
     }
 }
 
@@ -102,16 +110,27 @@ impl Principal {
         let allowed: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
         Err(Error::permission_denied(
             "ROLE_NOT_ALLOWED",
-            format!("role {} may not do this; allowed: {}", self.role.as_str(), allowed.join(", ")),
+            format!(
+                "role {} may not do this; allowed: {}",
+                self.role.as_str(),
+                allowed.join(", ")
+            ),
         )
         .with_metadata("role", self.role.as_str()))
     }
 
     /// Takes the principal that the server's auth layer attached to a request.
     pub fn from_request<T>(request: &tonic::Request<T>) -> Result<Principal> {
-        request.extensions().get::<Principal>().cloned().ok_or_else(|| {
-            Error::unauthenticated("TOKEN_MISSING", "this method needs a bearer token in the `authorization` metadata")
-        })
+        request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| {
+                Error::unauthenticated(
+                    "TOKEN_MISSING",
+                    "this method needs a bearer token in the `authorization` metadata",
+                )
+            })
     }
 }
 
@@ -124,7 +143,10 @@ pub struct Verifier {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("keys", &self.keys.len()).field("issuer", &self.issuer).finish()
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys.len())
+            .field("issuer", &self.issuer)
+            .finish()
     }
 }
 
@@ -132,7 +154,10 @@ impl Verifier {
     /// Reads the JWKS file named by the config.
     pub fn from_config(config: &AuthConfig) -> anyhow::Result<Verifier> {
         let text = std::fs::read_to_string(&config.jwks_path).map_err(|e| {
-            anyhow::anyhow!("auth.jwks_path: cannot read {}: {e} (run `ocop keys` to create local keys)", config.jwks_path.display())
+            anyhow::anyhow!(
+                "auth.jwks_path: cannot read {}: {e} (run `ocop keys` to create local keys)",
+                config.jwks_path.display()
+            )
         })?;
         Verifier::from_jwks(&text, &config.issuer)
     }
@@ -145,27 +170,40 @@ impl Verifier {
             let alg = match &jwk.algorithm {
                 jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
                 jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
-                _ => anyhow::bail!("JWKS key {:?}: only Ed25519 (OKP) and RSA keys are accepted", jwk.common.key_id),
+                _ => anyhow::bail!(
+                    "JWKS key {:?}: only Ed25519 (OKP) and RSA keys are accepted",
+                    jwk.common.key_id
+                ),
             };
             keys.push((jwk.common.key_id.clone(), alg, DecodingKey::from_jwk(jwk)?));
         }
         anyhow::ensure!(!keys.is_empty(), "the JWKS holds no key");
-        Ok(Verifier { keys, issuer: issuer.to_owned() })
+        Ok(Verifier {
+            keys,
+            issuer: issuer.to_owned(),
+        })
     }
 
     /// Verifies a bearer token and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Principal> {
         use jsonwebtoken::errors::ErrorKind as K;
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| Error::unauthenticated("TOKEN_MALFORMED", "the bearer token is not a JWT"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            Error::unauthenticated("TOKEN_MALFORMED", "the bearer token is not a JWT")
+        })?;
         let (_, alg, key) = self
             .keys
             .iter()
-            .find(|(kid, alg, _)| *alg == header.alg && (header.kid.is_none() || kid.as_deref() == header.kid.as_deref()))
+            .find(|(kid, alg, _)| {
+                *alg == header.alg
+                    && (header.kid.is_none() || kid.as_deref() == header.kid.as_deref())
+            })
             .ok_or_else(|| {
                 Error::unauthenticated(
                     "TOKEN_UNKNOWN_KEY",
-                    format!("the token was signed with a key this deployment does not know (kid {:?})", header.kid),
+                    format!(
+                        "the token was signed with a key this deployment does not know (kid {:?})",
+                        header.kid
+                    ),
                 )
             })?;
         let mut validation = Validation::new(*alg);
@@ -174,16 +212,28 @@ impl Verifier {
         validation.leeway = 30;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| match e.kind() {
-                K::ExpiredSignature => Error::unauthenticated("TOKEN_EXPIRED", "the token has expired; ask for a new one"),
+                K::ExpiredSignature => Error::unauthenticated(
+                    "TOKEN_EXPIRED",
+                    "the token has expired; ask for a new one",
+                ),
                 K::InvalidIssuer => Error::unauthenticated(
                     "TOKEN_WRONG_ISSUER",
-                    format!("the token was issued for another deployment; expected issuer `{}`", self.issuer),
+                    format!(
+                        "the token was issued for another deployment; expected issuer `{}`",
+                        self.issuer
+                    ),
                 ),
-                K::InvalidSignature => {
-                    Error::unauthenticated("TOKEN_BAD_SIGNATURE", "the token's signature does not match this deployment's keys")
+                K::InvalidSignature => Error::unauthenticated(
+                    "TOKEN_BAD_SIGNATURE",
+                    "the token's signature does not match this deployment's keys",
+                ),
+                K::ImmatureSignature => {
+                    Error::unauthenticated("TOKEN_NOT_YET_VALID", "the token is not valid yet")
                 }
-                K::ImmatureSignature => Error::unauthenticated("TOKEN_NOT_YET_VALID", "the token is not valid yet"),
-                _ => Error::unauthenticated("TOKEN_MALFORMED", format!("the token could not be read: {e}")),
+                _ => Error::unauthenticated(
+                    "TOKEN_MALFORMED",
+                    format!("the token could not be read: {e}"),
+                ),
             })?
             .claims;
         principal_from_claims(claims)
@@ -191,10 +241,9 @@ impl Verifier {
 }
 
 fn principal_from_claims(claims: Claims) -> Result<Principal> {
-    let role: Role = claims
-        .role
-        .parse()
-        .map_err(|why: String| Error::permission_denied("UNKNOWN_ROLE", why).with_metadata("role", claims.role.clone()))?;
+    let role: Role = claims.role.parse().map_err(|why: String| {
+        Error::permission_denied("UNKNOWN_ROLE", why).with_metadata("role", claims.role.clone())
+    })?;
     let needs_province = matches!(role, Role::CommuneOfficer | Role::ProvinceOfficer);
     if needs_province && claims.province.is_none() {
         return Err(Error::unauthenticated(
@@ -203,9 +252,17 @@ fn principal_from_claims(claims: Claims) -> Result<Principal> {
         ));
     }
     if role == Role::CommuneOfficer && claims.commune.is_none() {
-        return Err(Error::unauthenticated("TOKEN_MISSING_JURISDICTION", "a commune_officer token must carry a `commune` claim"));
+        return Err(Error::unauthenticated(
+            "TOKEN_MISSING_JURISDICTION",
+            "a commune_officer token must carry a `commune` claim",
+        ));
     }
-    Ok(Principal { subject: claims.sub, role, province: claims.province, commune: claims.commune })
+    Ok(Principal {
+        subject: claims.sub,
+        role,
+        province: claims.province,
+        commune: claims.commune,
+    })
 }
 
 /// Signs tokens with a local Ed25519 key (`ocop token`, tests).
@@ -229,7 +286,8 @@ impl Signer {
 
     /// From a PKCS#8 PEM Ed25519 key.
     pub fn from_pem(pem: &str, issuer: &str) -> anyhow::Result<Signer> {
-        let signing = SigningKey::from_pkcs8_pem(pem).map_err(|e| anyhow::anyhow!("not an Ed25519 PKCS#8 key: {e}"))?;
+        let signing = SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| anyhow::anyhow!("not an Ed25519 PKCS#8 key: {e}"))?;
         Ok(Signer {
             key: EncodingKey::from_ed_pem(pem.as_bytes())?,
             kid: key_id(&signing),
@@ -238,7 +296,14 @@ impl Signer {
     }
 
     /// A token for `subject` with `role` and jurisdiction, valid `ttl_s` seconds.
-    pub fn issue(&self, subject: &str, role: &str, province: Option<&str>, commune: Option<&str>, ttl_s: i64) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        subject: &str,
+        role: &str,
+        province: Option<&str>,
+        commune: Option<&str>,
+        ttl_s: i64,
+    ) -> anyhow::Result<String> {
         let now = now_s();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -258,7 +323,9 @@ impl Signer {
 /// A fresh Ed25519 key pair: the PKCS#8 PEM private key and the JWKS holding its public half.
 pub fn generate_keys() -> anyhow::Result<(String, String)> {
     let signing = SigningKey::generate(&mut rand_core::OsRng);
-    let pem = signing.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    let pem = signing
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
     Ok((pem.to_string(), jwks_for(&signing)?))
 }
 
@@ -281,7 +348,12 @@ pub fn ensure_key_files(config: &AuthConfig) -> anyhow::Result<bool> {
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(content.as_bytes())?;
     Ok(())
 }
@@ -305,7 +377,10 @@ fn key_id(signing: &SigningKey) -> String {
 }
 
 fn now_s() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -315,7 +390,10 @@ mod tests {
 
     fn pair(issuer: &str) -> (Signer, Verifier) {
         let (pem, jwks) = generate_keys().unwrap();
-        (Signer::from_pem(&pem, issuer).unwrap(), Verifier::from_jwks(&jwks, issuer).unwrap())
+        (
+            Signer::from_pem(&pem, issuer).unwrap(),
+            Verifier::from_jwks(&jwks, issuer).unwrap(),
+        )
     }
 
     fn reason(err: Error) -> (ErrorKind, &'static str) {
@@ -325,7 +403,9 @@ mod tests {
     #[test]
     fn valid_token_gives_the_principal() {
         let (signer, verifier) = pair("ocop-test");
-        let token = signer.issue("lan", "province_officer", Some("38"), None, 600).unwrap();
+        let token = signer
+            .issue("lan", "province_officer", Some("38"), None, 600)
+            .unwrap();
         let p = verifier.verify(&token).unwrap();
         assert_eq!(p.role, Role::ProvinceOfficer);
         assert_eq!(p.province.as_deref(), Some("38"));
@@ -336,7 +416,10 @@ mod tests {
     fn expired_token_is_refused() {
         let (signer, verifier) = pair("ocop-test");
         let token = signer.issue("lan", "service", None, None, -120).unwrap();
-        assert_eq!(reason(verifier.verify(&token).unwrap_err()), (ErrorKind::Unauthenticated, "TOKEN_EXPIRED"));
+        assert_eq!(
+            reason(verifier.verify(&token).unwrap_err()),
+            (ErrorKind::Unauthenticated, "TOKEN_EXPIRED")
+        );
     }
 
     #[test]
@@ -357,7 +440,10 @@ mod tests {
         let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         parts[1] = URL_SAFE_NO_PAD.encode(claims.replace("\"service\"", "\"national_officer\""));
         let forged = parts.join(".");
-        assert_eq!(reason(verifier.verify(&forged).unwrap_err()), (ErrorKind::Unauthenticated, "TOKEN_BAD_SIGNATURE"));
+        assert_eq!(
+            reason(verifier.verify(&forged).unwrap_err()),
+            (ErrorKind::Unauthenticated, "TOKEN_BAD_SIGNATURE")
+        );
     }
 
     #[test]
@@ -366,26 +452,37 @@ mod tests {
         let signer = Signer::from_pem(&pem, "another-province").unwrap();
         let verifier = Verifier::from_jwks(&jwks, "ocop-test").unwrap();
         let token = signer.issue("lan", "service", None, None, 600).unwrap();
-        assert_eq!(reason(verifier.verify(&token).unwrap_err()), (ErrorKind::Unauthenticated, "TOKEN_WRONG_ISSUER"));
+        assert_eq!(
+            reason(verifier.verify(&token).unwrap_err()),
+            (ErrorKind::Unauthenticated, "TOKEN_WRONG_ISSUER")
+        );
     }
 
     #[test]
     fn malformed_token_is_refused() {
         let (_, verifier) = pair("ocop-test");
-        assert_eq!(reason(verifier.verify("not-a-jwt").unwrap_err()), (ErrorKind::Unauthenticated, "TOKEN_MALFORMED"));
+        assert_eq!(
+            reason(verifier.verify("not-a-jwt").unwrap_err()),
+            (ErrorKind::Unauthenticated, "TOKEN_MALFORMED")
+        );
     }
 
     #[test]
     fn unknown_role_is_denied() {
         let (signer, verifier) = pair("ocop-test");
         let token = signer.issue("lan", "mayor", Some("38"), None, 600).unwrap();
-        assert_eq!(reason(verifier.verify(&token).unwrap_err()), (ErrorKind::PermissionDenied, "UNKNOWN_ROLE"));
+        assert_eq!(
+            reason(verifier.verify(&token).unwrap_err()),
+            (ErrorKind::PermissionDenied, "UNKNOWN_ROLE")
+        );
     }
 
     #[test]
     fn officer_without_jurisdiction_is_refused() {
         let (signer, verifier) = pair("ocop-test");
-        let token = signer.issue("lan", "commune_officer", Some("38"), None, 600).unwrap();
+        let token = signer
+            .issue("lan", "commune_officer", Some("38"), None, 600)
+            .unwrap();
         assert_eq!(
             reason(verifier.verify(&token).unwrap_err()),
             (ErrorKind::Unauthenticated, "TOKEN_MISSING_JURISDICTION")
@@ -394,8 +491,15 @@ mod tests {
 
     #[test]
     fn role_check_names_the_allowed_roles() {
-        let p = Principal { subject: "x".into(), role: Role::CouncilMember, province: None, commune: None };
-        let err = p.require(&[Role::ProvinceOfficer, Role::NationalOfficer]).unwrap_err();
+        let p = Principal {
+            subject: "x".into(),
+            role: Role::CouncilMember,
+            province: None,
+            commune: None,
+        };
+        let err = p
+            .require(&[Role::ProvinceOfficer, Role::NationalOfficer])
+            .unwrap_err();
         assert_eq!(err.reason(), "ROLE_NOT_ALLOWED");
         assert!(err.message().contains("province_officer, national_officer"));
         assert!(p.require(&[Role::CouncilMember]).is_ok());

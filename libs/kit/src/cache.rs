@@ -38,7 +38,9 @@ struct Inner {
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache").field("prefix", &self.inner.prefix).finish()
+        f.debug_struct("Cache")
+            .field("prefix", &self.inner.prefix)
+            .finish()
     }
 }
 
@@ -99,24 +101,37 @@ impl Cache {
     /// concurrent reader can at worst re-cache the new value.
     pub async fn invalidate(&self, key: &str) {
         let full = self.key(key);
-        self.run("del", |mut conn| async move { conn.del::<_, ()>(full).await }).await;
+        self.run(
+            "del",
+            |mut conn| async move { conn.del::<_, ()>(full).await },
+        )
+        .await;
     }
 
     /// Whether Redis answers a PING now (health reporting, tests).
     pub async fn ping(&self) -> bool {
-        self.run("ping", |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
-            .await
-            .is_some()
+        self.run("ping", |mut conn| async move {
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await
+        .is_some()
     }
 
     async fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
         let key = key.to_owned();
-        self.run("get", |mut conn| async move { conn.get::<_, Option<Vec<u8>>>(key).await }).await.flatten()
+        self.run("get", |mut conn| async move {
+            conn.get::<_, Option<Vec<u8>>>(key).await
+        })
+        .await
+        .flatten()
     }
 
     async fn set_bytes(&self, key: &str, value: Vec<u8>) {
         let (key, ttl) = (key.to_owned(), self.inner.ttl_s);
-        self.run("set", |mut conn| async move { conn.set_ex::<_, _, ()>(key, value, ttl).await }).await;
+        self.run("set", |mut conn| async move {
+            conn.set_ex::<_, _, ()>(key, value, ttl).await
+        })
+        .await;
     }
 
     /// Runs one command within the timeout; `None` (and a bypass counted) on
@@ -129,23 +144,31 @@ impl Cache {
         let inner = &self.inner;
         let now_ms = inner.started.elapsed().as_millis() as u64;
         if now_ms < inner.paused_until_ms.load(Ordering::Relaxed) {
-            metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => "paused").increment(1);
+            metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => "paused")
+                .increment(1);
             return None;
         }
-        let reason = match tokio::time::timeout(inner.timeout, command(inner.manager.clone())).await {
+        let reason = match tokio::time::timeout(inner.timeout, command(inner.manager.clone())).await
+        {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(e)) => {
                 tracing::warn!(op, error = %e, "redis call failed; answering from the database");
                 "error"
             }
             Err(_) => {
-                tracing::warn!(op, timeout_ms = inner.timeout.as_millis() as u64, "redis call timed out; answering from the database");
+                tracing::warn!(
+                    op,
+                    timeout_ms = inner.timeout.as_millis() as u64,
+                    "redis call timed out; answering from the database"
+                );
                 "timeout"
             }
         };
         metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => reason).increment(1);
         let resume = inner.started.elapsed() + PAUSE_AFTER_FAILURE;
-        inner.paused_until_ms.store(resume.as_millis() as u64, Ordering::Relaxed);
+        inner
+            .paused_until_ms
+            .store(resume.as_millis() as u64, Ordering::Relaxed);
         None
     }
 }

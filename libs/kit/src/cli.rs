@@ -33,7 +33,10 @@ pub struct ConfigArgs {
 
 /// A service binary's flags.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(version, about = "An OCOP service. Configuration: defaults < --config file < OCOP_* environment < flags.")]
+#[command(
+    version,
+    about = "An OCOP service. Configuration: defaults < --config file < OCOP_* environment < flags."
+)]
 pub struct ServiceArgs {
     /// Shared configuration flags.
     #[command(flatten)]
@@ -111,20 +114,33 @@ fn run_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> anyhow::Result
     if let Some(a) = args.http_listen {
         listen["http_listen"] = json!(a);
     }
-    let config = args.common.load_or_exit(json!({ "services": { name.as_str(): listen } }));
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async move {
-        let telemetry = Telemetry::init(&format!("ocop-{name}"), &config.telemetry)?;
-        let result = run_one(spec, Arc::new(config), routes).await;
-        telemetry.shutdown();
-        result
-    })
+    let config = args
+        .common
+        .load_or_exit(json!({ "services": { name.as_str(): listen } }));
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let telemetry = Telemetry::init(&format!("ocop-{name}"), &config.telemetry)?;
+            let result = run_one(spec, Arc::new(config), routes).await;
+            telemetry.shutdown();
+            result
+        })
 }
 
-async fn run_one(spec: ServiceSpec, config: Arc<Config>, routes: fn(&Context) -> Routes) -> anyhow::Result<()> {
+async fn run_one(
+    spec: ServiceSpec,
+    config: Arc<Config>,
+    routes: fn(&Context) -> Routes,
+) -> anyhow::Result<()> {
     let endpoint = config.services.get(spec.name);
-    let listeners = Listeners::bind(endpoint)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {} / {}: {e}", endpoint.grpc_listen, endpoint.http_listen))?;
+    let listeners = Listeners::bind(endpoint).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} / {}: {e}",
+            endpoint.grpc_listen,
+            endpoint.http_listen
+        )
+    })?;
     server::serve(spec, config, listeners, server::shutdown_signal(), routes).await
 }
 

@@ -26,8 +26,12 @@ pub enum ServiceName {
 
 impl ServiceName {
     /// Every service, in port order.
-    pub const ALL: [ServiceName; 4] =
-        [ServiceName::Registry, ServiceName::Evaluation, ServiceName::Certification, ServiceName::Promotion];
+    pub const ALL: [ServiceName; 4] = [
+        ServiceName::Registry,
+        ServiceName::Evaluation,
+        ServiceName::Certification,
+        ServiceName::Promotion,
+    ];
 
     /// Lower-case name, also the PostgreSQL schema the service owns.
     pub fn as_str(self) -> &'static str {
@@ -67,8 +71,9 @@ impl std::str::FromStr for ServiceName {
 
 /// Codes of the 34 provinces in force since 2025-07-01 (Decision 19/2025/QĐ-TTg).
 pub const PROVINCE_CODES_2025: [&str; 34] = [
-    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38", "40", "42",
-    "44", "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91", "92", "96",
+    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38",
+    "40", "42", "44", "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91",
+    "92", "96",
 ];
 
 /// Whole configuration of a deployment; every service reads the same file.
@@ -250,7 +255,10 @@ impl Default for Config {
 impl Default for DeploymentConfig {
     fn default() -> Self {
         // The local demo deployment plays Thanh Hóa.
-        DeploymentConfig { role: DeploymentRole::Province, province_code: Some("38".into()) }
+        DeploymentConfig {
+            role: DeploymentRole::Province,
+            province_code: Some("38".into()),
+        }
     }
 }
 
@@ -266,7 +274,12 @@ impl Default for DatabaseConfig {
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        RedisConfig { url: "redis://127.0.0.1:56379".into(), key_prefix: "ocop:local".into(), timeout_ms: 50, ttl_s: 300 }
+        RedisConfig {
+            url: "redis://127.0.0.1:56379".into(),
+            key_prefix: "ocop:local".into(),
+            timeout_ms: 50,
+            ttl_s: 300,
+        }
     }
 }
 
@@ -283,7 +296,11 @@ impl Default for AuthConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { otlp_endpoint: None, log_format: LogFormat::Json, log_filter: "info,sqlx::postgres::notice=warn".into() }
+        TelemetryConfig {
+            otlp_endpoint: None,
+            log_format: LogFormat::Json,
+            log_filter: "info,sqlx::postgres::notice=warn".into(),
+        }
     }
 }
 
@@ -317,11 +334,18 @@ impl Config {
         Self::load_from(file, env_provider(), overrides)
     }
 
-    fn load_from(file: Option<&Path>, env: Env, overrides: &serde_json::Value) -> Result<Config, ConfigError> {
+    fn load_from(
+        file: Option<&Path>,
+        env: Env,
+        overrides: &serde_json::Value,
+    ) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError::Load(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -354,60 +378,130 @@ impl Config {
             ),
             _ => {}
         }
-        if !(self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
-            bad("database.url", format!("\"{}\" must start with postgres:// or postgresql://", redact(&self.database.url)));
+        if !(self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            bad(
+                "database.url",
+                format!(
+                    "\"{}\" must start with postgres:// or postgresql://",
+                    redact(&self.database.url)
+                ),
+            );
         }
         if !(1..=1000).contains(&self.database.max_connections) {
-            bad("database.max_connections", format!("{} must be between 1 and 1000", self.database.max_connections));
+            bad(
+                "database.max_connections",
+                format!(
+                    "{} must be between 1 and 1000",
+                    self.database.max_connections
+                ),
+            );
         }
         if !(100..=120_000).contains(&self.database.acquire_timeout_ms) {
-            bad("database.acquire_timeout_ms", format!("{} must be between 100 and 120000", self.database.acquire_timeout_ms));
+            bad(
+                "database.acquire_timeout_ms",
+                format!(
+                    "{} must be between 100 and 120000",
+                    self.database.acquire_timeout_ms
+                ),
+            );
         }
         if !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
-            bad("redis.url", format!("\"{}\" must start with redis:// or rediss://", redact(&self.redis.url)));
+            bad(
+                "redis.url",
+                format!(
+                    "\"{}\" must start with redis:// or rediss://",
+                    redact(&self.redis.url)
+                ),
+            );
         }
         let prefix_ok = !self.redis.key_prefix.is_empty()
             && self.redis.key_prefix.len() <= 64
-            && self.redis.key_prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ":_-".contains(c));
+            && self
+                .redis
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ":_-".contains(c));
         if !prefix_ok {
-            bad("redis.key_prefix", format!("\"{}\" must be 1 to 64 of a-z, 0-9, ':', '_', '-'", self.redis.key_prefix));
+            bad(
+                "redis.key_prefix",
+                format!(
+                    "\"{}\" must be 1 to 64 of a-z, 0-9, ':', '_', '-'",
+                    self.redis.key_prefix
+                ),
+            );
         }
         if !(1..=10_000).contains(&self.redis.timeout_ms) {
-            bad("redis.timeout_ms", format!("{} must be between 1 and 10000", self.redis.timeout_ms));
+            bad(
+                "redis.timeout_ms",
+                format!("{} must be between 1 and 10000", self.redis.timeout_ms),
+            );
         }
         if !(1..=86_400).contains(&self.redis.ttl_s) {
-            bad("redis.ttl_s", format!("{} must be between 1 and 86400", self.redis.ttl_s));
+            bad(
+                "redis.ttl_s",
+                format!("{} must be between 1 and 86400", self.redis.ttl_s),
+            );
         }
         if self.auth.issuer.trim().is_empty() {
             bad("auth.issuer", "must not be empty".into());
         }
         if !(60..=30 * 86_400).contains(&self.auth.token_ttl_s) {
-            bad("auth.token_ttl_s", format!("{} must be between 60 and 2592000", self.auth.token_ttl_s));
+            bad(
+                "auth.token_ttl_s",
+                format!("{} must be between 60 and 2592000", self.auth.token_ttl_s),
+            );
         }
         if let Some(endpoint) = &self.telemetry.otlp_endpoint
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
         {
-            bad("telemetry.otlp_endpoint", format!("\"{endpoint}\" must start with http:// or https://"));
+            bad(
+                "telemetry.otlp_endpoint",
+                format!("\"{endpoint}\" must start with http:// or https://"),
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_filter) {
-            bad("telemetry.log_filter", format!("\"{}\" is not a tracing filter: {e}", self.telemetry.log_filter));
+            bad(
+                "telemetry.log_filter",
+                format!(
+                    "\"{}\" is not a tracing filter: {e}",
+                    self.telemetry.log_filter
+                ),
+            );
         }
         let mut seen = BTreeSet::new();
         for name in ServiceName::ALL {
             let ep = self.services.get(name);
-            for (what, addr) in [("grpc_listen", ep.grpc_listen), ("http_listen", ep.http_listen)] {
+            for (what, addr) in [
+                ("grpc_listen", ep.grpc_listen),
+                ("http_listen", ep.http_listen),
+            ] {
                 if addr.port() != 0 && !seen.insert(addr) {
-                    bad(&format!("services.{name}.{what}"), format!("{addr} is already used by another listener"));
+                    bad(
+                        &format!("services.{name}.{what}"),
+                        format!("{addr} is already used by another listener"),
+                    );
                 }
             }
             if !(ep.url.starts_with("http://") || ep.url.starts_with("https://")) {
-                bad(&format!("services.{name}.url"), format!("\"{}\" must start with http:// or https://", ep.url));
+                bad(
+                    &format!("services.{name}.url"),
+                    format!("\"{}\" must start with http:// or https://", ep.url),
+                );
             }
         }
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
-            bad("shutdown_grace_ms", format!("{} must be between 100 and 600000", self.shutdown_grace_ms));
+            bad(
+                "shutdown_grace_ms",
+                format!("{} must be between 100 and 600000", self.shutdown_grace_ms),
+            );
         }
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
     }
 }
 
@@ -428,13 +522,13 @@ fn code_string<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>
 
 /// `OCOP_*` variables, `__` separating levels, with two short forms.
 fn env_provider() -> Env {
-    Env::prefixed("OCOP_")
-        .ignore(&["config"])
-        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+    Env::prefixed("OCOP_").ignore(&["config"]).map(|key| {
+        match key.as_str().to_ascii_lowercase().as_str() {
             "otlp_endpoint" => "telemetry.otlp_endpoint".into(),
             "role" => "deployment.role".into(),
             other => other.replace("__", ".").into(),
-        })
+        }
+    })
 }
 
 /// Hides the password of a URL in messages.
@@ -449,6 +543,8 @@ fn redact(url: &str) -> String {
 }
 
 #[cfg(test)]
+// figment's Jail closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -459,7 +555,9 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        Config::default().validate().expect("defaults must validate");
+        Config::default()
+            .validate()
+            .expect("defaults must validate");
     }
 
     #[test]
@@ -467,7 +565,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ocop-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("ocop.toml");
-        std::fs::write(&file, "[redis]\nttl_s = 60\ntimeout_ms = 20\n[database]\nmax_connections = 4\n").unwrap();
+        std::fs::write(
+            &file,
+            "[redis]\nttl_s = 60\ntimeout_ms = 20\n[database]\nmax_connections = 4\n",
+        )
+        .unwrap();
         figment::Jail::expect_with(|jail| {
             jail.set_env("OCOP_REDIS__TIMEOUT_MS", "30");
             jail.set_env("OCOP_OTLP_ENDPOINT", "http://127.0.0.1:4317");
@@ -477,8 +579,15 @@ mod tests {
             assert_eq!(config.redis.ttl_s, 60, "file over default");
             assert_eq!(config.redis.timeout_ms, 30, "env over file");
             assert_eq!(config.database.max_connections, 2, "cli over file");
-            assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
-            assert_eq!(config.deployment.province_code.as_deref(), Some("01"), "leading zero kept");
+            assert_eq!(
+                config.telemetry.otlp_endpoint.as_deref(),
+                Some("http://127.0.0.1:4317")
+            );
+            assert_eq!(
+                config.deployment.province_code.as_deref(),
+                Some("01"),
+                "leading zero kept"
+            );
             Ok(())
         });
     }
@@ -487,24 +596,38 @@ mod tests {
     fn wrong_type_names_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("OCOP_DATABASE__MAX_CONNECTIONS", "many");
-            let err = Config::load_from(None, env_provider(), &json!({})).unwrap_err().to_string();
-            assert!(err.to_lowercase().contains("database.max_connections"), "{err}");
+            let err = Config::load_from(None, env_provider(), &json!({}))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.to_lowercase().contains("database.max_connections"),
+                "{err}"
+            );
             Ok(())
         });
     }
 
     #[test]
     fn unknown_key_is_refused() {
-        let err = Config::load_from(None, no_env(), &json!({"redis": {"ttl": 5}})).unwrap_err().to_string();
+        let err = Config::load_from(None, no_env(), &json!({"redis": {"ttl": 5}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ttl"), "{err}");
     }
 
     #[test]
     fn missing_file_is_refused() {
-        let err = Config::load_from(Some(Path::new("/nonexistent/ocop.toml")), no_env(), &json!({}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("/nonexistent/ocop.toml does not exist"), "{err}");
+        let err = Config::load_from(
+            Some(Path::new("/nonexistent/ocop.toml")),
+            no_env(),
+            &json!({}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("/nonexistent/ocop.toml does not exist"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -516,7 +639,9 @@ mod tests {
             "telemetry": {"otlp_endpoint": "collector:4317"},
             "services": {"evaluation": {"grpc_listen": "127.0.0.1:50051", "http_listen": "127.0.0.1:9052", "url": "http://x"}},
         });
-        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
+        let err = Config::load_from(None, no_env(), &overrides)
+            .unwrap_err()
+            .to_string();
         for key in [
             "deployment.province_code: \"99\" is not one of the 34",
             "database.url",
@@ -534,7 +659,12 @@ mod tests {
     #[test]
     fn national_role_takes_no_province() {
         let overrides = json!({"deployment": {"role": "national", "province_code": "38"}});
-        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
-        assert!(err.contains("must be unset when deployment.role = \"national\""), "{err}");
+        let err = Config::load_from(None, no_env(), &overrides)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("must be unset when deployment.role = \"national\""),
+            "{err}"
+        );
     }
 }

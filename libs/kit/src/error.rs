@@ -75,8 +75,12 @@ pub struct FieldViolation {
 }
 
 /// A domain error: a kind, a stable reason, a message for people, and details.
+/// Boxed, so `Result`s stay one pointer wide on the happy path.
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug, Clone)]
+struct Inner {
     kind: ErrorKind,
     reason: &'static str,
     message: String,
@@ -88,14 +92,14 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a stable `reason` and a message.
     pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             reason,
             message: message.into(),
             violations: Vec::new(),
             metadata: HashMap::new(),
             retry_after: None,
-        }
+        }))
     }
 
     /// INVALID_ARGUMENT for one field.
@@ -107,8 +111,12 @@ impl Error {
 
     /// NOT_FOUND for a resource name.
     pub fn not_found(resource: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::NotFound, "RESOURCE_NOT_FOUND", format!("{resource} does not exist"))
-            .with_metadata("resource", resource.to_string())
+        Error::new(
+            ErrorKind::NotFound,
+            "RESOURCE_NOT_FOUND",
+            format!("{resource} does not exist"),
+        )
+        .with_metadata("resource", resource.to_string())
     }
 
     /// PERMISSION_DENIED with a reason and an explanation.
@@ -129,7 +137,11 @@ impl Error {
     /// INTERNAL; the detail goes to the log, the caller gets a generic message.
     pub fn internal(detail: impl fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Error::new(ErrorKind::Internal, "INTERNAL", "internal error; it has been logged with this request's trace id")
+        Error::new(
+            ErrorKind::Internal,
+            "INTERNAL",
+            "internal error; it has been logged with this request's trace id",
+        )
     }
 
     /// UNAVAILABLE: a dependency cannot be reached.
@@ -139,53 +151,54 @@ impl Error {
 
     /// Adds a key to the ErrorInfo metadata.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.into(), value.into());
+        self.0.metadata.insert(key.into(), value.into());
         self
     }
 
     /// Tells the client when to retry (RESOURCE_EXHAUSTED, UNAVAILABLE).
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.0.retry_after = Some(delay);
         self
     }
 
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The stable reason.
     pub fn reason(&self) -> &'static str {
-        self.reason
+        self.0.reason
     }
 
     /// The message for people.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Field violations of an INVALID_ARGUMENT.
     pub fn violations(&self) -> &[FieldViolation] {
-        &self.violations
+        &self.0.violations
     }
 
     /// The gRPC status, with ErrorInfo, BadRequest and RetryInfo details.
     pub fn into_status(self) -> tonic::Status {
+        let this = *self.0;
         let mut details = ErrorDetails::new();
-        details.set_error_info(self.reason, ERROR_DOMAIN, self.metadata);
-        for v in &self.violations {
-            details.add_bad_request_violation(v.field.clone(), v.description.clone());
+        details.set_error_info(this.reason, ERROR_DOMAIN, this.metadata);
+        for v in this.violations {
+            details.add_bad_request_violation(v.field, v.description);
         }
-        if self.retry_after.is_some() {
-            details.set_retry_info(self.retry_after);
+        if this.retry_after.is_some() {
+            details.set_retry_info(this.retry_after);
         }
-        tonic::Status::with_error_details(self.kind.code(), self.message, details)
+        tonic::Status::with_error_details(this.kind.code(), this.message, details)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} {}: {}", self.kind, self.reason, self.message)
+        write!(f, "{:?} {}: {}", self.0.kind, self.0.reason, self.0.message)
     }
 }
 
@@ -211,7 +224,10 @@ impl Violations {
 
     /// Records one violation in place.
     pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation { field: field.into(), description: description.into() });
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
     }
 
     /// Whether nothing was recorded.
@@ -231,7 +247,7 @@ impl Violations {
             .collect::<Vec<_>>()
             .join("; ");
         let mut err = Error::new(ErrorKind::InvalidArgument, "INVALID_FIELD", message);
-        err.violations = self.0;
+        err.0.violations = self.0;
         Some(err)
     }
 
@@ -277,6 +293,9 @@ mod tests {
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "subjects/42 does not exist");
         let info = status.get_details_error_info().unwrap();
-        assert_eq!(info.metadata.get("resource").map(String::as_str), Some("subjects/42"));
+        assert_eq!(
+            info.metadata.get("resource").map(String::as_str),
+            Some("subjects/42")
+        );
     }
 }

@@ -20,11 +20,17 @@ impl Filter {
         }
         for raw in split_and(text) {
             let (field, value) = raw.split_once('=').ok_or_else(|| {
-                invalid(format!("`{raw}` is not a `field = value` term; join terms with AND; fields: {}", fields.join(", ")))
+                invalid(format!(
+                    "`{raw}` is not a `field = value` term; join terms with AND; fields: {}",
+                    fields.join(", ")
+                ))
             })?;
             let field = field.trim();
             if !fields.contains(&field) {
-                return Err(invalid(format!("unknown field `{field}`; filterable fields: {}", fields.join(", "))));
+                return Err(invalid(format!(
+                    "unknown field `{field}`; filterable fields: {}",
+                    fields.join(", ")
+                )));
             }
             if terms.iter().any(|(f, _)| f == field) {
                 return Err(invalid(format!("field `{field}` appears twice")));
@@ -36,14 +42,21 @@ impl Filter {
 
     /// The value required for `field`, if the filter names it.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.terms.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str())
+        self.terms
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A canonical text of the filter, for page-token fingerprints.
     pub fn canonical(&self) -> String {
         let mut terms = self.terms.clone();
         terms.sort();
-        terms.iter().map(|(f, v)| format!("{f}={v:?}")).collect::<Vec<_>>().join(" AND ")
+        terms
+            .iter()
+            .map(|(f, v)| format!("{f}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
     }
 }
 
@@ -78,7 +91,9 @@ fn unquote(value: &str) -> Result<String> {
             .ok_or_else(|| invalid(format!("unbalanced quotes in `{value}`")));
     }
     if value.is_empty() || value.contains(char::is_whitespace) {
-        return Err(invalid(format!("value `{value}` must be one word or a \"quoted string\"")));
+        return Err(invalid(format!(
+            "value `{value}` must be one word or a \"quoted string\""
+        )));
     }
     Ok(value.to_owned())
 }
@@ -109,7 +124,14 @@ mod tests {
 
     #[test]
     fn refuses_what_it_does_not_understand() {
-        for bad in ["colour = red", "level", "level = a b", "level = \"x", "level = a AND level = b", "level = a OR parent = b"] {
+        for bad in [
+            "colour = red",
+            "level",
+            "level = a b",
+            "level = \"x",
+            "level = a AND level = b",
+            "level = a OR parent = b",
+        ] {
             let err = Filter::parse(bad, FIELDS).unwrap_err();
             assert_eq!(err.violations()[0].field, "filter", "{bad}");
         }

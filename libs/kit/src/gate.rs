@@ -13,7 +13,11 @@ use crate::auth::{Principal, Verifier};
 use crate::error::{Error, Result};
 
 /// Methods every service serves without a token.
-const ALWAYS_PUBLIC: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection.v1.", "/grpc.reflection.v1alpha."];
+const ALWAYS_PUBLIC: &[&str] = &[
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.",
+    "/grpc.reflection.v1alpha.",
+];
 
 /// Builds [`Gate`] services.
 #[derive(Clone)]
@@ -25,15 +29,26 @@ pub struct GateLayer {
 
 impl GateLayer {
     /// `public_methods` are full paths (`/pkg.Service/Method`) that need no token.
-    pub fn new(verifier: Arc<Verifier>, public_methods: &'static [&'static str], service: &'static str) -> Self {
-        GateLayer { verifier, public_methods, service }
+    pub fn new(
+        verifier: Arc<Verifier>,
+        public_methods: &'static [&'static str],
+        service: &'static str,
+    ) -> Self {
+        GateLayer {
+            verifier,
+            public_methods,
+            service,
+        }
     }
 }
 
 impl<S> Layer<S> for GateLayer {
     type Service = Gate<S>;
     fn layer(&self, inner: S) -> Gate<S> {
-        Gate { inner, layer: self.clone() }
+        Gate {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -53,7 +68,8 @@ where
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -63,7 +79,8 @@ where
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let service = self.layer.service;
-        let public = ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p)) || self.layer.public_methods.contains(&path.as_str());
+        let public = ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p))
+            || self.layer.public_methods.contains(&path.as_str());
         if !public {
             match authenticate(&self.layer.verifier, request.headers()) {
                 Ok(principal) => {
@@ -96,14 +113,25 @@ where
 }
 
 fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Principal> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or_else(|| Error::unauthenticated("TOKEN_MISSING", "this method needs `authorization: Bearer <token>` metadata (see `ocop token`)"))?;
+    let value = headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
+        Error::unauthenticated(
+            "TOKEN_MISSING",
+            "this method needs `authorization: Bearer <token>` metadata (see `ocop token`)",
+        )
+    })?;
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(|| Error::unauthenticated("TOKEN_MALFORMED", "the authorization metadata must be `Bearer <token>`"))?;
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            Error::unauthenticated(
+                "TOKEN_MALFORMED",
+                "the authorization metadata must be `Bearer <token>`",
+            )
+        })?;
     verifier.verify(token.trim())
 }
 
@@ -115,5 +143,5 @@ fn record(service: &'static str, path: &str, code: i32, started: Instant) {
         .increment(1);
     metrics::histogram!("ocop_grpc_request_duration_seconds", "service" => service, "method" => method)
         .record(elapsed.as_secs_f64());
-    tracing::debug!(code = ?code, elapsed_us = elapsed.as_micros() as u64, "rpc finished");
+    tracing::info!(code = ?code, elapsed_us = elapsed.as_micros() as u64, "rpc finished");
 }

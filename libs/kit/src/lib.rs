@@ -22,5 +22,7 @@ pub use error::{Error, ErrorKind, Result};
 /// FNV-1a hash: stable across builds and releases, unlike `DefaultHasher`,
 /// so it may be stored (page tokens, data fingerprints).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

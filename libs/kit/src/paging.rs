@@ -35,25 +35,46 @@ impl Page {
     /// (the filter and order, normalised by the caller).
     pub fn parse(page_size: i32, page_token: &str, query: &str) -> Result<Page> {
         let size = match page_size {
-            n if n < 0 => return Err(Error::invalid("page_size", format!("{n} is negative; use 0 for the default ({DEFAULT_PAGE_SIZE}) or up to {MAX_PAGE_SIZE}"))),
+            n if n < 0 => {
+                return Err(Error::invalid(
+                    "page_size",
+                    format!(
+                        "{n} is negative; use 0 for the default ({DEFAULT_PAGE_SIZE}) or up to {MAX_PAGE_SIZE}"
+                    ),
+                ));
+            }
             0 => DEFAULT_PAGE_SIZE,
             n => (n as usize).min(MAX_PAGE_SIZE),
         };
         if page_token.is_empty() {
             return Ok(Page { size, after: None });
         }
-        let bad = || Error::invalid("page_token", "not a token returned by this method; start again without page_token");
+        let bad = || {
+            Error::invalid(
+                "page_token",
+                "not a token returned by this method; start again without page_token",
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(page_token).map_err(|_| bad())?;
         let token: Token = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if token.q != fingerprint(query) {
-            return Err(Error::invalid("page_token", "this token was issued for another filter or order; keep them unchanged while paging"));
+            return Err(Error::invalid(
+                "page_token",
+                "this token was issued for another filter or order; keep them unchanged while paging",
+            ));
         }
-        Ok(Page { size, after: Some(token.k) })
+        Ok(Page {
+            size,
+            after: Some(token.k),
+        })
     }
 
     /// The token for the page after the one ending at `last_key`.
     pub fn next_token(last_key: &str, query: &str) -> String {
-        let token = Token { k: last_key.to_owned(), q: fingerprint(query) };
+        let token = Token {
+            k: last_key.to_owned(),
+            q: fingerprint(query),
+        };
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
     }
 
@@ -62,7 +83,9 @@ impl Page {
     pub fn finish<T>(&self, rows: &mut Vec<T>, key: impl Fn(&T) -> String, query: &str) -> String {
         if rows.len() > self.size {
             rows.truncate(self.size);
-            rows.last().map(|row| Page::next_token(&key(row), query)).unwrap_or_default()
+            rows.last()
+                .map(|row| Page::next_token(&key(row), query))
+                .unwrap_or_default()
         } else {
             String::new()
         }
@@ -93,7 +116,13 @@ mod tests {
     #[test]
     fn token_round_trips_for_the_same_query_only() {
         let token = Page::next_token("2025-38", "level=province");
-        assert_eq!(Page::parse(5, &token, "level=province").unwrap().after.as_deref(), Some("2025-38"));
+        assert_eq!(
+            Page::parse(5, &token, "level=province")
+                .unwrap()
+                .after
+                .as_deref(),
+            Some("2025-38")
+        );
         let err = Page::parse(5, &token, "level=commune").unwrap_err();
         assert_eq!(err.violations()[0].field, "page_token");
     }
@@ -108,11 +137,17 @@ mod tests {
 
     #[test]
     fn finish_trims_and_links() {
-        let page = Page { size: 2, after: None };
+        let page = Page {
+            size: 2,
+            after: None,
+        };
         let mut rows = vec![1, 2, 3];
         let next = page.finish(&mut rows, |r| r.to_string(), "q");
         assert_eq!(rows, vec![1, 2]);
-        assert_eq!(Page::parse(2, &next, "q").unwrap().after.as_deref(), Some("2"));
+        assert_eq!(
+            Page::parse(2, &next, "q").unwrap().after.as_deref(),
+            Some("2")
+        );
         let mut last = vec![1];
         assert_eq!(page.finish(&mut last, |r| r.to_string(), "q"), "");
     }

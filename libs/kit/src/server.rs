@@ -31,6 +31,9 @@ use crate::{db, metrics_http};
 /// A boxed future for the per-service preparation hook.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Work a service does after its migrations and before it serves.
+pub type PrepareHook = fn(PgPool) -> BoxFuture<'static, anyhow::Result<()>>;
+
 /// What the platform needs to know about a service.
 pub struct ServiceSpec {
     /// Which service; also its schema.
@@ -43,7 +46,7 @@ pub struct ServiceSpec {
     pub public_methods: &'static [&'static str],
     /// Runs after the migrations, before the service reports SERVING
     /// (loading reference data, for instance). Must be idempotent.
-    pub prepare: Option<fn(PgPool) -> BoxFuture<'static, anyhow::Result<()>>>,
+    pub prepare: Option<PrepareHook>,
 }
 
 /// What a service's handlers are built from.
@@ -68,7 +71,10 @@ pub struct Listeners {
 impl Listeners {
     /// Binds both addresses of `endpoint` (port 0 picks a free port).
     pub async fn bind(endpoint: &Endpoint) -> std::io::Result<Listeners> {
-        Ok(Listeners { grpc: TcpListener::bind(endpoint.grpc_listen).await?, http: TcpListener::bind(endpoint.http_listen).await? })
+        Ok(Listeners {
+            grpc: TcpListener::bind(endpoint.grpc_listen).await?,
+            http: TcpListener::bind(endpoint.http_listen).await?,
+        })
     }
 
     /// The bound addresses `(grpc, http)`.
@@ -120,11 +126,20 @@ where
         .trace_fn(move |request| crate::telemetry::server_span(service_label, request))
         .layer(GateLayer::new(verifier, spec.public_methods, name))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc), stopped(stop_rx.clone()));
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
+            stopped(stop_rx.clone()),
+        );
     let http = axum::serve(listeners.http, metrics_http::router(ready.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
-    let readiness = readiness(spec, context.db.clone(), health.clone(), ready.clone(), stop_rx.clone());
+    let readiness = readiness(
+        spec,
+        context.db.clone(),
+        health.clone(),
+        ready.clone(),
+        stop_rx.clone(),
+    );
 
     tracing::info!(service = name, %grpc_addr, %http_addr, "listening");
     let grpc = tokio::spawn(grpc);
@@ -148,7 +163,11 @@ where
     match drained {
         Ok(result) => result,
         Err(_) => {
-            tracing::warn!(service = name, grace_ms = config.shutdown_grace_ms, "requests still running after the grace period; exiting anyway");
+            tracing::warn!(
+                service = name,
+                grace_ms = config.shutdown_grace_ms,
+                "requests still running after the grace period; exiting anyway"
+            );
             Ok(())
         }
     }
@@ -161,7 +180,11 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 /// Sets the status of the service and of the server as a whole ("").
 async fn set_health(health: &HealthReporter, grpc_service: &str, serving: bool) {
-    let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+    let status = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
     health.set_service_status(grpc_service, status).await;
     health.set_service_status("", status).await;
 }
@@ -185,7 +208,9 @@ async fn readiness(
                     prepared = true;
                     tracing::info!(service = name, "schema migrated");
                 }
-                Err(e) => tracing::warn!(service = name, error = %format!("{e:#}"), "database not ready; retrying"),
+                Err(e) => {
+                    tracing::warn!(service = name, error = %format!("{e:#}"), "database not ready; retrying")
+                }
             }
         }
         let now = prepared && db::ping(&db).await;
@@ -196,7 +221,11 @@ async fn readiness(
             tracing::info!(service = name, serving, "health changed");
         }
         // Poll fast until first ready, then at a calm pace.
-        let pause = if serving { Duration::from_secs(2) } else { Duration::from_millis(100) };
+        let pause = if serving {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_millis(100)
+        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,

@@ -58,7 +58,9 @@ impl Telemetry {
             .with(fmt)
             .try_init()
             .is_ok();
-        Ok(Telemetry { provider: installed.then_some(provider) })
+        Ok(Telemetry {
+            provider: installed.then_some(provider),
+        })
     }
 
     /// Flushes and stops the exporter.
@@ -85,7 +87,9 @@ pub fn server_span(service: &str, request: &http::Request<()>) -> tracing::Span 
         rpc.method = path,
         trace_id = tracing::field::Empty,
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&HeaderExtractor(request.headers()))
+    });
     // Must precede any use of the span's context (tracing-opentelemetry 0.34).
     let _ = span.set_parent(parent);
     let trace_id = span.context().span().span_context().trace_id();
@@ -103,7 +107,9 @@ pub fn current_traceparent() -> Option<String> {
 
 /// Writes `cx` into gRPC metadata.
 pub fn inject(cx: &Context, metadata: &mut tonic::metadata::MetadataMap) {
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, &mut MetadataInjector(metadata)));
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(cx, &mut MetadataInjector(metadata))
+    });
 }
 
 struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);

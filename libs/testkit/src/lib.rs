@@ -25,7 +25,11 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 pub const ISSUER: &str = "ocop-test";
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `./dev test`, which starts PostgreSQL and Redis"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the tests with `./dev test`, which starts PostgreSQL and Redis"
+        )
+    })
 }
 
 /// A test's private world: a fresh database, a Redis prefix, signing keys,
@@ -47,7 +51,9 @@ impl TestEnv {
         let admin_url = env("OCOPTEST_DATABASE_URL");
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("ocop_test_{}", &id[..16]);
-        let mut admin = PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
             .execute(&mut admin)
             .await
@@ -73,25 +79,46 @@ impl TestEnv {
             ep.grpc_listen = SocketAddr::from(([127, 0, 0, 1], 0));
             ep.http_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         }
-        TestEnv { signer: Signer::from_pem(&pem, ISSUER).expect("signer"), config, database, dir }
+        TestEnv {
+            signer: Signer::from_pem(&pem, ISSUER).expect("signer"),
+            config,
+            database,
+            dir,
+        }
     }
 
     /// A bearer token for `role` in a province and commune.
     pub fn token(&self, role: &str, province: Option<&str>, commune: Option<&str>) -> String {
-        self.signer.issue("tester", role, province, commune, 600).expect("sign")
+        self.signer
+            .issue("tester", role, province, commune, 600)
+            .expect("sign")
     }
 
     /// Starts `spec` in this process on port 0 and waits until it is SERVING.
     pub async fn spawn(&self, spec: ServiceSpec, routes: fn(&Context) -> Routes) -> TestApp {
         let name = spec.name;
-        let listeners = Listeners::bind(self.config.services.get(name)).await.expect("bind port 0");
+        let listeners = Listeners::bind(self.config.services.get(name))
+            .await
+            .expect("bind port 0");
         let (grpc_addr, http_addr) = listeners.addrs().expect("addrs");
         let (stop, stopped) = oneshot::channel::<()>();
         let config = Arc::new(self.config.clone());
         let handle = tokio::spawn(async move {
-            server::serve(spec, config, listeners, async { stopped.await.ok().unwrap_or(()) }, routes).await
+            server::serve(
+                spec,
+                config,
+                listeners,
+                async { stopped.await.ok().unwrap_or(()) },
+                routes,
+            )
+            .await
         });
-        let app = TestApp { grpc_addr, http_addr, stop: Some(stop), handle };
+        let app = TestApp {
+            grpc_addr,
+            http_addr,
+            stop: Some(stop),
+            handle,
+        };
         app.wait_serving(Duration::from_secs(30)).await;
         app
     }
@@ -99,7 +126,9 @@ impl TestEnv {
 
 /// Swaps the database name of a PostgreSQL URL.
 fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
     match query {
         Some(q) => format!("{base}/{database}?{q}"),
@@ -120,23 +149,41 @@ pub struct TestApp {
 impl TestApp {
     /// A channel to it.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.grpc_addr)).expect("uri").connect().await.expect("connect")
+        Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
     }
 
     /// Waits until health says SERVING, or panics after `limit`.
     pub async fn wait_serving(&self, limit: Duration) {
+        TestApp::wait_serving_at(self.grpc_addr, limit).await
+    }
+
+    /// Waits until the server at `grpc_addr` says SERVING, or panics after `limit`.
+    pub async fn wait_serving_at(grpc_addr: SocketAddr, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.grpc_addr)).expect("uri").connect().await {
+            if let Ok(channel) = Channel::from_shared(format!("http://{grpc_addr}"))
+                .expect("uri")
+                .connect()
+                .await
+            {
                 let status = HealthClient::new(channel)
-                    .check(HealthCheckRequest { service: String::new() })
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
                     .await
                     .map(|r| r.into_inner().status);
                 if status.is_ok_and(|s| s == ServingStatus::Serving as i32) {
                     return;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "service at {} not SERVING within {limit:?}", self.grpc_addr);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "service at {grpc_addr} not SERVING within {limit:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -153,6 +200,9 @@ impl TestApp {
 /// Adds `authorization: Bearer <token>` to a request.
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("ascii token"));
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
     request
 }

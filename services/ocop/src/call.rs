@@ -42,7 +42,12 @@ pub async fn health(config: &Config) -> anyhow::Result<()> {
     for name in ServiceName::ALL {
         let url = &config.services.get(name).url;
         let status = match Channel::from_shared(url.clone())?.connect().await {
-            Ok(channel) => match HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await {
+            Ok(channel) => match HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+            {
                 Ok(r) => format!("{:?}", r.into_inner().status()),
                 Err(e) => format!("error: {}", e.message()),
             },
@@ -51,7 +56,11 @@ pub async fn health(config: &Config) -> anyhow::Result<()> {
         all_serving &= status == "Serving";
         println!("{name:<14} {url:<28} {status}");
     }
-    if all_serving { Ok(()) } else { Err(anyhow::anyhow!("not every service is serving")) }
+    if all_serving {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("not every service is serving"))
+    }
 }
 
 /// Makes one call and prints the response as JSON-like debug text.
@@ -60,18 +69,32 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
         Ok(t) if !t.is_empty() => t,
         _ => Signer::from_config(&config.auth)?.issue("ocop-cli", "service", None, None, 300)?,
     };
-    let mut registry = RegistryServiceClient::new(ocop_kit::client::channel(&config.services.registry.url, Some(&token))?);
+    let mut registry = RegistryServiceClient::new(ocop_kit::client::channel(
+        &config.services.registry.url,
+        Some(&token),
+    )?);
     let result = match call {
         Call::GetUnit { name } => registry
             .get_administrative_unit(GetAdministrativeUnitRequest { name })
             .await
             .map(|r| format!("{:#?}", r.into_inner())),
-        Call::ListUnits { filter, page_size, page_token } => registry
-            .list_administrative_units(ListAdministrativeUnitsRequest { page_size, page_token, filter })
+        Call::ListUnits {
+            filter,
+            page_size,
+            page_token,
+        } => registry
+            .list_administrative_units(ListAdministrativeUnitsRequest {
+                page_size,
+                page_token,
+                filter,
+            })
             .await
             .map(|r| format!("{:#?}", r.into_inner())),
         Call::ResolveUnit { code } => registry
-            .resolve_administrative_unit(ResolveAdministrativeUnitRequest { code, ..Default::default() })
+            .resolve_administrative_unit(ResolveAdministrativeUnitRequest {
+                code,
+                ..Default::default()
+            })
             .await
             .map(|r| format!("{:#?}", r.into_inner())),
     };

@@ -9,7 +9,10 @@ use ocop_kit::cli::ConfigArgs;
 use ocop_kit::config::ServiceName;
 
 #[derive(Parser)]
-#[command(version, about = "The OCOP platform's command line. Configuration: defaults < --config file < OCOP_* environment < flags.")]
+#[command(
+    version,
+    about = "The OCOP platform's command line. Configuration: defaults < --config file < OCOP_* environment < flags."
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
@@ -67,20 +70,37 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.load_or_exit(serde_json::json!({}));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Up { only } => runtime.block_on(suite::up(config, only)),
         Command::Migrate => runtime.block_on(suite::migrate(&config)),
         Command::Seed => runtime.block_on(suite::seed(&config)),
         Command::Keys => {
             if ensure_key_files(&config.auth)? {
-                eprintln!("created {} and {}", config.auth.signing_key_path.display(), config.auth.jwks_path.display());
+                eprintln!(
+                    "created {} and {}",
+                    config.auth.signing_key_path.display(),
+                    config.auth.jwks_path.display()
+                );
             }
             Ok(())
         }
-        Command::Token { role, province, commune, subject } => {
+        Command::Token {
+            role,
+            province,
+            commune,
+            subject,
+        } => {
             let signer = Signer::from_config(&config.auth)?;
-            let token = signer.issue(&subject, role.as_str(), province.as_deref(), commune.as_deref(), config.auth.token_ttl_s as i64)?;
+            let token = signer.issue(
+                &subject,
+                role.as_str(),
+                province.as_deref(),
+                commune.as_deref(),
+                config.auth.token_ttl_s as i64,
+            )?;
             println!("{token}");
             Ok(())
         }

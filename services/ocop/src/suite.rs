@@ -24,14 +24,22 @@ fn service(name: ServiceName) -> (ServiceSpec, fn(&Context) -> Routes) {
 pub async fn up(config: Config, only: Vec<ServiceName>) -> anyhow::Result<()> {
     let telemetry = Telemetry::init("ocop", &config.telemetry)?;
     let config = Arc::new(config);
-    let names = if only.is_empty() { ServiceName::ALL.to_vec() } else { only };
+    let names = if only.is_empty() {
+        ServiceName::ALL.to_vec()
+    } else {
+        only
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     for name in names {
         let endpoint = config.services.get(name);
-        let listeners = Listeners::bind(endpoint)
-            .await
-            .map_err(|e| anyhow::anyhow!("{name}: cannot listen on {} / {}: {e}", endpoint.grpc_listen, endpoint.http_listen))?;
+        let listeners = Listeners::bind(endpoint).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{name}: cannot listen on {} / {}: {e}",
+                endpoint.grpc_listen,
+                endpoint.http_listen
+            )
+        })?;
         let (grpc, http) = listeners.addrs()?;
         println!("{name:<14} grpc {grpc:<22} http http://{http}/metrics");
         let (spec, routes) = service(name);
@@ -39,7 +47,13 @@ pub async fn up(config: Config, only: Vec<ServiceName>) -> anyhow::Result<()> {
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        tasks.push(tokio::spawn(server::serve(spec, config.clone(), listeners, stopped, routes)));
+        tasks.push(tokio::spawn(server::serve(
+            spec,
+            config.clone(),
+            listeners,
+            stopped,
+            routes,
+        )));
     }
     server::shutdown_signal().await;
     let _ = stop_tx.send(true);
@@ -62,7 +76,9 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{name}: migration failed: {e:#}"))?;
         if let Some(prepare) = spec.prepare {
-            prepare(pool.clone()).await.map_err(|e| anyhow::anyhow!("{name}: loading reference data failed: {e:#}"))?;
+            prepare(pool.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{name}: loading reference data failed: {e:#}"))?;
         }
         pool.close().await;
         eprintln!("{name}: migrated");

@@ -24,7 +24,9 @@ impl RegistryService for Registry {
     ) -> Result<Response<GetAdministrativeUnitResponse>, Status> {
         Principal::from_request(&request)?;
         let unit = self.units.get(&request.get_ref().name).await?;
-        Ok(Response::new(GetAdministrativeUnitResponse { administrative_unit: Some(unit) }))
+        Ok(Response::new(GetAdministrativeUnitResponse {
+            administrative_unit: Some(unit),
+        }))
     }
 
     async fn list_administrative_units(
@@ -33,8 +35,14 @@ impl RegistryService for Registry {
     ) -> Result<Response<ListAdministrativeUnitsResponse>, Status> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (administrative_units, next_page_token) = self.units.list(r.page_size, &r.page_token, &r.filter).await?;
-        Ok(Response::new(ListAdministrativeUnitsResponse { administrative_units, next_page_token }))
+        let (administrative_units, next_page_token) = self
+            .units
+            .list(r.page_size, &r.page_token, &r.filter)
+            .await?;
+        Ok(Response::new(ListAdministrativeUnitsResponse {
+            administrative_units,
+            next_page_token,
+        }))
     }
 
     async fn resolve_administrative_unit(
@@ -43,8 +51,14 @@ impl RegistryService for Registry {
     ) -> Result<Response<ResolveAdministrativeUnitResponse>, Status> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let at = r.at.as_ref().map(|d| date::from_proto("at", d)).transpose()?;
+        let at =
+            r.at.as_ref()
+                .map(|d| date::from_proto("at", d))
+                .transpose()?;
         let (unit, path) = self.units.resolve(&r.code, r.scheme(), at).await?;
-        Ok(Response::new(ResolveAdministrativeUnitResponse { administrative_unit: Some(unit), path }))
+        Ok(Response::new(ResolveAdministrativeUnitResponse {
+            administrative_unit: Some(unit),
+            path,
+        }))
     }
 }

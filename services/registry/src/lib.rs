@@ -26,6 +26,8 @@ pub fn spec() -> ServiceSpec {
 
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Routes {
-    let registry = grpc::Registry { units: units::Units::new(context.db.clone(), context.cache.clone()) };
+    let registry = grpc::Registry {
+        units: units::Units::new(context.db.clone(), context.cache.clone()),
+    };
     Routes::new(RegistryServiceServer::new(registry))
 }

@@ -61,16 +61,27 @@ impl UnitKey {
     /// Parses `administrativeUnits/{scheme}-{code}`, naming `field` on error.
     pub fn parse(field: &str, name: &str) -> Result<UnitKey> {
         let bad = || {
-            Error::invalid(field, format!("`{name}` is not an administrative unit name; expected `administrativeUnits/{{2004|2025}}-{{code}}`, e.g. `administrativeUnits/2025-38`"))
+            Error::invalid(
+                field,
+                format!(
+                    "`{name}` is not an administrative unit name; expected `administrativeUnits/{{2004|2025}}-{{code}}`, e.g. `administrativeUnits/2025-38`"
+                ),
+            )
         };
-        let (scheme, code) = name.strip_prefix(PREFIX).and_then(|id| id.split_once('-')).ok_or_else(bad)?;
+        let (scheme, code) = name
+            .strip_prefix(PREFIX)
+            .and_then(|id| id.split_once('-'))
+            .ok_or_else(bad)?;
         let scheme = match scheme {
             "2004" => 2004,
             "2025" => 2025,
             _ => return Err(bad()),
         };
         check_code(field, code)?;
-        Ok(UnitKey { scheme, code: code.to_owned() })
+        Ok(UnitKey {
+            scheme,
+            code: code.to_owned(),
+        })
     }
 }
 
@@ -78,7 +89,12 @@ fn check_code(field: &str, code: &str) -> Result<()> {
     if matches!(code.len(), 2 | 3 | 5) && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("`{code}` is not a unit code: 2 digits (province), 3 (district) or 5 (commune)")))
+        Err(Error::invalid(
+            field,
+            format!(
+                "`{code}` is not a unit code: 2 digits (province), 3 (district) or 5 (commune)"
+            ),
+        ))
     }
 }
 
@@ -93,16 +109,24 @@ impl Units {
     pub async fn get(&self, name: &str) -> Result<AdministrativeUnit> {
         let key = UnitKey::parse("name", name)?;
         self.cache
-            .get_or_load(&format!("unit:{}-{}", key.scheme, key.code), || async { self.fetch(&key).await?.ok_or_else(|| Error::not_found(key.name())) })
+            .get_or_load(&format!("unit:{}-{}", key.scheme, key.code), || async {
+                self.fetch(&key)
+                    .await?
+                    .ok_or_else(|| Error::not_found(key.name()))
+            })
             .await
     }
 
     async fn fetch(&self, key: &UnitKey) -> Result<Option<AdministrativeUnit>> {
-        let row: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM administrative_units WHERE scheme = $1 AND code = $2"))
-            .bind(key.scheme)
-            .bind(&key.code)
-            .fetch_optional(&self.db)
-            .await?;
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM administrative_units WHERE scheme = $1 AND code = $2"
+        ))
+        .bind(key.scheme)
+        .bind(&key.code)
+        .fetch_optional(&self.db)
+        .await?;
         match row {
             Some(row) => Ok(self.with_successors(vec![row]).await?.pop()),
             None => Ok(None),
@@ -110,32 +134,51 @@ impl Units {
     }
 
     /// A page of units matching `filter`, in scheme (newest first), level, code order.
-    pub async fn list(&self, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<AdministrativeUnit>, String)> {
+    pub async fn list(
+        &self,
+        page_size: i32,
+        page_token: &str,
+        filter: &str,
+    ) -> Result<(Vec<AdministrativeUnit>, String)> {
         let filter = Filter::parse(filter, FILTER_FIELDS)?;
         let query_id = filter.canonical();
         let page = Page::parse(page_size, page_token, &query_id)?;
-        let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM administrative_units WHERE TRUE"));
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {COLUMNS} FROM administrative_units WHERE TRUE"
+        ));
         if let Some(scheme) = filter.get("scheme") {
             let scheme: i16 = match scheme {
                 "2004" => 2004,
                 "2025" => 2025,
-                other => return Err(Error::invalid("filter", format!("scheme `{other}` is not 2004 or 2025"))),
+                other => {
+                    return Err(Error::invalid(
+                        "filter",
+                        format!("scheme `{other}` is not 2004 or 2025"),
+                    ));
+                }
             };
             sql.push(" AND scheme = ").push_bind(scheme);
         }
         if let Some(level) = filter.get("level") {
             if !["province", "district", "commune"].contains(&level) {
-                return Err(Error::invalid("filter", format!("level `{level}` is not province, district or commune")));
+                return Err(Error::invalid(
+                    "filter",
+                    format!("level `{level}` is not province, district or commune"),
+                ));
             }
             sql.push(" AND level = ").push_bind(level.to_owned());
         }
         if let Some(parent) = filter.get("parent") {
             let parent = UnitKey::parse("filter", parent)?;
-            sql.push(" AND scheme = ").push_bind(parent.scheme).push(" AND parent_code = ").push_bind(parent.code);
+            sql.push(" AND scheme = ")
+                .push_bind(parent.scheme)
+                .push(" AND parent_code = ")
+                .push_bind(parent.code);
         }
         if let Some(province) = filter.get("province_code") {
             check_code("filter", province)?;
-            sql.push(" AND province_code = ").push_bind(province.to_owned());
+            sql.push(" AND province_code = ")
+                .push_bind(province.to_owned());
         }
         if let Some(at) = filter.get("in_force_at") {
             let at = date::parse_iso("filter", at)?;
@@ -146,7 +189,9 @@ impl Units {
                 .push(")");
         }
         if let Some(after) = &page.after {
-            let (scheme, rank, code) = parse_cursor(after).ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
+            let (scheme, rank, code) = parse_cursor(after).ok_or_else(|| {
+                Error::invalid("page_token", "damaged page token; start again without it")
+            })?;
             sql.push(" AND (-scheme, level_rank, code) > (")
                 .push_bind(-scheme)
                 .push(", ")
@@ -155,15 +200,25 @@ impl Units {
                 .push_bind(code)
                 .push(")");
         }
-        sql.push(" ORDER BY -scheme, level_rank, code LIMIT ").push_bind(page.fetch_limit());
+        sql.push(" ORDER BY -scheme, level_rank, code LIMIT ")
+            .push_bind(page.fetch_limit());
         let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&self.db).await?;
-        let next = page.finish(&mut rows, |r| format!("{}|{}|{}", r.scheme, r.level_rank, r.code), &query_id);
+        let next = page.finish(
+            &mut rows,
+            |r| format!("{}|{}|{}", r.scheme, r.level_rank, r.code),
+            &query_id,
+        );
         Ok((self.with_successors(rows).await?, next))
     }
 
     /// Follows the lineage from `code` to the unit in force at `at` (today by
     /// default). Returns the unit and the resource names visited.
-    pub async fn resolve(&self, code: &str, scheme: CodeScheme, at: Option<time::Date>) -> Result<(AdministrativeUnit, Vec<String>)> {
+    pub async fn resolve(
+        &self,
+        code: &str,
+        scheme: CodeScheme,
+        at: Option<time::Date>,
+    ) -> Result<(AdministrativeUnit, Vec<String>)> {
         check_code("code", code)?;
         let at = at.unwrap_or_else(date::today_vn);
         let schemes: &[i16] = match scheme {
@@ -173,28 +228,53 @@ impl Units {
         };
         let mut unit = None;
         for &s in schemes {
-            if let Some(found) = self.fetch(&UnitKey { scheme: s, code: code.to_owned() }).await? {
+            if let Some(found) = self
+                .fetch(&UnitKey {
+                    scheme: s,
+                    code: code.to_owned(),
+                })
+                .await?
+            {
                 unit = Some(found);
                 break;
             }
         }
         let mut unit = unit.ok_or_else(|| {
-            Error::not_found(format!("administrative unit with code {code}")).with_metadata("code", code.to_owned())
+            Error::not_found(format!("administrative unit with code {code}"))
+                .with_metadata("code", code.to_owned())
         })?;
         let mut path = vec![unit.name.clone()];
         for _ in 0..MAX_HOPS {
-            let from = unit.valid_from.as_ref().map(|d| date::from_proto("valid_from", d)).transpose()?;
-            let until = unit.valid_until.as_ref().map(|d| date::from_proto("valid_until", d)).transpose()?;
+            let from = unit
+                .valid_from
+                .as_ref()
+                .map(|d| date::from_proto("valid_from", d))
+                .transpose()?;
+            let until = unit
+                .valid_until
+                .as_ref()
+                .map(|d| date::from_proto("valid_until", d))
+                .transpose()?;
             if from.is_some_and(|from| at < from) {
                 return Err(Error::failed_precondition(
                     "UNIT_NOT_YET_IN_FORCE",
-                    format!("{} ({}) came into force on {}, after {at}; resolve the code of the list in force at that date", unit.name, unit.display_name, from.unwrap_or(at)),
+                    format!(
+                        "{} ({}) came into force on {}, after {at}; resolve the code of the list in force at that date",
+                        unit.name,
+                        unit.display_name,
+                        from.unwrap_or(at)
+                    ),
                 ));
             }
             if until.is_none_or(|until| at <= until) {
                 return Ok((unit, path));
             }
-            let Some(next) = unit.successors.iter().find(|s| s.is_default).map(|s| s.unit.clone()) else {
+            let Some(next) = unit
+                .successors
+                .iter()
+                .find(|s| s.is_default)
+                .map(|s| s.unit.clone())
+            else {
                 let hint = if unit.level == UnitLevel::District as i32 {
                     "; districts were abolished on 2025-07-01: resolve one of its communes instead"
                 } else {
@@ -202,14 +282,24 @@ impl Units {
                 };
                 return Err(Error::failed_precondition(
                     "UNIT_HAS_NO_SUCCESSOR",
-                    format!("{} ({}) ceased on {} and no successor is recorded{hint}", unit.name, unit.display_name, until.unwrap_or(at)),
+                    format!(
+                        "{} ({}) ceased on {} and no successor is recorded{hint}",
+                        unit.name,
+                        unit.display_name,
+                        until.unwrap_or(at)
+                    ),
                 ));
             };
             let key = UnitKey::parse("successor", &next)?;
-            unit = self.fetch(&key).await?.ok_or_else(|| Error::internal(format!("lineage points to missing unit {next}")))?;
+            unit = self
+                .fetch(&key)
+                .await?
+                .ok_or_else(|| Error::internal(format!("lineage points to missing unit {next}")))?;
             path.push(unit.name.clone());
         }
-        Err(Error::internal(format!("lineage of {code} is longer than {MAX_HOPS} hops")))
+        Err(Error::internal(format!(
+            "lineage of {code} is longer than {MAX_HOPS} hops"
+        )))
     }
 
     async fn with_successors(&self, rows: Vec<Row>) -> Result<Vec<AdministrativeUnit>> {
@@ -234,7 +324,14 @@ impl Units {
                 let successors = links
                     .iter()
                     .filter(|l| l.0 == row.scheme && l.1 == row.code)
-                    .map(|l| Successor { unit: UnitKey { scheme: l.2, code: l.3.clone() }.name(), is_default: l.4 })
+                    .map(|l| Successor {
+                        unit: UnitKey {
+                            scheme: l.2,
+                            code: l.3.clone(),
+                        }
+                        .name(),
+                        is_default: l.4,
+                    })
                     .collect();
                 to_proto(row, successors)
             })
@@ -244,7 +341,11 @@ impl Units {
 
 fn parse_cursor(cursor: &str) -> Option<(i16, i16, String)> {
     let mut parts = cursor.splitn(3, '|');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.to_owned()))
+    Some((
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.to_owned(),
+    ))
 }
 
 fn to_proto(row: Row, successors: Vec<Successor>) -> AdministrativeUnit {
@@ -253,14 +354,31 @@ fn to_proto(row: Row, successors: Vec<Successor>) -> AdministrativeUnit {
         "district" => UnitLevel::District,
         _ => UnitLevel::Commune,
     };
-    let scheme = if row.scheme == 2004 { CodeScheme::CodeScheme2004 } else { CodeScheme::CodeScheme2025 };
+    let scheme = if row.scheme == 2004 {
+        CodeScheme::CodeScheme2004
+    } else {
+        CodeScheme::CodeScheme2025
+    };
     AdministrativeUnit {
-        name: UnitKey { scheme: row.scheme, code: row.code.clone() }.name(),
+        name: UnitKey {
+            scheme: row.scheme,
+            code: row.code.clone(),
+        }
+        .name(),
         scheme: scheme as i32,
         level: level as i32,
         code: row.code,
         display_name: row.name,
-        parent: row.parent_code.map(|p| UnitKey { scheme: row.scheme, code: p }.name()).unwrap_or_default(),
+        parent: row
+            .parent_code
+            .map(|p| {
+                UnitKey {
+                    scheme: row.scheme,
+                    code: p,
+                }
+                .name()
+            })
+            .unwrap_or_default(),
         province_code: row.province_code,
         valid_from: row.valid_from.map(date::to_proto),
         valid_until: row.valid_until.map(date::to_proto),

@@ -25,14 +25,20 @@ struct Units {
 /// Loads the units and lineage when the embedded data differs from what the
 /// database holds. Upserts, so rows that other tables reference stay put.
 pub async fn load(pool: PgPool) -> anyhow::Result<()> {
-    let fingerprint = format!("{:016x}", fnv1a(UNITS_CSV.as_bytes()) ^ fnv1a(LINEAGE_CSV.as_bytes()).rotate_left(1));
+    let fingerprint = format!(
+        "{:016x}",
+        fnv1a(UNITS_CSV.as_bytes()) ^ fnv1a(LINEAGE_CSV.as_bytes()).rotate_left(1)
+    );
     let mut tx = pool.begin().await?;
     // Replicas starting together: one loads, the others wait and then skip.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('registry.reference_data'))").execute(&mut *tx).await?;
-    let loaded: Option<String> = sqlx::query_scalar("SELECT fingerprint FROM reference_data WHERE name = $1")
-        .bind(NAME)
-        .fetch_optional(&mut *tx)
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('registry.reference_data'))")
+        .execute(&mut *tx)
         .await?;
+    let loaded: Option<String> =
+        sqlx::query_scalar("SELECT fingerprint FROM reference_data WHERE name = $1")
+            .bind(NAME)
+            .fetch_optional(&mut *tx)
+            .await?;
     if loaded.as_deref() == Some(fingerprint.as_str()) {
         return Ok(());
     }
@@ -57,8 +63,13 @@ pub async fn load(pool: PgPool) -> anyhow::Result<()> {
     .execute(&mut *tx)
     .await?;
 
-    let (mut from_scheme, mut from_code, mut to_scheme, mut to_code, mut is_default) =
-        (Vec::<i16>::new(), Vec::<String>::new(), Vec::<i16>::new(), Vec::<String>::new(), Vec::<bool>::new());
+    let (mut from_scheme, mut from_code, mut to_scheme, mut to_code, mut is_default) = (
+        Vec::<i16>::new(),
+        Vec::<String>::new(),
+        Vec::<i16>::new(),
+        Vec::<String>::new(),
+        Vec::<bool>::new(),
+    );
     for record in reader(LINEAGE_CSV).records() {
         let r = record?;
         from_scheme.push(r[0].parse()?);
@@ -67,7 +78,9 @@ pub async fn load(pool: PgPool) -> anyhow::Result<()> {
         to_code.push(r[5].to_owned());
         is_default.push(&r[6] == "true");
     }
-    sqlx::query("DELETE FROM unit_successors").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM unit_successors")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO unit_successors (from_scheme, from_code, to_scheme, to_code, is_default)
          SELECT * FROM UNNEST($1::smallint[], $2::text[], $3::smallint[], $4::text[], $5::bool[])",
@@ -88,12 +101,18 @@ pub async fn load(pool: PgPool) -> anyhow::Result<()> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    tracing::info!(units = count, successors = from_code.len(), "administrative units loaded");
+    tracing::info!(
+        units = count,
+        successors = from_code.len(),
+        "administrative units loaded"
+    );
     Ok(())
 }
 
 fn reader(text: &'static str) -> csv::Reader<&'static [u8]> {
-    csv::ReaderBuilder::new().comment(Some(b'#')).from_reader(text.as_bytes())
+    csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes())
 }
 
 fn parse_units() -> anyhow::Result<Units> {
@@ -107,11 +126,15 @@ fn parse_units() -> anyhow::Result<Units> {
         let province = match level {
             "province" => code.clone(),
             _ => {
-                let parent = parent.clone().ok_or_else(|| anyhow::anyhow!("{scheme}-{code} has no parent"))?;
+                let parent = parent
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("{scheme}-{code} has no parent"))?;
                 province_of
                     .get(&(scheme, parent.clone()))
                     .cloned()
-                    .ok_or_else(|| anyhow::anyhow!("{scheme}-{code}: parent {parent} is not listed before it"))?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{scheme}-{code}: parent {parent} is not listed before it")
+                    })?
             }
         };
         province_of.insert((scheme, code.clone()), province.clone());
@@ -135,5 +158,8 @@ fn date(s: &str) -> anyhow::Result<Option<time::Date>> {
     if s.is_empty() {
         return Ok(None);
     }
-    Ok(Some(time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))?))
+    Ok(Some(time::Date::parse(
+        s,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )?))
 }

@@ -14,12 +14,20 @@ use std::time::{Duration, Instant};
 
 use ocop_testkit::TestEnv;
 
-/// Path of a binary built in this workspace.
+/// Path of a binary built in this workspace, in the same profile as the caller.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let path = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join(name);
-    assert!(path.is_file(), "{} is missing: build it first (`./dev test` does)", path.display());
+    let exe = std::env::current_exe().expect("executable path");
+    // A test runs from target/<profile>/deps/, a binary from target/<profile>/.
+    let mut dir = exe.parent().expect("target dir");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("profile dir");
+    }
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (`./dev test` does)",
+        path.display()
+    );
     path
 }
 
@@ -31,8 +39,14 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
         ("OCOP_REDIS__URL".into(), c.redis.url.clone()),
         ("OCOP_REDIS__KEY_PREFIX".into(), c.redis.key_prefix.clone()),
         ("OCOP_AUTH__ISSUER".into(), c.auth.issuer.clone()),
-        ("OCOP_AUTH__JWKS_PATH".into(), c.auth.jwks_path.display().to_string()),
-        ("OCOP_AUTH__SIGNING_KEY_PATH".into(), c.auth.signing_key_path.display().to_string()),
+        (
+            "OCOP_AUTH__JWKS_PATH".into(),
+            c.auth.jwks_path.display().to_string(),
+        ),
+        (
+            "OCOP_AUTH__SIGNING_KEY_PATH".into(),
+            c.auth.signing_key_path.display().to_string(),
+        ),
         ("OCOP_SHUTDOWN_GRACE_MS".into(), "5000".into()),
         ("OCOP_TELEMETRY__LOG_FORMAT".into(), "json".into()),
     ]
@@ -54,7 +68,12 @@ impl Process {
     pub fn start(name: &str, env: &TestEnv, extra: &[(&str, &str)]) -> Process {
         let mut command = Command::new(binary(name));
         command
-            .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args([
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
             .envs(env_vars(env))
             .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .env_remove("OCOP_CONFIG")
@@ -62,7 +81,10 @@ impl Process {
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn service");
         let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let lines = lines.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -76,18 +98,38 @@ impl Process {
                 let v: serde_json::Value = serde_json::from_str(line).ok()?;
                 let fields = v.get("fields")?;
                 (fields.get("message")?.as_str()? == "listening").then(|| {
-                    (fields["grpc_addr"].as_str().unwrap().parse().unwrap(), fields["http_addr"].as_str().unwrap().parse().unwrap())
+                    (
+                        fields["grpc_addr"].as_str().unwrap().parse().unwrap(),
+                        fields["http_addr"].as_str().unwrap().parse().unwrap(),
+                    )
                 })
             });
             if let Some((grpc_addr, http_addr)) = found {
-                return Process { child, lines, grpc_addr, http_addr };
+                return Process {
+                    child,
+                    lines,
+                    grpc_addr,
+                    http_addr,
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("{name} exited with {status} before listening:\n{}", lines.lock().unwrap().join("\n"));
+                panic!(
+                    "{name} exited with {status} before listening:\n{}",
+                    lines.lock().unwrap().join("\n")
+                );
             }
-            assert!(Instant::now() < deadline, "{name} did not start listening:\n{}", lines.lock().unwrap().join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not start listening:\n{}",
+                lines.lock().unwrap().join("\n")
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The gRPC URL.
@@ -102,7 +144,10 @@ impl Process {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -118,7 +163,11 @@ impl Process {
             if let Some(status) = self.try_wait() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "process did not exit within {limit:?}:\n{}", self.output().join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "process did not exit within {limit:?}:\n{}",
+                self.output().join("\n")
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -133,7 +182,16 @@ impl Drop for Process {
 
 /// Runs a binary to completion with `args` and `envs`, returning status and output.
 pub fn run_to_end(name: &str, args: &[&str], envs: &[(String, String)]) -> (ExitStatus, String) {
-    let output = Command::new(binary(name)).args(args).envs(envs.iter().cloned()).env_remove("OCOP_CONFIG").output().expect("run");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(binary(name))
+        .args(args)
+        .envs(envs.iter().cloned())
+        .env_remove("OCOP_CONFIG")
+        .output()
+        .expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status, text)
 }

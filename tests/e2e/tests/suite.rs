@@ -11,14 +11,25 @@ use sqlx::{Connection, PgConnection};
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 async fn health(url: &str, service: &str) -> ServingStatus {
-    let channel = Channel::from_shared(url.to_owned()).unwrap().connect().await.expect("connect");
-    let status = HealthClient::new(channel).check(HealthCheckRequest { service: service.into() }).await.expect("health").into_inner().status;
+    let channel = Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
     ServingStatus::try_from(status).unwrap()
 }
 
@@ -33,9 +44,20 @@ async fn wait_for(url: &str, service: &str, want: ServingStatus) {
 }
 
 async fn listed_services(url: &str) -> Vec<String> {
-    let channel = Channel::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut responses = ServerReflectionClient::new(channel).server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let channel = Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
     let response = responses.message().await.unwrap().expect("one response");
     match response.message_response {
         Some(MessageResponse::ListServicesResponse(list)) => {
@@ -53,17 +75,27 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
     for (binary, service) in [
         ("registry", "ocop.registry.v1.RegistryService"),
         ("evaluation", "ocop.evaluation.v1.EvaluationService"),
-        ("certification", "ocop.certification.v1.CertificationService"),
+        (
+            "certification",
+            "ocop.certification.v1.CertificationService",
+        ),
         ("promotion", "ocop.promotion.v1.PromotionService"),
     ] {
         let process = Process::start(binary, &env, &[]);
         wait_for(&process.url(), service, ServingStatus::Serving).await;
         assert_eq!(health(&process.url(), "").await, ServingStatus::Serving);
-        assert_eq!(listed_services(&process.url()).await, vec!["grpc.health.v1.Health".to_string(), service.to_string()], "{binary}");
+        assert_eq!(
+            listed_services(&process.url()).await,
+            vec!["grpc.health.v1.Health".to_string(), service.to_string()],
+            "{binary}"
+        );
         let metrics = http_get(process.http_addr, "/metrics").await;
         assert!(metrics.contains("200 OK"), "{metrics}");
         let healthz = http_get(process.http_addr, "/healthz").await;
-        assert!(healthz.contains("200 OK") && healthz.contains("SERVING"), "{healthz}");
+        assert!(
+            healthz.contains("200 OK") && healthz.contains("SERVING"),
+            "{healthz}"
+        );
     }
 }
 
@@ -71,7 +103,12 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).await.unwrap();
     text
@@ -85,13 +122,26 @@ async fn health_is_not_serving_until_the_database_answers() {
     let url = env.config.database.url.replace(&env.database, &later);
     let process = Process::start("registry", &env, &[("OCOP_DATABASE__URL", url.as_str())]);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(health(&process.url(), "ocop.registry.v1.RegistryService").await, ServingStatus::NotServing);
+    assert_eq!(
+        health(&process.url(), "ocop.registry.v1.RegistryService").await,
+        ServingStatus::NotServing
+    );
     let healthz = http_get(process.http_addr, "/healthz").await;
     assert!(healthz.contains("503"), "{healthz}");
 
-    let mut admin = PgConnection::connect(&std::env::var("OCOPTEST_DATABASE_URL").unwrap()).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {later}"))).execute(&mut admin).await.unwrap();
-    wait_for(&process.url(), "ocop.registry.v1.RegistryService", ServingStatus::Serving).await;
+    let mut admin = PgConnection::connect(&std::env::var("OCOPTEST_DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {later}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    wait_for(
+        &process.url(),
+        "ocop.registry.v1.RegistryService",
+        ServingStatus::Serving,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -102,12 +152,25 @@ async fn a_bad_configuration_stops_the_process_and_names_the_key() {
     vars.push(("OCOP_DEPLOYMENT__PROVINCE_CODE".into(), "99".into()));
     let (status, output) = run_to_end("registry", &[], &vars);
     assert_eq!(status.code(), Some(2), "{output}");
-    assert!(output.contains("redis.timeout_ms: 0 must be between 1 and 10000"), "{output}");
-    assert!(output.contains("deployment.province_code: \"99\" is not one of the 34 province codes"), "{output}");
+    assert!(
+        output.contains("redis.timeout_ms: 0 must be between 1 and 10000"),
+        "{output}"
+    );
+    assert!(
+        output.contains("deployment.province_code: \"99\" is not one of the 34 province codes"),
+        "{output}"
+    );
 
-    let (status, output) = run_to_end("registry", &["--config", "/nonexistent/ocop.toml"], &env_vars(&env));
+    let (status, output) = run_to_end(
+        "registry",
+        &["--config", "/nonexistent/ocop.toml"],
+        &env_vars(&env),
+    );
     assert_eq!(status.code(), Some(2), "{output}");
-    assert!(output.contains("/nonexistent/ocop.toml does not exist"), "{output}");
+    assert!(
+        output.contains("/nonexistent/ocop.toml does not exist"),
+        "{output}"
+    );
 }
 
 #[tokio::test]
@@ -118,26 +181,58 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
 
     // Hold a lock that the next (uncached) read must wait for, so a request
     // is provably in flight when SIGTERM arrives.
-    let mut locker = PgConnection::connect(&env.config.database.url).await.unwrap();
+    let mut locker = PgConnection::connect(&env.config.database.url)
+        .await
+        .unwrap();
     let mut tx = locker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE registry.administrative_units IN ACCESS EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
+    sqlx::query("LOCK TABLE registry.administrative_units IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
 
-    let channel = Channel::from_shared(process.url()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(process.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let token = env.token("service", None, None);
     let in_flight = tokio::spawn(async move {
         RegistryServiceClient::new(channel)
-            .get_administrative_unit(authorized(GetAdministrativeUnitRequest { name: "administrativeUnits/2025-38".into() }, &token))
+            .get_administrative_unit(authorized(
+                GetAdministrativeUnitRequest {
+                    name: "administrativeUnits/2025-38".into(),
+                },
+                &token,
+            ))
             .await
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     process.terminate();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(process.try_wait().is_none(), "exited while a request was still in flight");
-    assert!(process.output().iter().any(|l| l.contains("shutting down: draining in-flight requests")));
+    assert!(
+        process.try_wait().is_none(),
+        "exited while a request was still in flight"
+    );
+    assert!(
+        process
+            .output()
+            .iter()
+            .any(|l| l.contains("shutting down: draining in-flight requests"))
+    );
 
     tx.rollback().await.unwrap();
-    let response = in_flight.await.unwrap().expect("the in-flight request completes");
-    assert_eq!(response.into_inner().administrative_unit.unwrap().display_name, "Tỉnh Thanh Hóa");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
+    assert_eq!(
+        response
+            .into_inner()
+            .administrative_unit
+            .unwrap()
+            .display_name,
+        "Tỉnh Thanh Hóa"
+    );
     let status = process.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "{}", process.output().join("\n"));
 }

@@ -1,0 +1,26 @@
+//! The example configurations in `deploy/config/` load and validate, so they
+//! cannot drift from the code.
+
+use ocop_kit::config::{Config, DeploymentRole};
+
+fn load(name: &str) -> Config {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/config")
+        .join(name);
+    Config::load(Some(&path), &serde_json::json!({})).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn province_example_is_valid() {
+    let config = load("province.example.toml");
+    assert_eq!(config.deployment.role, DeploymentRole::Province);
+    assert_eq!(config.deployment.province_code.as_deref(), Some("38"));
+    assert_eq!(config.services.certification.grpc_listen.port(), 50053);
+}
+
+#[test]
+fn national_example_is_valid() {
+    let config = load("national.example.toml");
+    assert_eq!(config.deployment.role, DeploymentRole::National);
+    assert_eq!(config.deployment.province_code, None);
+}

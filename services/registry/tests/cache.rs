@@ -1,0 +1,148 @@
+//! The cache never makes a request fail: with Redis stopped, reads are
+//! answered from PostgreSQL and counted as bypasses; when Redis comes back,
+//! caching resumes without a restart. Uses a Redis server of its own.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_testkit::{TestEnv, authorized};
+use redis::AsyncCommands;
+
+struct RedisServer {
+    child: Child,
+}
+
+impl RedisServer {
+    fn start(port: u16) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (./dev test installs it)");
+        RedisServer { child }
+    }
+
+    fn stop(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn key_exists(url: &str, key: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return false;
+    };
+    conn.exists(key).await.unwrap_or(false)
+}
+
+async fn metrics(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text
+}
+
+#[tokio::test]
+async fn reads_survive_redis_going_away_and_caching_resumes_when_it_returns() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = RedisServer::start(port);
+    let mut env = TestEnv::new().await;
+    env.config.redis.url = url.clone();
+    for _ in 0..100 {
+        if redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let app = env
+        .spawn(ocop_registry::spec(), ocop_registry::routes)
+        .await;
+    let mut client = RegistryServiceClient::new(app.channel().await);
+    let token = env.token("service", None, None);
+    let get = |name: &str| authorized(GetAdministrativeUnitRequest { name: name.into() }, &token);
+    let key = format!("{}:registry:unit:2025-38", env.config.redis.key_prefix);
+
+    client
+        .get_administrative_unit(get("administrativeUnits/2025-38"))
+        .await
+        .expect("warm read");
+    assert!(key_exists(&url, &key).await, "the read was cached");
+
+    redis.stop();
+    for name in [
+        "administrativeUnits/2025-38",
+        "administrativeUnits/2025-01",
+        "administrativeUnits/2004-49",
+    ] {
+        let unit = client
+            .get_administrative_unit(get(name))
+            .await
+            .expect("read with Redis down")
+            .into_inner();
+        assert_eq!(unit.administrative_unit.unwrap().name, name);
+    }
+    let text = metrics(app.http_addr).await;
+    assert!(
+        text.contains("ocop_cache_bypass_total"),
+        "bypasses are counted:\n{text}"
+    );
+
+    let _redis = RedisServer::start(port);
+    let mut resumed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        client
+            .get_administrative_unit(get("administrativeUnits/2025-38"))
+            .await
+            .expect("read");
+        if key_exists(&url, &key).await {
+            resumed = true;
+            break;
+        }
+    }
+    assert!(
+        resumed,
+        "caching resumed after Redis returned, without a restart"
+    );
+    app.stop().await.unwrap();
+}
