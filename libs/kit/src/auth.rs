@@ -57,13 +57,10 @@ impl Role {
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                format!("unknown role `{s}`; expected one of {}", all.join(", "))
-            })
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            format!("unknown role `{s}`; expected one of {}", all.join(", "))
+        })
     }
 }
 
@@ -121,16 +118,12 @@ impl Principal {
 
     /// Takes the principal that the server's auth layer attached to a request.
     pub fn from_request<T>(request: &tonic::Request<T>) -> Result<Principal> {
-        request
-            .extensions()
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| {
-                Error::unauthenticated(
-                    "TOKEN_MISSING",
-                    "this method needs a bearer token in the `authorization` metadata",
-                )
-            })
+        request.extensions().get::<Principal>().cloned().ok_or_else(|| {
+            Error::unauthenticated(
+                "TOKEN_MISSING",
+                "this method needs a bearer token in the `authorization` metadata",
+            )
+        })
     }
 }
 
@@ -187,15 +180,13 @@ impl Verifier {
     /// Verifies a bearer token and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Principal> {
         use jsonwebtoken::errors::ErrorKind as K;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            Error::unauthenticated("TOKEN_MALFORMED", "the bearer token is not a JWT")
-        })?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| Error::unauthenticated("TOKEN_MALFORMED", "the bearer token is not a JWT"))?;
         let (_, alg, key) = self
             .keys
             .iter()
             .find(|(kid, alg, _)| {
-                *alg == header.alg
-                    && (header.kid.is_none() || kid.as_deref() == header.kid.as_deref())
+                *alg == header.alg && (header.kid.is_none() || kid.as_deref() == header.kid.as_deref())
             })
             .ok_or_else(|| {
                 Error::unauthenticated(
@@ -212,10 +203,9 @@ impl Verifier {
         validation.leeway = 30;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| match e.kind() {
-                K::ExpiredSignature => Error::unauthenticated(
-                    "TOKEN_EXPIRED",
-                    "the token has expired; ask for a new one",
-                ),
+                K::ExpiredSignature => {
+                    Error::unauthenticated("TOKEN_EXPIRED", "the token has expired; ask for a new one")
+                }
                 K::InvalidIssuer => Error::unauthenticated(
                     "TOKEN_WRONG_ISSUER",
                     format!(
@@ -227,13 +217,8 @@ impl Verifier {
                     "TOKEN_BAD_SIGNATURE",
                     "the token's signature does not match this deployment's keys",
                 ),
-                K::ImmatureSignature => {
-                    Error::unauthenticated("TOKEN_NOT_YET_VALID", "the token is not valid yet")
-                }
-                _ => Error::unauthenticated(
-                    "TOKEN_MALFORMED",
-                    format!("the token could not be read: {e}"),
-                ),
+                K::ImmatureSignature => Error::unauthenticated("TOKEN_NOT_YET_VALID", "the token is not valid yet"),
+                _ => Error::unauthenticated("TOKEN_MALFORMED", format!("the token could not be read: {e}")),
             })?
             .claims;
         principal_from_claims(claims)
@@ -286,8 +271,7 @@ impl Signer {
 
     /// From a PKCS#8 PEM Ed25519 key.
     pub fn from_pem(pem: &str, issuer: &str) -> anyhow::Result<Signer> {
-        let signing = SigningKey::from_pkcs8_pem(pem)
-            .map_err(|e| anyhow::anyhow!("not an Ed25519 PKCS#8 key: {e}"))?;
+        let signing = SigningKey::from_pkcs8_pem(pem).map_err(|e| anyhow::anyhow!("not an Ed25519 PKCS#8 key: {e}"))?;
         Ok(Signer {
             key: EncodingKey::from_ed_pem(pem.as_bytes())?,
             kid: key_id(&signing),
@@ -403,9 +387,7 @@ mod tests {
     #[test]
     fn valid_token_gives_the_principal() {
         let (signer, verifier) = pair("ocop-test");
-        let token = signer
-            .issue("lan", "province_officer", Some("38"), None, 600)
-            .unwrap();
+        let token = signer.issue("lan", "province_officer", Some("38"), None, 600).unwrap();
         let p = verifier.verify(&token).unwrap();
         assert_eq!(p.role, Role::ProvinceOfficer);
         assert_eq!(p.province.as_deref(), Some("38"));
@@ -480,9 +462,7 @@ mod tests {
     #[test]
     fn officer_without_jurisdiction_is_refused() {
         let (signer, verifier) = pair("ocop-test");
-        let token = signer
-            .issue("lan", "commune_officer", Some("38"), None, 600)
-            .unwrap();
+        let token = signer.issue("lan", "commune_officer", Some("38"), None, 600).unwrap();
         assert_eq!(
             reason(verifier.verify(&token).unwrap_err()),
             (ErrorKind::Unauthenticated, "TOKEN_MISSING_JURISDICTION")
@@ -497,9 +477,7 @@ mod tests {
             province: None,
             commune: None,
         };
-        let err = p
-            .require(&[Role::ProvinceOfficer, Role::NationalOfficer])
-            .unwrap_err();
+        let err = p.require(&[Role::ProvinceOfficer, Role::NationalOfficer]).unwrap_err();
         assert_eq!(err.reason(), "ROLE_NOT_ALLOWED");
         assert!(err.message().contains("province_officer, national_officer"));
         assert!(p.require(&[Role::CouncilMember]).is_ok());

@@ -38,9 +38,7 @@ struct Inner {
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache")
-            .field("prefix", &self.inner.prefix)
-            .finish()
+        f.debug_struct("Cache").field("prefix", &self.inner.prefix).finish()
     }
 }
 
@@ -101,11 +99,8 @@ impl Cache {
     /// concurrent reader can at worst re-cache the new value.
     pub async fn invalidate(&self, key: &str) {
         let full = self.key(key);
-        self.run(
-            "del",
-            |mut conn| async move { conn.del::<_, ()>(full).await },
-        )
-        .await;
+        self.run("del", |mut conn| async move { conn.del::<_, ()>(full).await })
+            .await;
     }
 
     /// Whether Redis answers a PING now (health reporting, tests).
@@ -119,9 +114,10 @@ impl Cache {
 
     async fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
         let key = key.to_owned();
-        self.run("get", |mut conn| async move {
-            conn.get::<_, Option<Vec<u8>>>(key).await
-        })
+        self.run(
+            "get",
+            |mut conn| async move { conn.get::<_, Option<Vec<u8>>>(key).await },
+        )
         .await
         .flatten()
     }
@@ -144,12 +140,10 @@ impl Cache {
         let inner = &self.inner;
         let now_ms = inner.started.elapsed().as_millis() as u64;
         if now_ms < inner.paused_until_ms.load(Ordering::Relaxed) {
-            metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => "paused")
-                .increment(1);
+            metrics::counter!("ocop_cache_bypass_total", "op" => op, "reason" => "paused").increment(1);
             return None;
         }
-        let reason = match tokio::time::timeout(inner.timeout, command(inner.manager.clone())).await
-        {
+        let reason = match tokio::time::timeout(inner.timeout, command(inner.manager.clone())).await {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(e)) => {
                 tracing::warn!(op, error = %e, "redis call failed; answering from the database");

@@ -128,11 +128,7 @@ fn run_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> anyhow::Result
         })
 }
 
-async fn run_one(
-    spec: ServiceSpec,
-    config: Arc<Config>,
-    routes: fn(&Context) -> Routes,
-) -> anyhow::Result<()> {
+async fn run_one(spec: ServiceSpec, config: Arc<Config>, routes: fn(&Context) -> Routes) -> anyhow::Result<()> {
     let endpoint = config.services.get(spec.name);
     let listeners = Listeners::bind(endpoint).await.map_err(|e| {
         anyhow::anyhow!(

@@ -19,16 +19,11 @@ pub struct CallInterceptor {
 }
 
 impl tonic::service::Interceptor for CallInterceptor {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         telemetry::inject(&tracing::Span::current().context(), request.metadata_mut());
         if let Some(bearer) = &self.bearer {
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
+            request.metadata_mut().insert("authorization", bearer.clone());
         }
         Ok(request)
     }

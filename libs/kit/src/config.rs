@@ -71,9 +71,8 @@ impl std::str::FromStr for ServiceName {
 
 /// Codes of the 34 provinces in force since 2025-07-01 (Decision 19/2025/QĐ-TTg).
 pub const PROVINCE_CODES_2025: [&str; 34] = [
-    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38",
-    "40", "42", "44", "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91",
-    "92", "96",
+    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38", "40", "42", "44",
+    "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91", "92", "96",
 ];
 
 /// Whole configuration of a deployment; every service reads the same file.
@@ -334,12 +333,9 @@ impl Config {
         Self::load_from(file, env_provider(), overrides)
     }
 
-    fn load_from(
-        file: Option<&Path>,
-        env: Env,
-        overrides: &serde_json::Value,
-    ) -> Result<Config, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    fn load_from(file: Option<&Path>, env: Env, overrides: &serde_json::Value) -> Result<Config, ConfigError> {
+        // The layers above the defaults, kept apart to know what was set explicitly.
+        let mut given = Figment::new();
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::Load(format!(
@@ -347,13 +343,18 @@ impl Config {
                     path.display()
                 )));
             }
-            figment = figment.merge(Toml::file_exact(path));
+            given = given.merge(Toml::file_exact(path));
         }
-        let config: Config = figment
-            .merge(env)
-            .merge(Serialized::globals(overrides))
+        let given = given.merge(env).merge(Serialized::globals(overrides));
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(given.clone())
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
+        // The default province belongs to the default (local, provincial) role:
+        // a national deployment does not inherit it.
+        if config.deployment.role == DeploymentRole::National && given.find_value("deployment.province_code").is_err() {
+            config.deployment.province_code = None;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -374,13 +375,14 @@ impl Config {
             ),
             (_, Some(code)) if !PROVINCE_CODES_2025.contains(&code.as_str()) => bad(
                 "deployment.province_code",
-                format!("\"{code}\" is not one of the 34 province codes of Decision 19/2025 ({})", PROVINCE_CODES_2025.join(", ")),
+                format!(
+                    "\"{code}\" is not one of the 34 province codes of Decision 19/2025 ({})",
+                    PROVINCE_CODES_2025.join(", ")
+                ),
             ),
             _ => {}
         }
-        if !(self.database.url.starts_with("postgres://")
-            || self.database.url.starts_with("postgresql://"))
-        {
+        if !(self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
             bad(
                 "database.url",
                 format!(
@@ -392,28 +394,19 @@ impl Config {
         if !(1..=1000).contains(&self.database.max_connections) {
             bad(
                 "database.max_connections",
-                format!(
-                    "{} must be between 1 and 1000",
-                    self.database.max_connections
-                ),
+                format!("{} must be between 1 and 1000", self.database.max_connections),
             );
         }
         if !(100..=120_000).contains(&self.database.acquire_timeout_ms) {
             bad(
                 "database.acquire_timeout_ms",
-                format!(
-                    "{} must be between 100 and 120000",
-                    self.database.acquire_timeout_ms
-                ),
+                format!("{} must be between 100 and 120000", self.database.acquire_timeout_ms),
             );
         }
         if !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
             bad(
                 "redis.url",
-                format!(
-                    "\"{}\" must start with redis:// or rediss://",
-                    redact(&self.redis.url)
-                ),
+                format!("\"{}\" must start with redis:// or rediss://", redact(&self.redis.url)),
             );
         }
         let prefix_ok = !self.redis.key_prefix.is_empty()
@@ -464,19 +457,13 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_filter) {
             bad(
                 "telemetry.log_filter",
-                format!(
-                    "\"{}\" is not a tracing filter: {e}",
-                    self.telemetry.log_filter
-                ),
+                format!("\"{}\" is not a tracing filter: {e}", self.telemetry.log_filter),
             );
         }
         let mut seen = BTreeSet::new();
         for name in ServiceName::ALL {
             let ep = self.services.get(name);
-            for (what, addr) in [
-                ("grpc_listen", ep.grpc_listen),
-                ("http_listen", ep.http_listen),
-            ] {
+            for (what, addr) in [("grpc_listen", ep.grpc_listen), ("http_listen", ep.http_listen)] {
                 if addr.port() != 0 && !seen.insert(addr) {
                     bad(
                         &format!("services.{name}.{what}"),
@@ -522,13 +509,13 @@ fn code_string<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>
 
 /// `OCOP_*` variables, `__` separating levels, with two short forms.
 fn env_provider() -> Env {
-    Env::prefixed("OCOP_").ignore(&["config"]).map(|key| {
-        match key.as_str().to_ascii_lowercase().as_str() {
+    Env::prefixed("OCOP_")
+        .ignore(&["config"])
+        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
             "otlp_endpoint" => "telemetry.otlp_endpoint".into(),
             "role" => "deployment.role".into(),
             other => other.replace("__", ".").into(),
-        }
-    })
+        })
 }
 
 /// Hides the password of a URL in messages.
@@ -555,9 +542,7 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        Config::default()
-            .validate()
-            .expect("defaults must validate");
+        Config::default().validate().expect("defaults must validate");
     }
 
     #[test]
@@ -579,10 +564,7 @@ mod tests {
             assert_eq!(config.redis.ttl_s, 60, "file over default");
             assert_eq!(config.redis.timeout_ms, 30, "env over file");
             assert_eq!(config.database.max_connections, 2, "cli over file");
-            assert_eq!(
-                config.telemetry.otlp_endpoint.as_deref(),
-                Some("http://127.0.0.1:4317")
-            );
+            assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
             assert_eq!(
                 config.deployment.province_code.as_deref(),
                 Some("01"),
@@ -599,10 +581,7 @@ mod tests {
             let err = Config::load_from(None, env_provider(), &json!({}))
                 .unwrap_err()
                 .to_string();
-            assert!(
-                err.to_lowercase().contains("database.max_connections"),
-                "{err}"
-            );
+            assert!(err.to_lowercase().contains("database.max_connections"), "{err}");
             Ok(())
         });
     }
@@ -617,17 +596,10 @@ mod tests {
 
     #[test]
     fn missing_file_is_refused() {
-        let err = Config::load_from(
-            Some(Path::new("/nonexistent/ocop.toml")),
-            no_env(),
-            &json!({}),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("/nonexistent/ocop.toml does not exist"),
-            "{err}"
-        );
+        let err = Config::load_from(Some(Path::new("/nonexistent/ocop.toml")), no_env(), &json!({}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/ocop.toml does not exist"), "{err}");
     }
 
     #[test]
@@ -639,9 +611,7 @@ mod tests {
             "telemetry": {"otlp_endpoint": "collector:4317"},
             "services": {"evaluation": {"grpc_listen": "127.0.0.1:50051", "http_listen": "127.0.0.1:9052", "url": "http://x"}},
         });
-        let err = Config::load_from(None, no_env(), &overrides)
-            .unwrap_err()
-            .to_string();
+        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
         for key in [
             "deployment.province_code: \"99\" is not one of the 34",
             "database.url",
@@ -659,9 +629,7 @@ mod tests {
     #[test]
     fn national_role_takes_no_province() {
         let overrides = json!({"deployment": {"role": "national", "province_code": "38"}});
-        let err = Config::load_from(None, no_env(), &overrides)
-            .unwrap_err()
-            .to_string();
+        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
         assert!(
             err.contains("must be unset when deployment.role = \"national\""),
             "{err}"

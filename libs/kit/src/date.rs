@@ -43,16 +43,8 @@ pub fn from_proto(field: &str, date: &ProtoDate) -> Result<time::Date> {
 
 /// Parses `YYYY-MM-DD`, naming `field` on error.
 pub fn parse_iso(field: &str, text: &str) -> Result<time::Date> {
-    time::Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| {
-        Error::invalid(
-            field,
-            format!("`{text}` is not a date in the form YYYY-MM-DD"),
-        )
-    })
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| Error::invalid(field, format!("`{text}` is not a date in the form YYYY-MM-DD")))
 }
 
 /// Today in Vietnam (UTC+7), the calendar legal dates are read in.

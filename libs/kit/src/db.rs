@@ -31,11 +31,7 @@ pub fn connect_lazy(config: &DatabaseConfig, schema: &str) -> anyhow::Result<PgP
 /// Applies `migrations` inside `schema`, recording them in
 /// `{schema}._sqlx_migrations` so services never see each other's history.
 /// Safe to run from several replicas at once (sqlx takes an advisory lock).
-pub async fn migrate(
-    pool: &PgPool,
-    schema: &'static str,
-    migrations: &Migrator,
-) -> anyhow::Result<()> {
+pub async fn migrate(pool: &PgPool, schema: &'static str, migrations: &Migrator) -> anyhow::Result<()> {
     let mut migrator = Migrator::with_migrations(migrations.iter().cloned().collect());
     migrator.create_schema(schema);
     migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
@@ -70,17 +66,13 @@ impl From<sqlx::Error> for Error {
                     Some(sqlstate::UNIQUE_VIOLATION) => Error::new(
                         ErrorKind::AlreadyExists,
                         "ALREADY_EXISTS",
-                        format!(
-                            "a resource with the same unique value already exists ({constraint})"
-                        ),
+                        format!("a resource with the same unique value already exists ({constraint})"),
                     )
                     .with_metadata("constraint", constraint),
                     Some(sqlstate::FOREIGN_KEY_VIOLATION) => Error::new(
                         ErrorKind::FailedPrecondition,
                         "REFERENCE_VIOLATION",
-                        format!(
-                            "a referenced resource is missing or still referenced ({constraint})"
-                        ),
+                        format!("a referenced resource is missing or still referenced ({constraint})"),
                     )
                     .with_metadata("constraint", constraint),
                     Some(
@@ -96,13 +88,11 @@ impl From<sqlx::Error> for Error {
                         ),
                     )
                     .with_metadata("constraint", constraint),
-                    Some(sqlstate::SERIALIZATION_FAILURE | sqlstate::DEADLOCK_DETECTED) => {
-                        Error::new(
-                            ErrorKind::Aborted,
-                            "CONCURRENT_UPDATE",
-                            "a concurrent change conflicted with this one; retry the request",
-                        )
-                    }
+                    Some(sqlstate::SERIALIZATION_FAILURE | sqlstate::DEADLOCK_DETECTED) => Error::new(
+                        ErrorKind::Aborted,
+                        "CONCURRENT_UPDATE",
+                        "a concurrent change conflicted with this one; retry the request",
+                    ),
                     Some(sqlstate::QUERY_CANCELED) => Error::new(
                         ErrorKind::DeadlineExceeded,
                         "QUERY_CANCELED",
@@ -111,15 +101,9 @@ impl From<sqlx::Error> for Error {
                     _ => Error::internal(&err),
                 }
             }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 tracing::warn!(error = %err, "database unavailable");
-                Error::unavailable(
-                    "DATABASE_UNAVAILABLE",
-                    "the database is not reachable; retry shortly",
-                )
+                Error::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable; retry shortly")
             }
             _ => Error::internal(&err),
         }

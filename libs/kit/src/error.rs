@@ -293,9 +293,6 @@ mod tests {
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "subjects/42 does not exist");
         let info = status.get_details_error_info().unwrap();
-        assert_eq!(
-            info.metadata.get("resource").map(String::as_str),
-            Some("subjects/42")
-        );
+        assert_eq!(info.metadata.get("resource").map(String::as_str), Some("subjects/42"));
     }
 }

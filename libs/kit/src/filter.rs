@@ -42,10 +42,7 @@ impl Filter {
 
     /// The value required for `field`, if the filter names it.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.terms
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, v)| v.as_str())
+        self.terms.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str())
     }
 
     /// A canonical text of the filter, for page-token fingerprints.

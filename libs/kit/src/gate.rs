@@ -29,11 +29,7 @@ pub struct GateLayer {
 
 impl GateLayer {
     /// `public_methods` are full paths (`/pkg.Service/Method`) that need no token.
-    pub fn new(
-        verifier: Arc<Verifier>,
-        public_methods: &'static [&'static str],
-        service: &'static str,
-    ) -> Self {
+    pub fn new(verifier: Arc<Verifier>, public_methods: &'static [&'static str], service: &'static str) -> Self {
         GateLayer {
             verifier,
             public_methods,
@@ -68,8 +64,7 @@ where
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future =
-        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -79,8 +74,8 @@ where
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let service = self.layer.service;
-        let public = ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p))
-            || self.layer.public_methods.contains(&path.as_str());
+        let public =
+            ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p)) || self.layer.public_methods.contains(&path.as_str());
         if !public {
             match authenticate(&self.layer.verifier, request.headers()) {
                 Ok(principal) => {
@@ -122,15 +117,9 @@ fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Princi
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or_else(|| {
-            Error::unauthenticated(
-                "TOKEN_MALFORMED",
-                "the authorization metadata must be `Bearer <token>`",
-            )
+            Error::unauthenticated("TOKEN_MALFORMED", "the authorization metadata must be `Bearer <token>`")
         })?;
     verifier.verify(token.trim())
 }

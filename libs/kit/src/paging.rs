@@ -38,9 +38,7 @@ impl Page {
             n if n < 0 => {
                 return Err(Error::invalid(
                     "page_size",
-                    format!(
-                        "{n} is negative; use 0 for the default ({DEFAULT_PAGE_SIZE}) or up to {MAX_PAGE_SIZE}"
-                    ),
+                    format!("{n} is negative; use 0 for the default ({DEFAULT_PAGE_SIZE}) or up to {MAX_PAGE_SIZE}"),
                 ));
             }
             0 => DEFAULT_PAGE_SIZE,
@@ -117,10 +115,7 @@ mod tests {
     fn token_round_trips_for_the_same_query_only() {
         let token = Page::next_token("2025-38", "level=province");
         assert_eq!(
-            Page::parse(5, &token, "level=province")
-                .unwrap()
-                .after
-                .as_deref(),
+            Page::parse(5, &token, "level=province").unwrap().after.as_deref(),
             Some("2025-38")
         );
         let err = Page::parse(5, &token, "level=commune").unwrap_err();
@@ -137,17 +132,11 @@ mod tests {
 
     #[test]
     fn finish_trims_and_links() {
-        let page = Page {
-            size: 2,
-            after: None,
-        };
+        let page = Page { size: 2, after: None };
         let mut rows = vec![1, 2, 3];
         let next = page.finish(&mut rows, |r| r.to_string(), "q");
         assert_eq!(rows, vec![1, 2]);
-        assert_eq!(
-            Page::parse(2, &next, "q").unwrap().after.as_deref(),
-            Some("2")
-        );
+        assert_eq!(Page::parse(2, &next, "q").unwrap().after.as_deref(), Some("2"));
         let mut last = vec![1];
         assert_eq!(page.finish(&mut last, |r| r.to_string(), "q"), "");
     }

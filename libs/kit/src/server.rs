@@ -133,13 +133,7 @@ where
     let http = axum::serve(listeners.http, metrics_http::router(ready.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
-    let readiness = readiness(
-        spec,
-        context.db.clone(),
-        health.clone(),
-        ready.clone(),
-        stop_rx.clone(),
-    );
+    let readiness = readiness(spec, context.db.clone(), health.clone(), ready.clone(), stop_rx.clone());
 
     tracing::info!(service = name, %grpc_addr, %http_addr, "listening");
     let grpc = tokio::spawn(grpc);

@@ -87,9 +87,7 @@ pub fn server_span(service: &str, request: &http::Request<()>) -> tracing::Span 
         rpc.method = path,
         trace_id = tracing::field::Empty,
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|p| {
-        p.extract(&HeaderExtractor(request.headers()))
-    });
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
     // Must precede any use of the span's context (tracing-opentelemetry 0.34).
     let _ = span.set_parent(parent);
     let trace_id = span.context().span().span_context().trace_id();
@@ -107,9 +105,7 @@ pub fn current_traceparent() -> Option<String> {
 
 /// Writes `cx` into gRPC metadata.
 pub fn inject(cx: &Context, metadata: &mut tonic::metadata::MetadataMap) {
-    opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(cx, &mut MetadataInjector(metadata))
-    });
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, &mut MetadataInjector(metadata)));
 }
 
 struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);

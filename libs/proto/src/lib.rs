@@ -2,8 +2,7 @@
 #![allow(missing_docs, clippy::all)]
 
 /// Encoded `FileDescriptorSet` of every OCOP proto, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/ocop_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ocop_descriptor.bin"));
 
 /// `ocop.*` packages.
 pub mod ocop {

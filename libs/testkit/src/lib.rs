@@ -26,9 +26,7 @@ pub const ISSUER: &str = "ocop-test";
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: run the tests with `./dev test`, which starts PostgreSQL and Redis"
-        )
+        panic!("{name} is not set: run the tests with `./dev test`, which starts PostgreSQL and Redis")
     })
 }
 
@@ -89,9 +87,7 @@ impl TestEnv {
 
     /// A bearer token for `role` in a province and commune.
     pub fn token(&self, role: &str, province: Option<&str>, commune: Option<&str>) -> String {
-        self.signer
-            .issue("tester", role, province, commune, 600)
-            .expect("sign")
+        self.signer.issue("tester", role, province, commune, 600).expect("sign")
     }
 
     /// Starts `spec` in this process on port 0 and waits until it is SERVING.
@@ -126,9 +122,7 @@ impl TestEnv {
 
 /// Swaps the database name of a PostgreSQL URL.
 fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
     match query {
         Some(q) => format!("{base}/{database}?{q}"),
@@ -171,9 +165,7 @@ impl TestApp {
                 .await
             {
                 let status = HealthClient::new(channel)
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
+                    .check(HealthCheckRequest { service: String::new() })
                     .await
                     .map(|r| r.into_inner().status);
                 if status.is_ok_and(|s| s == ServingStatus::Serving as i32) {
@@ -200,9 +192,8 @@ impl TestApp {
 /// Adds `authorization: Bearer <token>` to a request.
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().expect("ascii token"));
     request
 }

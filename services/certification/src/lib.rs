@@ -5,9 +5,7 @@
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};
-use ocop_proto::certification::v1::certification_service_server::{
-    CertificationService, CertificationServiceServer,
-};
+use ocop_proto::certification::v1::certification_service_server::{CertificationService, CertificationServiceServer};
 use tonic::service::Routes;
 
 /// Embedded migrations of the `certification` schema.

@@ -5,9 +5,7 @@
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};
-use ocop_proto::evaluation::v1::evaluation_service_server::{
-    EvaluationService, EvaluationServiceServer,
-};
+use ocop_proto::evaluation::v1::evaluation_service_server::{EvaluationService, EvaluationServiceServer};
 use tonic::service::Routes;
 
 /// Embedded migrations of the `evaluation` schema.

@@ -43,9 +43,7 @@ pub async fn health(config: &Config) -> anyhow::Result<()> {
         let url = &config.services.get(name).url;
         let status = match Channel::from_shared(url.clone())?.connect().await {
             Ok(channel) => match HealthClient::new(channel)
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
+                .check(HealthCheckRequest { service: String::new() })
                 .await
             {
                 Ok(r) => format!("{:?}", r.into_inner().status()),
@@ -69,10 +67,8 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
         Ok(t) if !t.is_empty() => t,
         _ => Signer::from_config(&config.auth)?.issue("ocop-cli", "service", None, None, 300)?,
     };
-    let mut registry = RegistryServiceClient::new(ocop_kit::client::channel(
-        &config.services.registry.url,
-        Some(&token),
-    )?);
+    let mut registry =
+        RegistryServiceClient::new(ocop_kit::client::channel(&config.services.registry.url, Some(&token))?);
     let result = match call {
         Call::GetUnit { name } => registry
             .get_administrative_unit(GetAdministrativeUnitRequest { name })

@@ -70,9 +70,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.load_or_exit(serde_json::json!({}));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Up { only } => runtime.block_on(suite::up(config, only)),
         Command::Migrate => runtime.block_on(suite::migrate(&config)),

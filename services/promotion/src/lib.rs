@@ -5,9 +5,7 @@
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};
-use ocop_proto::promotion::v1::promotion_service_server::{
-    PromotionService, PromotionServiceServer,
-};
+use ocop_proto::promotion::v1::promotion_service_server::{PromotionService, PromotionServiceServer};
 use tonic::service::Routes;
 
 /// Embedded migrations of the `promotion` schema.

@@ -35,10 +35,7 @@ impl RegistryService for Registry {
     ) -> Result<Response<ListAdministrativeUnitsResponse>, Status> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (administrative_units, next_page_token) = self
-            .units
-            .list(r.page_size, &r.page_token, &r.filter)
-            .await?;
+        let (administrative_units, next_page_token) = self.units.list(r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListAdministrativeUnitsResponse {
             administrative_units,
             next_page_token,
@@ -51,10 +48,7 @@ impl RegistryService for Registry {
     ) -> Result<Response<ResolveAdministrativeUnitResponse>, Status> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let at =
-            r.at.as_ref()
-                .map(|d| date::from_proto("at", d))
-                .transpose()?;
+        let at = r.at.as_ref().map(|d| date::from_proto("at", d)).transpose()?;
         let (unit, path) = self.units.resolve(&r.code, r.scheme(), at).await?;
         Ok(Response::new(ResolveAdministrativeUnitResponse {
             administrative_unit: Some(unit),

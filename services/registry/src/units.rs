@@ -91,9 +91,7 @@ fn check_code(field: &str, code: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             field,
-            format!(
-                "`{code}` is not a unit code: 2 digits (province), 3 (district) or 5 (commune)"
-            ),
+            format!("`{code}` is not a unit code: 2 digits (province), 3 (district) or 5 (commune)"),
         ))
     }
 }
@@ -110,9 +108,7 @@ impl Units {
         let key = UnitKey::parse("name", name)?;
         self.cache
             .get_or_load(&format!("unit:{}-{}", key.scheme, key.code), || async {
-                self.fetch(&key)
-                    .await?
-                    .ok_or_else(|| Error::not_found(key.name()))
+                self.fetch(&key).await?.ok_or_else(|| Error::not_found(key.name()))
             })
             .await
     }
@@ -143,9 +139,7 @@ impl Units {
         let filter = Filter::parse(filter, FILTER_FIELDS)?;
         let query_id = filter.canonical();
         let page = Page::parse(page_size, page_token, &query_id)?;
-        let mut sql = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {COLUMNS} FROM administrative_units WHERE TRUE"
-        ));
+        let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM administrative_units WHERE TRUE"));
         if let Some(scheme) = filter.get("scheme") {
             let scheme: i16 = match scheme {
                 "2004" => 2004,
@@ -177,8 +171,7 @@ impl Units {
         }
         if let Some(province) = filter.get("province_code") {
             check_code("filter", province)?;
-            sql.push(" AND province_code = ")
-                .push_bind(province.to_owned());
+            sql.push(" AND province_code = ").push_bind(province.to_owned());
         }
         if let Some(at) = filter.get("in_force_at") {
             let at = date::parse_iso("filter", at)?;
@@ -189,9 +182,8 @@ impl Units {
                 .push(")");
         }
         if let Some(after) = &page.after {
-            let (scheme, rank, code) = parse_cursor(after).ok_or_else(|| {
-                Error::invalid("page_token", "damaged page token; start again without it")
-            })?;
+            let (scheme, rank, code) = parse_cursor(after)
+                .ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
             sql.push(" AND (-scheme, level_rank, code) > (")
                 .push_bind(-scheme)
                 .push(", ")
@@ -240,8 +232,7 @@ impl Units {
             }
         }
         let mut unit = unit.ok_or_else(|| {
-            Error::not_found(format!("administrative unit with code {code}"))
-                .with_metadata("code", code.to_owned())
+            Error::not_found(format!("administrative unit with code {code}")).with_metadata("code", code.to_owned())
         })?;
         let mut path = vec![unit.name.clone()];
         for _ in 0..MAX_HOPS {
@@ -269,12 +260,7 @@ impl Units {
             if until.is_none_or(|until| at <= until) {
                 return Ok((unit, path));
             }
-            let Some(next) = unit
-                .successors
-                .iter()
-                .find(|s| s.is_default)
-                .map(|s| s.unit.clone())
-            else {
+            let Some(next) = unit.successors.iter().find(|s| s.is_default).map(|s| s.unit.clone()) else {
                 let hint = if unit.level == UnitLevel::District as i32 {
                     "; districts were abolished on 2025-07-01: resolve one of its communes instead"
                 } else {

@@ -34,11 +34,10 @@ pub async fn load(pool: PgPool) -> anyhow::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('registry.reference_data'))")
         .execute(&mut *tx)
         .await?;
-    let loaded: Option<String> =
-        sqlx::query_scalar("SELECT fingerprint FROM reference_data WHERE name = $1")
-            .bind(NAME)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let loaded: Option<String> = sqlx::query_scalar("SELECT fingerprint FROM reference_data WHERE name = $1")
+        .bind(NAME)
+        .fetch_optional(&mut *tx)
+        .await?;
     if loaded.as_deref() == Some(fingerprint.as_str()) {
         return Ok(());
     }
@@ -78,9 +77,7 @@ pub async fn load(pool: PgPool) -> anyhow::Result<()> {
         to_code.push(r[5].to_owned());
         is_default.push(&r[6] == "true");
     }
-    sqlx::query("DELETE FROM unit_successors")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM unit_successors").execute(&mut *tx).await?;
     sqlx::query(
         "INSERT INTO unit_successors (from_scheme, from_code, to_scheme, to_code, is_default)
          SELECT * FROM UNNEST($1::smallint[], $2::text[], $3::smallint[], $4::text[], $5::bool[])",
@@ -132,9 +129,7 @@ fn parse_units() -> anyhow::Result<Units> {
                 province_of
                     .get(&(scheme, parent.clone()))
                     .cloned()
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("{scheme}-{code}: parent {parent} is not listed before it")
-                    })?
+                    .ok_or_else(|| anyhow::anyhow!("{scheme}-{code}: parent {parent} is not listed before it"))?
             }
         };
         province_of.insert((scheme, code.clone()), province.clone());

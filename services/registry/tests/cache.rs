@@ -94,9 +94,7 @@ async fn reads_survive_redis_going_away_and_caching_resumes_when_it_returns() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let app = env
-        .spawn(ocop_registry::spec(), ocop_registry::routes)
-        .await;
+    let app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     let mut client = RegistryServiceClient::new(app.channel().await);
     let token = env.token("service", None, None);
     let get = |name: &str| authorized(GetAdministrativeUnitRequest { name: name.into() }, &token);
@@ -140,9 +138,6 @@ async fn reads_survive_redis_going_away_and_caching_resumes_when_it_returns() {
             break;
         }
     }
-    assert!(
-        resumed,
-        "caching resumed after Redis returned, without a restart"
-    );
+    assert!(resumed, "caching resumed after Redis returned, without a restart");
     app.stop().await.unwrap();
 }

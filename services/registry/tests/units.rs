@@ -16,9 +16,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let env = TestEnv::new().await;
-    let app = env
-        .spawn(ocop_registry::spec(), ocop_registry::routes)
-        .await;
+    let app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     let client = RegistryServiceClient::new(app.channel().await);
     let token = env.token("province_officer", Some("38"), None);
     Fixture {
@@ -30,10 +28,7 @@ async fn fixture() -> Fixture {
 }
 
 fn reason(status: &tonic::Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
+    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }
 
 fn violation_fields(status: &tonic::Status) -> Vec<String> {
@@ -78,11 +73,7 @@ async fn get_returns_a_province_with_its_names() {
         .into_inner()
         .administrative_unit
         .unwrap();
-    assert!(
-        old.display_name.contains("Quảng Nam"),
-        "{}",
-        old.display_name
-    );
+    assert!(old.display_name.contains("Quảng Nam"), "{}", old.display_name);
     assert_eq!(
         old.successors,
         vec![Successor {
@@ -107,10 +98,7 @@ async fn get_unhappy_paths() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
-    assert_eq!(
-        missing.message(),
-        "administrativeUnits/2025-99 does not exist"
-    );
+    assert_eq!(missing.message(), "administrativeUnits/2025-99 does not exist");
 
     for bad in [
         "",
@@ -121,10 +109,7 @@ async fn get_unhappy_paths() {
     ] {
         let err = f
             .client
-            .get_administrative_unit(authorized(
-                GetAdministrativeUnitRequest { name: bad.into() },
-                &f.token,
-            ))
+            .get_administrative_unit(authorized(GetAdministrativeUnitRequest { name: bad.into() }, &f.token))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
@@ -141,11 +126,7 @@ async fn get_unhappy_paths() {
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     assert_eq!(reason(&anonymous), "TOKEN_MISSING");
 
-    let expired = f
-        .env
-        .signer
-        .issue("x", "service", None, None, -600)
-        .unwrap();
+    let expired = f.env.signer.issue("x", "service", None, None, -600).unwrap();
     let err = f
         .client
         .get_administrative_unit(authorized(
@@ -202,8 +183,7 @@ async fn list_pages_through_the_34_provinces_without_gaps() {
         .list_administrative_units(authorized(
             ListAdministrativeUnitsRequest {
                 page_size: 500,
-                filter: r#"parent = "administrativeUnits/2025-38" AND in_force_at = "2026-01-01""#
-                    .into(),
+                filter: r#"parent = "administrativeUnits/2025-38" AND in_force_at = "2026-01-01""#.into(),
                 ..Default::default()
             },
             &f.token,
@@ -211,10 +191,7 @@ async fn list_pages_through_the_34_provinces_without_gaps() {
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        communes.administrative_units.len() > 100,
-        "Thanh Hóa has 166 communes"
-    );
+    assert!(communes.administrative_units.len() > 100, "Thanh Hóa has 166 communes");
     assert!(
         communes
             .administrative_units
@@ -334,13 +311,8 @@ async fn resolve(
 async fn resolve_follows_the_lineage() {
     let mut f = fixture().await;
     // Quảng Nam (49) merged into Đà Nẵng (48) on 2025-07-01.
-    let r = resolve(&mut f, "49", CodeScheme::Unspecified, None)
-        .await
-        .unwrap();
-    assert_eq!(
-        r.administrative_unit.unwrap().name,
-        "administrativeUnits/2025-48"
-    );
+    let r = resolve(&mut f, "49", CodeScheme::Unspecified, None).await.unwrap();
+    assert_eq!(r.administrative_unit.unwrap().name, "administrativeUnits/2025-48");
     assert_eq!(
         r.path,
         vec!["administrativeUnits/2004-49", "administrativeUnits/2025-48"]
@@ -351,13 +323,9 @@ async fn resolve_follows_the_lineage() {
         .unwrap();
     assert_eq!(r.path, vec!["administrativeUnits/2004-49"]);
     // A code of both lists: the 2025 one by default, the 2004 one on request.
-    let r = resolve(&mut f, "38", CodeScheme::Unspecified, None)
-        .await
-        .unwrap();
+    let r = resolve(&mut f, "38", CodeScheme::Unspecified, None).await.unwrap();
     assert_eq!(r.path, vec!["administrativeUnits/2025-38"]);
-    let r = resolve(&mut f, "38", CodeScheme::CodeScheme2004, None)
-        .await
-        .unwrap();
+    let r = resolve(&mut f, "38", CodeScheme::CodeScheme2004, None).await.unwrap();
     assert_eq!(
         r.path,
         vec!["administrativeUnits/2004-38", "administrativeUnits/2025-38"]
@@ -368,16 +336,12 @@ async fn resolve_follows_the_lineage() {
 #[tokio::test]
 async fn resolve_unhappy_paths() {
     let mut f = fixture().await;
-    let err = resolve(&mut f, "3a", CodeScheme::Unspecified, None)
-        .await
-        .unwrap_err();
+    let err = resolve(&mut f, "3a", CodeScheme::Unspecified, None).await.unwrap_err();
     assert_eq!(
         (err.code(), violation_fields(&err)),
         (Code::InvalidArgument, vec!["code".to_string()])
     );
-    let err = resolve(&mut f, "99", CodeScheme::Unspecified, None)
-        .await
-        .unwrap_err();
+    let err = resolve(&mut f, "99", CodeScheme::Unspecified, None).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     let err = resolve(&mut f, "38", CodeScheme::Unspecified, Some((2025, 2, 30)))
         .await

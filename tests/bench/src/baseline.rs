@@ -39,10 +39,7 @@ impl BenchService for Baseline {
         Ok(Response::new(SelectByKeyResponse { value }))
     }
 
-    async fn cache_get(
-        &self,
-        request: Request<CacheGetRequest>,
-    ) -> Result<Response<CacheGetResponse>, Status> {
+    async fn cache_get(&self, request: Request<CacheGetRequest>) -> Result<Response<CacheGetResponse>, Status> {
         let value: Option<Vec<u8>> = self
             .redis
             .clone()
@@ -66,10 +63,7 @@ pub async fn start(db: PgPool, redis_url: &str) -> anyhow::Result<String> {
         .await?;
     let mut redis = ConnectionManager::new(redis::Client::open(redis_url)?).await?;
     redis
-        .set::<_, _, ()>(
-            KEY,
-            "a cached value of about the size of a small resource".repeat(4),
-        )
+        .set::<_, _, ()>(KEY, "a cached value of about the size of a small resource".repeat(4))
         .await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

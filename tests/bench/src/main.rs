@@ -87,10 +87,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "registry start to SERVING: first (migrate + load units) {first_start:.2?}, after migrations {warm_start:.2?}"
     );
-    println!(
-        "registry idle resident memory: {:.1} MiB",
-        idle_rss.unwrap_or(f64::NAN)
-    );
+    println!("registry idle resident memory: {:.1} MiB", idle_rss.unwrap_or(f64::NAN));
 
     // The same registry with Redis unreachable: every read goes to PostgreSQL.
     let no_redis = [
@@ -118,14 +115,7 @@ async fn main() -> anyhow::Result<()> {
                 let ch = ch.clone();
                 Box::pin(load::run(c, d, move |w| {
                     let mut client = BenchServiceClient::new(ch[w % n].clone());
-                    async move {
-                        client
-                            .echo(EchoRequest {
-                                payload: vec![7; 64],
-                            })
-                            .await
-                            .is_ok()
-                    }
+                    async move { client.echo(EchoRequest { payload: vec![7; 64] }).await.is_ok() }
                 }))
             }),
         ));
@@ -139,12 +129,7 @@ async fn main() -> anyhow::Result<()> {
                 Box::pin(load::run(c, d, move |w| {
                     let mut client = BenchServiceClient::new(ch[w % n].clone());
                     let id = (w as i64 * 7919) % baseline::ROWS + 1;
-                    async move {
-                        client
-                            .select_by_key(SelectByKeyRequest { id })
-                            .await
-                            .is_ok()
-                    }
+                    async move { client.select_by_key(SelectByKeyRequest { id }).await.is_ok() }
                 }))
             }),
         ));

@@ -39,10 +39,7 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
         ("OCOP_REDIS__URL".into(), c.redis.url.clone()),
         ("OCOP_REDIS__KEY_PREFIX".into(), c.redis.key_prefix.clone()),
         ("OCOP_AUTH__ISSUER".into(), c.auth.issuer.clone()),
-        (
-            "OCOP_AUTH__JWKS_PATH".into(),
-            c.auth.jwks_path.display().to_string(),
-        ),
+        ("OCOP_AUTH__JWKS_PATH".into(), c.auth.jwks_path.display().to_string()),
         (
             "OCOP_AUTH__SIGNING_KEY_PATH".into(),
             c.auth.signing_key_path.display().to_string(),
@@ -68,12 +65,7 @@ impl Process {
     pub fn start(name: &str, env: &TestEnv, extra: &[(&str, &str)]) -> Process {
         let mut command = Command::new(binary(name));
         command
-            .args([
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
+            .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
             .envs(env_vars(env))
             .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .env_remove("OCOP_CONFIG")

@@ -44,11 +44,7 @@ async fn wait_for(url: &str, service: &str, want: ServingStatus) {
 }
 
 async fn listed_services(url: &str) -> Vec<String> {
-    let channel = Channel::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = Channel::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -75,10 +71,7 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
     for (binary, service) in [
         ("registry", "ocop.registry.v1.RegistryService"),
         ("evaluation", "ocop.evaluation.v1.EvaluationService"),
-        (
-            "certification",
-            "ocop.certification.v1.CertificationService",
-        ),
+        ("certification", "ocop.certification.v1.CertificationService"),
         ("promotion", "ocop.promotion.v1.PromotionService"),
     ] {
         let process = Process::start(binary, &env, &[]);
@@ -92,10 +85,7 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
         let metrics = http_get(process.http_addr, "/metrics").await;
         assert!(metrics.contains("200 OK"), "{metrics}");
         let healthz = http_get(process.http_addr, "/healthz").await;
-        assert!(
-            healthz.contains("200 OK") && healthz.contains("SERVING"),
-            "{healthz}"
-        );
+        assert!(healthz.contains("200 OK") && healthz.contains("SERVING"), "{healthz}");
     }
 }
 
@@ -104,9 +94,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let mut text = String::new();
@@ -161,16 +149,9 @@ async fn a_bad_configuration_stops_the_process_and_names_the_key() {
         "{output}"
     );
 
-    let (status, output) = run_to_end(
-        "registry",
-        &["--config", "/nonexistent/ocop.toml"],
-        &env_vars(&env),
-    );
+    let (status, output) = run_to_end("registry", &["--config", "/nonexistent/ocop.toml"], &env_vars(&env));
     assert_eq!(status.code(), Some(2), "{output}");
-    assert!(
-        output.contains("/nonexistent/ocop.toml does not exist"),
-        "{output}"
-    );
+    assert!(output.contains("/nonexistent/ocop.toml does not exist"), "{output}");
 }
 
 #[tokio::test]
@@ -181,20 +162,14 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
 
     // Hold a lock that the next (uncached) read must wait for, so a request
     // is provably in flight when SIGTERM arrives.
-    let mut locker = PgConnection::connect(&env.config.database.url)
-        .await
-        .unwrap();
+    let mut locker = PgConnection::connect(&env.config.database.url).await.unwrap();
     let mut tx = locker.begin().await.unwrap();
     sqlx::query("LOCK TABLE registry.administrative_units IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await
         .unwrap();
 
-    let channel = Channel::from_shared(process.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = Channel::from_shared(process.url()).unwrap().connect().await.unwrap();
     let token = env.token("service", None, None);
     let in_flight = tokio::spawn(async move {
         RegistryServiceClient::new(channel)
@@ -221,16 +196,9 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     );
 
     tx.rollback().await.unwrap();
-    let response = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request completes");
+    let response = in_flight.await.unwrap().expect("the in-flight request completes");
     assert_eq!(
-        response
-            .into_inner()
-            .administrative_unit
-            .unwrap()
-            .display_name,
+        response.into_inner().administrative_unit.unwrap().display_name,
         "Tỉnh Thanh Hóa"
     );
     let status = process.wait_exit(Duration::from_secs(10));

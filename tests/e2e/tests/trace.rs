@@ -25,11 +25,7 @@ async fn trace_context_crosses_a_service_to_service_call() {
     let env = TestEnv::new().await;
     let mut collector = FakeCollectorServer::start().await.expect("collector");
     let endpoint = collector.endpoint();
-    let mut registry = Process::start(
-        "registry",
-        &env,
-        &[("OCOP_OTLP_ENDPOINT", endpoint.as_str())],
-    );
+    let mut registry = Process::start("registry", &env, &[("OCOP_OTLP_ENDPOINT", endpoint.as_str())]);
     ocop_testkit::TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(30)).await;
 
     // The test process plays the calling service, with the same telemetry and client code.
