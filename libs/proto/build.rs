@@ -2,20 +2,12 @@
 //! protox (a pure-Rust protoc), and writes the descriptor set that the
 //! servers publish through reflection.
 
-use std::path::PathBuf;
-
-const FILES: &[&str] = &[
-    "ocop/common/v1/date.proto",
-    "ocop/registry/v1/registry_service.proto",
-    "ocop/evaluation/v1/evaluation_service.proto",
-    "ocop/certification/v1/certification_service.proto",
-    "ocop/promotion/v1/promotion_service.proto",
-    "ocop/bench/v1/bench_service.proto",
-];
+use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    let fds = protox::compile(FILES, ["../../proto"])?;
+    let files = proto_files(Path::new("../../proto"))?;
+    let fds = protox::compile(&files, ["../../proto"])?;
     std::fs::write(out_dir.join("ocop_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
     tonic_prost_build::configure()
         .build_server(true)
@@ -23,4 +15,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=../../proto");
     Ok(())
+}
+
+/// Every `.proto` under `root`, relative to it, in a stable order.
+fn proto_files(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "proto") {
+                out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }

@@ -47,6 +47,11 @@ pub fn parse_iso(field: &str, text: &str) -> Result<time::Date> {
         .map_err(|_| Error::invalid(field, format!("`{text}` is not a date in the form YYYY-MM-DD")))
 }
 
+/// The proto form of an instant.
+pub fn to_timestamp(t: time::OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 }
+}
+
 /// Today in Vietnam (UTC+7), the calendar legal dates are read in.
 pub fn today_vn() -> time::Date {
     (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()

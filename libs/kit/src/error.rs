@@ -235,18 +235,24 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// The first violation recorded.
+    pub fn first(&self) -> Option<&FieldViolation> {
+        self.0.first()
+    }
+
     /// The INVALID_ARGUMENT error, or `None` when nothing was recorded.
     pub fn into_error(self) -> Option<Error> {
+        let message = self.0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ");
+        self.into_error_with("INVALID_FIELD", message)
+    }
+
+    /// The INVALID_ARGUMENT error with its own reason and message (a summary,
+    /// when the violations are too many to list in a message).
+    pub fn into_error_with(self, reason: &'static str, message: impl Into<String>) -> Option<Error> {
         if self.0.is_empty() {
             return None;
         }
-        let message = self
-            .0
-            .iter()
-            .map(|v| format!("{}: {}", v.field, v.description))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut err = Error::new(ErrorKind::InvalidArgument, "INVALID_FIELD", message);
+        let mut err = Error::new(ErrorKind::InvalidArgument, reason, message);
         err.0.violations = self.0;
         Some(err)
     }

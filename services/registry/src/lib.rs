@@ -1,9 +1,18 @@
-//! The OCOP registry service: administrative units with the 2025 lineage
-//! (producers, products and the cycle's first steps come with their issue).
+//! The OCOP registry service: administrative units with the 2025 lineage,
+//! producers, products, search, CSV import/export and the audit log.
 
+mod access;
+mod audit;
 pub mod grpc;
+mod idempotency;
+mod ids;
+mod listing;
+pub mod products;
+mod reference_data;
+mod search;
+pub mod subjects;
+pub mod transfer;
 pub mod units;
-mod units_data;
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};
@@ -20,14 +29,16 @@ pub fn spec() -> ServiceSpec {
         grpc_service: "ocop.registry.v1.RegistryService",
         migrations: &MIGRATIONS,
         public_methods: &[],
-        prepare: Some(|pool| Box::pin(units_data::load(pool))),
+        prepare: Some(|pool| Box::pin(reference_data::load(pool))),
     }
 }
 
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Routes {
-    let registry = grpc::Registry {
-        units: units::Units::new(context.db.clone(), context.cache.clone()),
-    };
+    let (db, cache) = (context.db.clone(), context.cache.clone());
+    let units = units::Units::new(db.clone(), cache.clone());
+    let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
+    let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone());
+    let registry = grpc::Registry { units, subjects, products, db };
     Routes::new(RegistryServiceServer::new(registry))
 }

@@ -288,6 +288,31 @@ impl Units {
         )))
     }
 
+    /// Checks that `code` is a commune of the 2025 list in force today and
+    /// returns its province. An old code is refused with today's code in the message.
+    pub async fn commune_in_force(&self, field: &str, code: &str) -> Result<String> {
+        if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(field, format!("`{code}` is not a commune code (5 digits of the 2025 list)")));
+        }
+        let today = date::today_vn();
+        let province: Option<String> = sqlx::query_scalar(
+            "SELECT province_code FROM administrative_units
+             WHERE scheme = 2025 AND code = $1 AND level = 'commune' AND (valid_until IS NULL OR valid_until >= $2)",
+        )
+        .bind(code)
+        .bind(today)
+        .fetch_optional(&self.db)
+        .await?;
+        if let Some(province) = province {
+            return Ok(province);
+        }
+        let hint = match self.resolve(code, CodeScheme::CodeScheme2004, Some(today)).await {
+            Ok((unit, _)) => format!("; it is an old (2004) code: today's commune is {} ({})", unit.code, unit.display_name),
+            Err(_) => String::new(),
+        };
+        Err(Error::invalid(field, format!("`{code}` is not a commune in force in the 2025 list{hint}")))
+    }
+
     async fn with_successors(&self, rows: Vec<Row>) -> Result<Vec<AdministrativeUnit>> {
         let ceased: Vec<&Row> = rows.iter().filter(|r| r.valid_until.is_some()).collect();
         let mut links: Vec<(i16, String, i16, String, bool)> = Vec::new();

@@ -1,0 +1,121 @@
+//! Resource names, ids and etags of the registry's resources.
+
+use ocop_kit::{Error, ErrorKind, Result};
+
+/// The longest resource id (AIP-122).
+const MAX_ID: usize = 63;
+
+/// Validates a client-chosen id, or generates one when `id` is empty.
+pub fn id_or_generate(field: &str, id: &str) -> Result<String> {
+    if id.is_empty() {
+        return Ok(uuid::Uuid::now_v7().to_string());
+    }
+    let ok = id.len() <= MAX_ID
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && !id.ends_with('-')
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("`{id}` is not a valid id: 1 to 63 of a-z, 0-9 and '-', starting with a letter, not ending with '-'"),
+        ))
+    }
+}
+
+fn check_segment(field: &str, name: &str, segment: &str) -> Result<()> {
+    let ok = !segment.is_empty()
+        && segment.len() <= 64
+        && segment.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok { Ok(()) } else { Err(Error::invalid(field, format!("`{name}` has an invalid id segment `{segment}`"))) }
+}
+
+/// `subjects/{id}`.
+pub fn subject_name(id: &str) -> String {
+    format!("subjects/{id}")
+}
+
+/// `subjects/{subject}/products/{id}`.
+pub fn product_name(subject: &str, id: &str) -> String {
+    format!("subjects/{subject}/products/{id}")
+}
+
+/// The id in `subjects/{id}`.
+pub fn parse_subject(field: &str, name: &str) -> Result<String> {
+    let id = name
+        .strip_prefix("subjects/")
+        .filter(|rest| !rest.contains('/'))
+        .ok_or_else(|| Error::invalid(field, format!("`{name}` is not a producer name; expected `subjects/{{subject}}`")))?;
+    check_segment(field, name, id)?;
+    Ok(id.to_owned())
+}
+
+/// The ids in `subjects/{subject}/products/{product}`.
+pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
+    let bad =
+        || Error::invalid(field, format!("`{name}` is not a product name; expected `subjects/{{subject}}/products/{{product}}`"));
+    let rest = name.strip_prefix("subjects/").ok_or_else(bad)?;
+    let (subject, product) = rest.split_once("/products/").ok_or_else(bad)?;
+    if product.contains('/') {
+        return Err(bad());
+    }
+    check_segment(field, name, subject)?;
+    check_segment(field, name, product)?;
+    Ok((subject.to_owned(), product.to_owned()))
+}
+
+/// The etag of a row version. Opaque to clients.
+pub fn etag(version: i64) -> String {
+    format!("v{version}")
+}
+
+/// Checks that the caller read the current version: missing → INVALID_ARGUMENT,
+/// stale → ABORTED (re-read and retry).
+pub fn check_etag(field: &str, given: &str, resource: &str, version: i64) -> Result<()> {
+    if given.is_empty() {
+        return Err(Error::invalid(field, "required: send the etag of the version you read"));
+    }
+    if given != etag(version) {
+        return Err(Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{resource} changed since you read it (etag {given}, now {}); read it again and retry", etag(version)),
+        )
+        .with_metadata("resource", resource.to_owned())
+        .with_metadata("current_etag", etag(version)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(id_or_generate("id", "htx-mat-ong-1").is_ok());
+        assert!(!id_or_generate("id", "").unwrap().is_empty());
+        for bad in ["Abc", "1abc", "abc-", "a_b", &"a".repeat(64)] {
+            assert!(id_or_generate("id", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(parse_subject("name", "subjects/abc").unwrap(), "abc");
+        assert!(parse_subject("name", "subjects/abc/products/x").is_err());
+        assert!(parse_subject("name", "products/abc").is_err());
+        assert_eq!(parse_product("name", "subjects/a/products/b").unwrap(), ("a".into(), "b".into()));
+        for bad in ["subjects/a", "subjects/a/products/", "subjects/a/products/b/c", "subjects/A/products/b"] {
+            assert!(parse_product("name", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn etags_are_compared() {
+        assert!(check_etag("etag", "v3", "subjects/a", 3).is_ok());
+        assert_eq!(check_etag("etag", "v2", "subjects/a", 3).unwrap_err().kind(), ErrorKind::Aborted);
+        assert_eq!(check_etag("etag", "", "subjects/a", 3).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+}
