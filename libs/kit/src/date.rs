@@ -49,7 +49,10 @@ pub fn parse_iso(field: &str, text: &str) -> Result<time::Date> {
 
 /// The proto form of an instant.
 pub fn to_timestamp(t: time::OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 }
+    prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    }
 }
 
 /// Today in Vietnam (UTC+7), the calendar legal dates are read in.

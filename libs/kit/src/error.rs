@@ -242,7 +242,12 @@ impl Violations {
 
     /// The INVALID_ARGUMENT error, or `None` when nothing was recorded.
     pub fn into_error(self) -> Option<Error> {
-        let message = self.0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ");
+        let message = self
+            .0
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect::<Vec<_>>()
+            .join("; ");
         self.into_error_with("INVALID_FIELD", message)
     }
 

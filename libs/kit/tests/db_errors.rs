@@ -23,19 +23,47 @@ async fn database_errors_map_to_the_domain_vocabulary() {
             (err.kind(), err.reason())
         }
     };
-    assert_eq!(kind("INSERT INTO parent VALUES (1)").await, (ErrorKind::AlreadyExists, "ALREADY_EXISTS"));
-    assert_eq!(kind("INSERT INTO child VALUES (1, 2, 1)").await, (ErrorKind::FailedPrecondition, "REFERENCE_VIOLATION"));
-    assert_eq!(kind("INSERT INTO child VALUES (1, 1, 0)").await, (ErrorKind::InvalidArgument, "CONSTRAINT_VIOLATION"));
-    assert_eq!(kind("INSERT INTO child VALUES (NULL, 1, 1)").await, (ErrorKind::InvalidArgument, "CONSTRAINT_VIOLATION"));
+    assert_eq!(
+        kind("INSERT INTO parent VALUES (1)").await,
+        (ErrorKind::AlreadyExists, "ALREADY_EXISTS")
+    );
+    assert_eq!(
+        kind("INSERT INTO child VALUES (1, 2, 1)").await,
+        (ErrorKind::FailedPrecondition, "REFERENCE_VIOLATION")
+    );
+    assert_eq!(
+        kind("INSERT INTO child VALUES (1, 1, 0)").await,
+        (ErrorKind::InvalidArgument, "CONSTRAINT_VIOLATION")
+    );
+    assert_eq!(
+        kind("INSERT INTO child VALUES (NULL, 1, 1)").await,
+        (ErrorKind::InvalidArgument, "CONSTRAINT_VIOLATION")
+    );
     let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("SET statement_timeout = 10").execute(&mut *conn).await.unwrap();
-    let err: Error = sqlx::query("SELECT pg_sleep(1)").execute(&mut *conn).await.unwrap_err().into();
-    assert_eq!((err.kind(), err.reason()), (ErrorKind::DeadlineExceeded, "QUERY_CANCELED"));
+    sqlx::query("SET statement_timeout = 10")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let err: Error = sqlx::query("SELECT pg_sleep(1)")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (ErrorKind::DeadlineExceeded, "QUERY_CANCELED")
+    );
     drop(conn);
-    assert_eq!(kind("SELECT * FROM no_such_table").await, (ErrorKind::Internal, "INTERNAL"));
+    assert_eq!(
+        kind("SELECT * FROM no_such_table").await,
+        (ErrorKind::Internal, "INTERNAL")
+    );
 
     let closed = pool.clone();
     closed.close().await;
     let err: Error = sqlx::query("SELECT 1").execute(&closed).await.unwrap_err().into();
-    assert_eq!((err.kind(), err.reason()), (ErrorKind::Unavailable, "DATABASE_UNAVAILABLE"));
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (ErrorKind::Unavailable, "DATABASE_UNAVAILABLE")
+    );
 }

@@ -77,7 +77,13 @@ struct Row {
 }
 
 /// The audit log, newest first. Province officers see their province only.
-pub async fn list(db: &PgPool, who: &Principal, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<AuditEvent>, String)> {
+pub async fn list(
+    db: &PgPool,
+    who: &Principal,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<(Vec<AuditEvent>, String)> {
     who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
     let filter = Filter::parse(filter, FILTER_FIELDS)?;
     let query_id = filter.canonical();
@@ -103,7 +109,9 @@ pub async fn list(db: &PgPool, who: &Principal, page_size: i32, page_token: &str
         sql.push(" AND province_code = ").push_bind(own);
     }
     if let Some(after) = &page.after {
-        let after: i64 = after.parse().map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        let after: i64 = after
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?;
         sql.push(" AND sequence < ").push_bind(after);
     }
     sql.push(" ORDER BY sequence DESC LIMIT ").push_bind(page.fetch_limit());
@@ -142,7 +150,13 @@ pub struct Created {
 }
 
 /// Writes the audit and outbox rows of many creations at once (imports).
-pub async fn record_created(tx: &mut PgConnection, who: &Principal, method: &'static str, request_id: &str, created: Vec<Created>) -> Result<()> {
+pub async fn record_created(
+    tx: &mut PgConnection,
+    who: &Principal,
+    method: &'static str,
+    request_id: &str,
+    created: Vec<Created>,
+) -> Result<()> {
     if created.is_empty() {
         return Ok(());
     }

@@ -38,32 +38,52 @@ type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl RegistryService for Registry {
-    async fn get_administrative_unit(&self, request: Request<GetAdministrativeUnitRequest>) -> Reply<GetAdministrativeUnitResponse> {
+    async fn get_administrative_unit(
+        &self,
+        request: Request<GetAdministrativeUnitRequest>,
+    ) -> Reply<GetAdministrativeUnitResponse> {
         caller(&request)?;
         let unit = self.units.get(&request.get_ref().name).await?;
-        Ok(Response::new(GetAdministrativeUnitResponse { administrative_unit: Some(unit) }))
+        Ok(Response::new(GetAdministrativeUnitResponse {
+            administrative_unit: Some(unit),
+        }))
     }
 
-    async fn list_administrative_units(&self, request: Request<ListAdministrativeUnitsRequest>) -> Reply<ListAdministrativeUnitsResponse> {
+    async fn list_administrative_units(
+        &self,
+        request: Request<ListAdministrativeUnitsRequest>,
+    ) -> Reply<ListAdministrativeUnitsResponse> {
         caller(&request)?;
         let r = request.get_ref();
         let (administrative_units, next_page_token) = self.units.list(r.page_size, &r.page_token, &r.filter).await?;
-        Ok(Response::new(ListAdministrativeUnitsResponse { administrative_units, next_page_token }))
+        Ok(Response::new(ListAdministrativeUnitsResponse {
+            administrative_units,
+            next_page_token,
+        }))
     }
 
-    async fn resolve_administrative_unit(&self, request: Request<ResolveAdministrativeUnitRequest>) -> Reply<ResolveAdministrativeUnitResponse> {
+    async fn resolve_administrative_unit(
+        &self,
+        request: Request<ResolveAdministrativeUnitRequest>,
+    ) -> Reply<ResolveAdministrativeUnitResponse> {
         caller(&request)?;
         let r = request.get_ref();
         let at = r.at.as_ref().map(|d| date::from_proto("at", d)).transpose()?;
         let (unit, path) = self.units.resolve(&r.code, r.scheme(), at).await?;
-        Ok(Response::new(ResolveAdministrativeUnitResponse { administrative_unit: Some(unit), path }))
+        Ok(Response::new(ResolveAdministrativeUnitResponse {
+            administrative_unit: Some(unit),
+            path,
+        }))
     }
 
     async fn create_subject(&self, request: Request<CreateSubjectRequest>) -> Reply<CreateSubjectResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
         let subject = r.subject.clone().unwrap_or_default();
-        let subject = self.subjects.create(&who, &subject, &r.subject_id, &r.request_id).await?;
+        let subject = self
+            .subjects
+            .create(&who, &subject, &r.subject_id, &r.request_id)
+            .await?;
         Ok(Response::new(CreateSubjectResponse { subject: Some(subject) }))
     }
 
@@ -76,8 +96,14 @@ impl RegistryService for Registry {
     async fn list_subjects(&self, request: Request<ListSubjectsRequest>) -> Reply<ListSubjectsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (subjects, next_page_token) = self.subjects.list(r.page_size, &r.page_token, &r.filter, &r.order_by, r.show_deleted).await?;
-        Ok(Response::new(ListSubjectsResponse { subjects, next_page_token }))
+        let (subjects, next_page_token) = self
+            .subjects
+            .list(r.page_size, &r.page_token, &r.filter, &r.order_by, r.show_deleted)
+            .await?;
+        Ok(Response::new(ListSubjectsResponse {
+            subjects,
+            next_page_token,
+        }))
     }
 
     async fn update_subject(&self, request: Request<UpdateSubjectRequest>) -> Reply<UpdateSubjectResponse> {
@@ -98,15 +124,24 @@ impl RegistryService for Registry {
     async fn search_subjects(&self, request: Request<SearchSubjectsRequest>) -> Reply<SearchSubjectsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (subjects, next_page_token) = self.subjects.search(&r.query, r.page_size, &r.page_token, &r.filter).await?;
-        Ok(Response::new(SearchSubjectsResponse { subjects, next_page_token }))
+        let (subjects, next_page_token) = self
+            .subjects
+            .search(&r.query, r.page_size, &r.page_token, &r.filter)
+            .await?;
+        Ok(Response::new(SearchSubjectsResponse {
+            subjects,
+            next_page_token,
+        }))
     }
 
     async fn create_product(&self, request: Request<CreateProductRequest>) -> Reply<CreateProductResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
         let product = r.product.clone().unwrap_or_default();
-        let product = self.products.create(&who, &r.parent, &product, &r.product_id, &r.request_id).await?;
+        let product = self
+            .products
+            .create(&who, &r.parent, &product, &r.product_id, &r.request_id)
+            .await?;
         Ok(Response::new(CreateProductResponse { product: Some(product) }))
     }
 
@@ -119,9 +154,21 @@ impl RegistryService for Registry {
     async fn list_products(&self, request: Request<ListProductsRequest>) -> Reply<ListProductsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (products, next_page_token) =
-            self.products.list(&r.parent, r.page_size, &r.page_token, &r.filter, &r.order_by, r.show_deleted).await?;
-        Ok(Response::new(ListProductsResponse { products, next_page_token }))
+        let (products, next_page_token) = self
+            .products
+            .list(
+                &r.parent,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListProductsResponse {
+            products,
+            next_page_token,
+        }))
     }
 
     async fn update_product(&self, request: Request<UpdateProductRequest>) -> Reply<UpdateProductResponse> {
@@ -142,23 +189,40 @@ impl RegistryService for Registry {
     async fn search_products(&self, request: Request<SearchProductsRequest>) -> Reply<SearchProductsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (products, next_page_token) = self.products.search(&r.query, r.page_size, &r.page_token, &r.filter).await?;
-        Ok(Response::new(SearchProductsResponse { products, next_page_token }))
+        let (products, next_page_token) = self
+            .products
+            .search(&r.query, r.page_size, &r.page_token, &r.filter)
+            .await?;
+        Ok(Response::new(SearchProductsResponse {
+            products,
+            next_page_token,
+        }))
     }
 
-    async fn list_product_groups(&self, request: Request<ListProductGroupsRequest>) -> Reply<ListProductGroupsResponse> {
+    async fn list_product_groups(
+        &self,
+        request: Request<ListProductGroupsRequest>,
+    ) -> Reply<ListProductGroupsResponse> {
         caller(&request)?;
-        Ok(Response::new(ListProductGroupsResponse { product_groups: self.products.groups().await? }))
+        Ok(Response::new(ListProductGroupsResponse {
+            product_groups: self.products.groups().await?,
+        }))
     }
 
-    async fn import_subjects_products(&self, request: Request<ImportSubjectsProductsRequest>) -> Reply<ImportSubjectsProductsResponse> {
+    async fn import_subjects_products(
+        &self,
+        request: Request<ImportSubjectsProductsRequest>,
+    ) -> Reply<ImportSubjectsProductsResponse> {
         let who = caller(&request)?;
         let r = request.into_inner();
         let report = transfer::import(&self.db, &self.units, &who, &r.csv, r.validate_only, &r.request_id).await?;
         Ok(Response::new(report))
     }
 
-    async fn export_subjects_products(&self, request: Request<ExportSubjectsProductsRequest>) -> Reply<ExportSubjectsProductsResponse> {
+    async fn export_subjects_products(
+        &self,
+        request: Request<ExportSubjectsProductsRequest>,
+    ) -> Reply<ExportSubjectsProductsResponse> {
         let who = caller(&request)?;
         let (csv, rows) = transfer::export(&self.db, &who, &request.get_ref().province_code).await?;
         Ok(Response::new(ExportSubjectsProductsResponse { csv, rows }))
@@ -167,7 +231,11 @@ impl RegistryService for Registry {
     async fn list_audit_events(&self, request: Request<ListAuditEventsRequest>) -> Reply<ListAuditEventsResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let (audit_events, next_page_token) = audit::list(&self.db, &who, r.page_size, &r.page_token, &r.filter).await?;
-        Ok(Response::new(ListAuditEventsResponse { audit_events, next_page_token }))
+        let (audit_events, next_page_token) =
+            audit::list(&self.db, &who, r.page_size, &r.page_token, &r.filter).await?;
+        Ok(Response::new(ListAuditEventsResponse {
+            audit_events,
+            next_page_token,
+        }))
     }
 }

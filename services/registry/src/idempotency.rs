@@ -17,16 +17,26 @@ pub fn parse(field: &str, request_id: &str) -> Result<Option<uuid::Uuid>> {
     if request_id.is_empty() {
         return Ok(None);
     }
-    uuid::Uuid::parse_str(request_id)
-        .map(Some)
-        .map_err(|_| Error::invalid(field, format!("`{request_id}` is not a UUID; send a new UUID per distinct request")))
+    uuid::Uuid::parse_str(request_id).map(Some).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("`{request_id}` is not a UUID; send a new UUID per distinct request"),
+        )
+    })
 }
 
 /// Records `request_id` for `method` and `resource` in the transaction. A
 /// concurrent attempt with the same id waits for this one to commit and then
 /// sees it.
-pub async fn claim(tx: &mut PgConnection, request_id: Option<uuid::Uuid>, method: &str, resource: &str) -> Result<Claim> {
-    let Some(request_id) = request_id else { return Ok(Claim::Fresh) };
+pub async fn claim(
+    tx: &mut PgConnection,
+    request_id: Option<uuid::Uuid>,
+    method: &str,
+    resource: &str,
+) -> Result<Claim> {
+    let Some(request_id) = request_id else {
+        return Ok(Claim::Fresh);
+    };
     let inserted = sqlx::query(
         "INSERT INTO request_ids (request_id, method, resource) VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING",
     )
@@ -56,7 +66,11 @@ pub async fn claim(tx: &mut PgConnection, request_id: Option<uuid::Uuid>, method
 /// Stores the response of a claimed request, in the same transaction.
 pub async fn store_response(tx: &mut PgConnection, request_id: Option<uuid::Uuid>, response: &[u8]) -> Result<()> {
     if let Some(request_id) = request_id {
-        sqlx::query("UPDATE request_ids SET response = $2 WHERE request_id = $1").bind(request_id).bind(response).execute(&mut *tx).await?;
+        sqlx::query("UPDATE request_ids SET response = $2 WHERE request_id = $1")
+            .bind(request_id)
+            .bind(response)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

@@ -13,13 +13,17 @@ pub fn id_or_generate(field: &str, id: &str) -> Result<String> {
     let ok = id.len() <= MAX_ID
         && id.starts_with(|c: char| c.is_ascii_lowercase())
         && !id.ends_with('-')
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(id.to_owned())
     } else {
         Err(Error::invalid(
             field,
-            format!("`{id}` is not a valid id: 1 to 63 of a-z, 0-9 and '-', starting with a letter, not ending with '-'"),
+            format!(
+                "`{id}` is not a valid id: 1 to 63 of a-z, 0-9 and '-', starting with a letter, not ending with '-'"
+            ),
         ))
     }
 }
@@ -27,8 +31,17 @@ pub fn id_or_generate(field: &str, id: &str) -> Result<String> {
 fn check_segment(field: &str, name: &str, segment: &str) -> Result<()> {
     let ok = !segment.is_empty()
         && segment.len() <= 64
-        && segment.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok { Ok(()) } else { Err(Error::invalid(field, format!("`{name}` has an invalid id segment `{segment}`"))) }
+        && segment
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("`{name}` has an invalid id segment `{segment}`"),
+        ))
+    }
 }
 
 /// `subjects/{id}`.
@@ -46,15 +59,24 @@ pub fn parse_subject(field: &str, name: &str) -> Result<String> {
     let id = name
         .strip_prefix("subjects/")
         .filter(|rest| !rest.contains('/'))
-        .ok_or_else(|| Error::invalid(field, format!("`{name}` is not a producer name; expected `subjects/{{subject}}`")))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!("`{name}` is not a producer name; expected `subjects/{{subject}}`"),
+            )
+        })?;
     check_segment(field, name, id)?;
     Ok(id.to_owned())
 }
 
 /// The ids in `subjects/{subject}/products/{product}`.
 pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
-    let bad =
-        || Error::invalid(field, format!("`{name}` is not a product name; expected `subjects/{{subject}}/products/{{product}}`"));
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("`{name}` is not a product name; expected `subjects/{{subject}}/products/{{product}}`"),
+        )
+    };
     let rest = name.strip_prefix("subjects/").ok_or_else(bad)?;
     let (subject, product) = rest.split_once("/products/").ok_or_else(bad)?;
     if product.contains('/') {
@@ -80,7 +102,10 @@ pub fn check_etag(field: &str, given: &str, resource: &str, version: i64) -> Res
         return Err(Error::new(
             ErrorKind::Aborted,
             "STALE_ETAG",
-            format!("{resource} changed since you read it (etag {given}, now {}); read it again and retry", etag(version)),
+            format!(
+                "{resource} changed since you read it (etag {given}, now {}); read it again and retry",
+                etag(version)
+            ),
         )
         .with_metadata("resource", resource.to_owned())
         .with_metadata("current_etag", etag(version)));
@@ -106,8 +131,16 @@ mod tests {
         assert_eq!(parse_subject("name", "subjects/abc").unwrap(), "abc");
         assert!(parse_subject("name", "subjects/abc/products/x").is_err());
         assert!(parse_subject("name", "products/abc").is_err());
-        assert_eq!(parse_product("name", "subjects/a/products/b").unwrap(), ("a".into(), "b".into()));
-        for bad in ["subjects/a", "subjects/a/products/", "subjects/a/products/b/c", "subjects/A/products/b"] {
+        assert_eq!(
+            parse_product("name", "subjects/a/products/b").unwrap(),
+            ("a".into(), "b".into())
+        );
+        for bad in [
+            "subjects/a",
+            "subjects/a/products/",
+            "subjects/a/products/b/c",
+            "subjects/A/products/b",
+        ] {
             assert!(parse_product("name", bad).is_err(), "{bad}");
         }
     }
@@ -115,7 +148,13 @@ mod tests {
     #[test]
     fn etags_are_compared() {
         assert!(check_etag("etag", "v3", "subjects/a", 3).is_ok());
-        assert_eq!(check_etag("etag", "v2", "subjects/a", 3).unwrap_err().kind(), ErrorKind::Aborted);
-        assert_eq!(check_etag("etag", "", "subjects/a", 3).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            check_etag("etag", "v2", "subjects/a", 3).unwrap_err().kind(),
+            ErrorKind::Aborted
+        );
+        assert_eq!(
+            check_etag("etag", "", "subjects/a", 3).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 }

@@ -39,6 +39,11 @@ pub fn routes(context: &Context) -> Routes {
     let units = units::Units::new(db.clone(), cache.clone());
     let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
     let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone());
-    let registry = grpc::Registry { units, subjects, products, db };
+    let registry = grpc::Registry {
+        units,
+        subjects,
+        products,
+        db,
+    };
     Routes::new(RegistryServiceServer::new(registry))
 }

@@ -38,11 +38,21 @@ impl Order {
     }
 
     fn lead(self, name_column: &str) -> &str {
-        if self == Order::Name { name_column } else { "create_time" }
+        if self == Order::Name {
+            name_column
+        } else {
+            "create_time"
+        }
     }
 
     /// Adds `AND (lead, keys...) > (cursor...)` (or `<` newest first).
-    pub fn push_after(self, sql: &mut QueryBuilder<Postgres>, name_column: &str, keys: &[&str], cursor: &str) -> Result<()> {
+    pub fn push_after(
+        self,
+        sql: &mut QueryBuilder<Postgres>,
+        name_column: &str,
+        keys: &[&str],
+        cursor: &str,
+    ) -> Result<()> {
         let bad = || Error::invalid("page_token", "damaged page token; start again without it");
         let mut parts = cursor.split('\u{1f}');
         let lead = parts.next().ok_or_else(bad)?;
@@ -69,14 +79,23 @@ impl Order {
     /// Adds the `ORDER BY`.
     pub fn push_order(self, sql: &mut QueryBuilder<Postgres>, name_column: &str, keys: &[&str]) {
         let dir = if self == Order::CreateDesc { " DESC" } else { "" };
-        let columns: Vec<String> =
-            std::iter::once(self.lead(name_column)).chain(keys.iter().copied()).map(|c| format!("{c}{dir}")).collect();
+        let columns: Vec<String> = std::iter::once(self.lead(name_column))
+            .chain(keys.iter().copied())
+            .map(|c| format!("{c}{dir}"))
+            .collect();
         sql.push(format!(" ORDER BY {}", columns.join(", ")));
     }
 
     /// The cursor of a row.
     pub fn cursor(self, create_time: time::OffsetDateTime, name: &str, keys: &[&str]) -> String {
-        let lead = if self == Order::Name { name.to_owned() } else { (create_time.unix_timestamp_nanos() / 1000).to_string() };
-        std::iter::once(lead.as_str()).chain(keys.iter().copied()).collect::<Vec<_>>().join("\u{1f}")
+        let lead = if self == Order::Name {
+            name.to_owned()
+        } else {
+            (create_time.unix_timestamp_nanos() / 1000).to_string()
+        };
+        std::iter::once(lead.as_str())
+            .chain(keys.iter().copied())
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
     }
 }

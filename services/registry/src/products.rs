@@ -136,10 +136,18 @@ impl Row {
                     r#type: standard_type_of(&s.kind).unwrap_or(StandardType::Other) as i32,
                     number: s.number.clone(),
                     issuer: s.issuer.clone(),
-                    valid_until: s.valid_until.as_deref().and_then(|d| date::parse_iso("", d).ok()).map(date::to_proto),
+                    valid_until: s
+                        .valid_until
+                        .as_deref()
+                        .and_then(|d| date::parse_iso("", d).ok())
+                        .map(date::to_proto),
                 })
                 .collect(),
-            state: if self.state == "active" { ProductState::Active } else { ProductState::Discontinued } as i32,
+            state: if self.state == "active" {
+                ProductState::Active
+            } else {
+                ProductState::Discontinued
+            } as i32,
             etag: etag(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
@@ -212,7 +220,9 @@ impl Row {
                 ProductState::Active => self.state = "active".into(),
                 ProductState::Discontinued => self.state = "discontinued".into(),
                 ProductState::Unspecified if mask.is_none() => self.state = "active".into(),
-                ProductState::Unspecified => v.push("product.state", "required when in update_mask: active or discontinued"),
+                ProductState::Unspecified => {
+                    v.push("product.state", "required when in update_mask: active or discontinued")
+                }
             }
         }
     }
@@ -230,19 +240,37 @@ pub struct Products {
 impl Products {
     /// A store over the registry pool and cache.
     pub fn new(db: PgPool, cache: Cache, units: Units, subjects: Subjects) -> Products {
-        Products { db, cache, units, subjects }
+        Products {
+            db,
+            cache,
+            units,
+            subjects,
+        }
     }
 
     async fn check_taxonomy(&self, group: &str, subgroup: &str, v: &mut Violations) -> Result<()> {
-        let sets: Vec<String> = sqlx::query_scalar("SELECT subgroup_code FROM product_groups WHERE group_code = $1 ORDER BY subgroup_code")
-            .bind(group)
-            .fetch_all(&self.db)
-            .await?;
+        let sets: Vec<String> =
+            sqlx::query_scalar("SELECT subgroup_code FROM product_groups WHERE group_code = $1 ORDER BY subgroup_code")
+                .bind(group)
+                .fetch_all(&self.db)
+                .await?;
         if sets.is_empty() {
-            v.push("product.group_code", format!("`{group}` is not a product group; see ListProductGroups"));
+            v.push(
+                "product.group_code",
+                format!("`{group}` is not a product group; see ListProductGroups"),
+            );
         } else if !sets.iter().any(|s| s == subgroup) {
-            let known = sets.iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(", ");
-            let why = if known.is_empty() { format!("group `{group}` has no product sets; leave it empty") } else { format!("`{subgroup}` is not a product set of `{group}`; one of: {known}") };
+            let known = sets
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let why = if known.is_empty() {
+                format!("group `{group}` has no product sets; leave it empty")
+            } else {
+                format!("`{subgroup}` is not a product set of `{group}`; one of: {known}")
+            };
             v.push("product.subgroup_code", why);
         }
         Ok(())
@@ -260,19 +288,46 @@ impl Products {
     }
 
     /// Registers a product of the producer `parent`.
-    pub async fn create(&self, who: &Principal, parent: &str, product: &Product, product_id: &str, request_id: &str) -> Result<Product> {
+    pub async fn create(
+        &self,
+        who: &Principal,
+        parent: &str,
+        product: &Product,
+        product_id: &str,
+        request_id: &str,
+    ) -> Result<Product> {
         require_writer(who)?;
         let subject_id = ids::parse_subject("parent", parent)?;
         let mut v = Violations::default();
-        let id = ids::id_or_generate("product_id", product_id).map_err(|e| v.push("product_id", e.message())).unwrap_or_default();
-        let request_id = idempotency::parse("request_id", request_id).map_err(|e| v.push("request_id", e.message())).ok().flatten();
-        let subject = self.subjects.fetch(&self.db, &subject_id).await?.filter(|s| s.delete_time.is_none()).ok_or_else(|| Error::not_found(subject_name(&subject_id)))?;
+        let id = ids::id_or_generate("product_id", product_id)
+            .map_err(|e| v.push("product_id", e.message()))
+            .unwrap_or_default();
+        let request_id = idempotency::parse("request_id", request_id)
+            .map_err(|e| v.push("request_id", e.message()))
+            .ok()
+            .flatten();
+        let subject = self
+            .subjects
+            .fetch(&self.db, &subject_id)
+            .await?
+            .filter(|s| s.delete_time.is_none())
+            .ok_or_else(|| Error::not_found(subject_name(&subject_id)))?;
         require_province(who, &subject.province_code, &subject_name(&subject_id))?;
         if subject.state == "dissolved" {
-            return Err(Error::failed_precondition("SUBJECT_DISSOLVED", format!("{} is dissolved; it cannot register products", subject_name(&subject_id))));
+            return Err(Error::failed_precondition(
+                "SUBJECT_DISSOLVED",
+                format!(
+                    "{} is dissolved; it cannot register products",
+                    subject_name(&subject_id)
+                ),
+            ));
         }
         let origin = product.origin_commune_code.trim();
-        let origin = if origin.is_empty() { subject.commune_code.clone() } else { origin.to_owned() };
+        let origin = if origin.is_empty() {
+            subject.commune_code.clone()
+        } else {
+            origin.to_owned()
+        };
         let mut row = Row::blank(subject_id.clone(), id, subject.province_code.clone(), origin);
         row.apply(product, None, &mut v);
         self.check_taxonomy(&row.group_code, &row.subgroup_code, &mut v).await?;
@@ -333,25 +388,43 @@ impl Products {
         let (subject, id) = ids::parse_product("name", name)?;
         self.cache
             .get_or_load(&cache_key(&subject, &id), || async {
-                let row: Option<Row> = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE subject_id = $1 AND id = $2"))
-                    .bind(&subject)
-                    .bind(&id)
-                    .fetch_optional(&self.db)
-                    .await?;
-                row.map(|r| r.to_proto()).ok_or_else(|| Error::not_found(product_name(&subject, &id)))
+                let row: Option<Row> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    product_columns!(),
+                    " FROM products WHERE subject_id = $1 AND id = $2"
+                ))
+                .bind(&subject)
+                .bind(&id)
+                .fetch_optional(&self.db)
+                .await?;
+                row.map(|r| r.to_proto())
+                    .ok_or_else(|| Error::not_found(product_name(&subject, &id)))
             })
             .await
     }
 
     /// A page of products of `parent` (`subjects/-` for all).
     #[allow(clippy::too_many_arguments)]
-    pub async fn list(&self, parent: &str, page_size: i32, page_token: &str, filter: &str, order_by: &str, show_deleted: bool) -> Result<(Vec<Product>, String)> {
-        let subject = if parent == "subjects/-" { None } else { Some(ids::parse_subject("parent", parent)?) };
+    pub async fn list(
+        &self,
+        parent: &str,
+        page_size: i32,
+        page_token: &str,
+        filter: &str,
+        order_by: &str,
+        show_deleted: bool,
+    ) -> Result<(Vec<Product>, String)> {
+        let subject = if parent == "subjects/-" {
+            None
+        } else {
+            Some(ids::parse_subject("parent", parent)?)
+        };
         let filter = Filter::parse(filter, FILTER_FIELDS)?;
         let order = Order::parse(order_by, "display_name")?;
         let query_id = format!("{parent}|{}|{}|{show_deleted}", filter.canonical(), order.id());
         let page = Page::parse(page_size, page_token, &query_id)?;
-        let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", product_columns!(), " FROM products WHERE TRUE"));
+        let mut sql =
+            QueryBuilder::<Postgres>::new(concat!("SELECT ", product_columns!(), " FROM products WHERE TRUE"));
         if let Some(subject) = &subject {
             if self.subjects.fetch(&self.db, subject).await?.is_none() {
                 return Err(Error::not_found(subject_name(subject)));
@@ -368,7 +441,11 @@ impl Products {
         order.push_order(&mut sql, "display_name", &["subject_id", "id"]);
         sql.push(" LIMIT ").push_bind(page.fetch_limit());
         let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&self.db).await?;
-        let next = page.finish(&mut rows, |r| order.cursor(r.create_time, &r.display_name, &[&r.subject_id, &r.id]), &query_id);
+        let next = page.finish(
+            &mut rows,
+            |r| order.cursor(r.create_time, &r.display_name, &[&r.subject_id, &r.id]),
+            &query_id,
+        );
         Ok((rows.iter().map(Row::to_proto).collect(), next))
     }
 
@@ -449,12 +526,30 @@ impl Products {
     }
 
     /// Products whose name matches `query`, best first.
-    pub async fn search(&self, query: &str, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<Product>, String)> {
+    pub async fn search(
+        &self,
+        query: &str,
+        page_size: i32,
+        page_token: &str,
+        filter: &str,
+    ) -> Result<(Vec<Product>, String)> {
         let filter = Filter::parse(filter, &["province_code", "group_code"])?;
-        let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", product_columns!(), " FROM products WHERE delete_time IS NULL"));
+        let mut sql = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM products WHERE delete_time IS NULL"
+        ));
         push_filters(&mut sql, &filter)?;
-        let (rows, next): (Vec<Row>, String) =
-            search::run(&self.db, sql, "subject_id, id", query, page_size, page_token, &filter.canonical()).await?;
+        let (rows, next): (Vec<Row>, String) = search::run(
+            &self.db,
+            sql,
+            "subject_id, id",
+            query,
+            page_size,
+            page_token,
+            &filter.canonical(),
+        )
+        .await?;
         Ok((rows.iter().map(Row::to_proto).collect(), next))
     }
 
@@ -466,17 +561,26 @@ impl Products {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(group_code, group_name, subgroup_code, subgroup_name)| ProductGroup { group_code, group_name, subgroup_code, subgroup_name })
+            .map(|(group_code, group_name, subgroup_code, subgroup_name)| ProductGroup {
+                group_code,
+                group_name,
+                subgroup_code,
+                subgroup_name,
+            })
             .collect())
     }
 }
 
 async fn lock(tx: &mut PgConnection, subject: &str, id: &str) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE subject_id = $1 AND id = $2 FOR UPDATE"))
-        .bind(subject)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE subject_id = $1 AND id = $2 FOR UPDATE"
+    ))
+    .bind(subject)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     match row {
         Some(row) if row.delete_time.is_none() => Ok(row),
         _ => Err(Error::not_found(product_name(subject, id))),
@@ -484,7 +588,13 @@ async fn lock(tx: &mut PgConnection, subject: &str, id: &str) -> Result<Row> {
 }
 
 /// Marks a product deleted inside `tx`, with its audit and outbox rows.
-pub async fn soft_delete_in(tx: &mut PgConnection, who: &Principal, subject: &str, id: &str, method: &'static str) -> Result<Product> {
+pub async fn soft_delete_in(
+    tx: &mut PgConnection,
+    who: &Principal,
+    subject: &str,
+    id: &str,
+    method: &'static str,
+) -> Result<Product> {
     let name = product_name(subject, id);
     let deleted: Row = sqlx::query_as(concat!(
         "UPDATE products SET delete_time = now(), version = version + 1, update_time = now()
@@ -520,14 +630,22 @@ pub fn cache_key(subject: &str, id: &str) -> String {
 }
 
 fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()> {
-    for (field, column) in [("province_code", "province_code"), ("commune_code", "origin_commune_code"), ("group_code", "group_code"), ("subgroup_code", "subgroup_code")] {
+    for (field, column) in [
+        ("province_code", "province_code"),
+        ("commune_code", "origin_commune_code"),
+        ("group_code", "group_code"),
+        ("subgroup_code", "subgroup_code"),
+    ] {
         if let Some(value) = filter.get(field) {
             sql.push(format!(" AND {column} = ")).push_bind(value.to_owned());
         }
     }
     if let Some(s) = filter.get("state") {
         if !["active", "discontinued"].contains(&s) {
-            return Err(Error::invalid("filter", format!("state `{s}` is not active or discontinued")));
+            return Err(Error::invalid(
+                "filter",
+                format!("state `{s}` is not active or discontinued"),
+            ));
         }
         sql.push(" AND state = ").push_bind(s.to_owned());
     }

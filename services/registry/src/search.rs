@@ -27,7 +27,10 @@ where
 {
     let query = query.trim();
     if query.chars().filter(|c| c.is_alphanumeric()).count() < 2 || query.chars().count() > 200 {
-        return Err(Error::invalid("query", "give 2 to 200 characters of the name to look for, e.g. \"mat ong da bac\""));
+        return Err(Error::invalid(
+            "query",
+            "give 2 to 200 characters of the name to look for, e.g. \"mat ong da bac\"",
+        ));
     }
     let size = match page_size {
         0 => DEFAULT_SIZE,
@@ -36,10 +39,15 @@ where
     let query_id = format!("{query}|{filter_id}");
     let page = Page::parse(size, page_token, &query_id)?;
     let offset: i64 = match &page.after {
-        Some(after) => after.parse().map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?,
+        Some(after) => after
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?,
         None => 0,
     };
-    let pattern = format!("%{}%", query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = format!(
+        "%{}%",
+        query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    );
     sql.push(" AND (search LIKE fold(")
         .push_bind(pattern)
         .push(") OR fold(")

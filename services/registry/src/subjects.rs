@@ -168,7 +168,10 @@ impl Row {
         if wants("kind") {
             match kind_str(s.kind()) {
                 Some(k) => self.kind = k.into(),
-                None => v.push("subject.kind", "required: cooperative, cooperative group, enterprise or household business"),
+                None => v.push(
+                    "subject.kind",
+                    "required: cooperative, cooperative group, enterprise or household business",
+                ),
             }
         }
         if wants("legal_name") {
@@ -178,9 +181,15 @@ impl Row {
         if wants("registration_number") {
             self.registration_number = s.registration_number.trim().to_owned();
             let ok = (5..=30).contains(&self.registration_number.len())
-                && self.registration_number.chars().all(|c| c.is_ascii_alphanumeric() || "-./".contains(c));
+                && self
+                    .registration_number
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-./".contains(c));
             if !ok {
-                v.push("subject.registration_number", "required: 5 to 30 of letters, digits, '-', '.', '/' (e.g. 2801234567)");
+                v.push(
+                    "subject.registration_number",
+                    "required: 5 to 30 of letters, digits, '-', '.', '/' (e.g. 2801234567)",
+                );
             }
         }
         let rep = s.representative.clone().unwrap_or_default();
@@ -198,15 +207,26 @@ impl Row {
             self.phone = s.phone.trim().to_owned();
             let digits = self.phone.chars().filter(char::is_ascii_digit).count();
             let ok = self.phone.is_empty()
-                || ((8..=15).contains(&digits) && self.phone.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || " .-".contains(c) || (i == 0 && c == '+')));
+                || ((8..=15).contains(&digits)
+                    && self
+                        .phone
+                        .chars()
+                        .enumerate()
+                        .all(|(i, c)| c.is_ascii_digit() || " .-".contains(c) || (i == 0 && c == '+')));
             if !ok {
-                v.push("subject.phone", "8 to 15 digits, optionally with a leading + and spaces, dots or dashes");
+                v.push(
+                    "subject.phone",
+                    "8 to 15 digits, optionally with a leading + and spaces, dots or dashes",
+                );
             }
         }
         if wants("email") {
             self.email = s.email.trim().to_owned();
             let ok = self.email.is_empty()
-                || self.email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
+                || self
+                    .email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
             if !ok {
                 v.push("subject.email", "not an e-mail address");
             }
@@ -219,7 +239,10 @@ impl Row {
             match state_str(s.state()) {
                 Some(st) => self.state = st.into(),
                 None if mask.is_none() => self.state = "active".into(),
-                None => v.push("subject.state", "required when in update_mask: active, suspended or dissolved"),
+                None => v.push(
+                    "subject.state",
+                    "required when in update_mask: active, suspended or dissolved",
+                ),
             }
         }
     }
@@ -228,7 +251,14 @@ impl Row {
 fn check_len(v: &mut Violations, field: &str, value: &str, min: usize, max: usize) {
     let n = value.chars().count();
     if n < min || n > max {
-        v.push(field, if min > 0 { format!("required, {min} to {max} characters") } else { format!("at most {max} characters") });
+        v.push(
+            field,
+            if min > 0 {
+                format!("required, {min} to {max} characters")
+            } else {
+                format!("at most {max} characters")
+            },
+        );
     }
 }
 
@@ -239,17 +269,34 @@ impl Subjects {
     }
 
     /// Registers a producer.
-    pub async fn create(&self, who: &Principal, subject: &Subject, subject_id: &str, request_id: &str) -> Result<Subject> {
+    pub async fn create(
+        &self,
+        who: &Principal,
+        subject: &Subject,
+        subject_id: &str,
+        request_id: &str,
+    ) -> Result<Subject> {
         require_writer(who)?;
         let mut v = Violations::default();
-        let id = ids::id_or_generate("subject_id", subject_id).map_err(|e| v.push("subject_id", e.message())).ok();
-        let request_id = idempotency::parse("request_id", request_id).map_err(|e| v.push("request_id", e.message())).ok().flatten();
+        let id = ids::id_or_generate("subject_id", subject_id)
+            .map_err(|e| v.push("subject_id", e.message()))
+            .ok();
+        let request_id = idempotency::parse("request_id", request_id)
+            .map_err(|e| v.push("request_id", e.message()))
+            .ok()
+            .flatten();
         let mut row = Row::blank(id.unwrap_or_default());
         row.commune_code = subject.commune_code.trim().to_owned();
         row.apply(subject, None, &mut v);
-        match self.units.commune_in_force("subject.commune_code", &row.commune_code).await {
+        match self
+            .units
+            .commune_in_force("subject.commune_code", &row.commune_code)
+            .await
+        {
             Ok(province) => row.province_code = province,
-            Err(e) if e.kind() == ErrorKind::InvalidArgument => v.push("subject.commune_code", e.violations()[0].description.clone()),
+            Err(e) if e.kind() == ErrorKind::InvalidArgument => {
+                v.push("subject.commune_code", e.violations()[0].description.clone())
+            }
             Err(e) => return Err(e),
         }
         v.check()?;
@@ -315,7 +362,10 @@ impl Subjects {
             Some(id) if Some(id.as_str()) != except => Err(Error::new(
                 ErrorKind::AlreadyExists,
                 "REGISTRATION_NUMBER_TAKEN",
-                format!("registration number {number} is already registered to {}", subject_name(&id)),
+                format!(
+                    "registration number {number} is already registered to {}",
+                    subject_name(&id)
+                ),
             )
             .with_metadata("existing", subject_name(&id))),
             _ => Ok(()),
@@ -327,22 +377,34 @@ impl Subjects {
         let id = ids::parse_subject("name", name)?;
         self.cache
             .get_or_load(&cache_key(&id), || async {
-                self.fetch(&self.db, &id).await?.map(|r| r.to_proto()).ok_or_else(|| Error::not_found(subject_name(&id)))
+                self.fetch(&self.db, &id)
+                    .await?
+                    .map(|r| r.to_proto())
+                    .ok_or_else(|| Error::not_found(subject_name(&id)))
             })
             .await
     }
 
     /// The row of `id`, if any.
     pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(&self, db: E, id: &str) -> Result<Option<Row>> {
-        Ok(sqlx::query_as(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE id = $1")).bind(id).fetch_optional(db).await?)
+        Ok(
+            sqlx::query_as(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(db)
+                .await?,
+        )
     }
 
     /// The row of `id`, locked for update; NOT_FOUND when missing or deleted.
     pub async fn lock(&self, tx: &mut PgConnection, id: &str) -> Result<Row> {
-        let row: Option<Row> = sqlx::query_as(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE id = $1 FOR UPDATE"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            subject_columns!(),
+            " FROM subjects WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         match row {
             Some(row) if row.delete_time.is_none() => Ok(row),
             _ => Err(Error::not_found(subject_name(id))),
@@ -350,12 +412,20 @@ impl Subjects {
     }
 
     /// A page of producers.
-    pub async fn list(&self, page_size: i32, page_token: &str, filter: &str, order_by: &str, show_deleted: bool) -> Result<(Vec<Subject>, String)> {
+    pub async fn list(
+        &self,
+        page_size: i32,
+        page_token: &str,
+        filter: &str,
+        order_by: &str,
+        show_deleted: bool,
+    ) -> Result<(Vec<Subject>, String)> {
         let filter = Filter::parse(filter, FILTER_FIELDS)?;
         let order = Order::parse(order_by, "legal_name")?;
         let query_id = format!("{}|{}|{show_deleted}", filter.canonical(), order.id());
         let page = Page::parse(page_size, page_token, &query_id)?;
-        let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE TRUE"));
+        let mut sql =
+            QueryBuilder::<Postgres>::new(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE TRUE"));
         push_filters(&mut sql, &filter)?;
         if !show_deleted {
             sql.push(" AND delete_time IS NULL");
@@ -366,7 +436,11 @@ impl Subjects {
         order.push_order(&mut sql, "legal_name", &["id"]);
         sql.push(" LIMIT ").push_bind(page.fetch_limit());
         let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&self.db).await?;
-        let next = page.finish(&mut rows, |r| order.cursor(r.create_time, &r.legal_name, &[&r.id]), &query_id);
+        let next = page.finish(
+            &mut rows,
+            |r| order.cursor(r.create_time, &r.legal_name, &[&r.id]),
+            &query_id,
+        );
         Ok((rows.iter().map(Row::to_proto).collect(), next))
     }
 
@@ -385,9 +459,15 @@ impl Subjects {
         row.apply(subject, Some(mask), &mut v);
         if mask.iter().any(|m| m == "commune_code") {
             row.commune_code = subject.commune_code.trim().to_owned();
-            match self.units.commune_in_force("subject.commune_code", &row.commune_code).await {
+            match self
+                .units
+                .commune_in_force("subject.commune_code", &row.commune_code)
+                .await
+            {
                 Ok(province) => row.province_code = province,
-                Err(e) if e.kind() == ErrorKind::InvalidArgument => v.push("subject.commune_code", e.violations()[0].description.clone()),
+                Err(e) if e.kind() == ErrorKind::InvalidArgument => {
+                    v.push("subject.commune_code", e.violations()[0].description.clone())
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -464,14 +544,19 @@ impl Subjects {
         let current = self.lock(&mut tx, &id).await?;
         require_province(who, &current.province_code, &name)?;
         check_etag("etag", given_etag, &name, current.version)?;
-        let products: Vec<String> = sqlx::query_scalar("SELECT id FROM products WHERE subject_id = $1 AND delete_time IS NULL ORDER BY id")
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let products: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM products WHERE subject_id = $1 AND delete_time IS NULL ORDER BY id")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?;
         if !products.is_empty() && !force {
             return Err(Error::failed_precondition(
                 "HAS_PRODUCTS",
-                format!("{name} still has {} product(s) (e.g. {}); delete them first or set force", products.len(), crate::ids::product_name(&id, &products[0])),
+                format!(
+                    "{name} still has {} product(s) (e.g. {}); delete them first or set force",
+                    products.len(),
+                    crate::ids::product_name(&id, &products[0])
+                ),
             ));
         }
         let deleted: Row = sqlx::query_as(concat!(
@@ -509,9 +594,19 @@ impl Subjects {
     }
 
     /// Producers whose name or registration number matches `query`, best first.
-    pub async fn search(&self, query: &str, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<Subject>, String)> {
+    pub async fn search(
+        &self,
+        query: &str,
+        page_size: i32,
+        page_token: &str,
+        filter: &str,
+    ) -> Result<(Vec<Subject>, String)> {
         let filter = Filter::parse(filter, &["province_code", "kind"])?;
-        let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE delete_time IS NULL"));
+        let mut sql = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            subject_columns!(),
+            " FROM subjects WHERE delete_time IS NULL"
+        ));
         push_filters(&mut sql, &filter)?;
         let (rows, next): (Vec<Row>, String) =
             search::run(&self.db, sql, "id", query, page_size, page_token, &filter.canonical()).await?;
@@ -533,13 +628,19 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()>
     }
     if let Some(k) = filter.get("kind") {
         if !["cooperative", "cooperative_group", "enterprise", "household_business"].contains(&k) {
-            return Err(Error::invalid("filter", format!("kind `{k}` is not cooperative, cooperative_group, enterprise or household_business")));
+            return Err(Error::invalid(
+                "filter",
+                format!("kind `{k}` is not cooperative, cooperative_group, enterprise or household_business"),
+            ));
         }
         sql.push(" AND kind = ").push_bind(k.to_owned());
     }
     if let Some(s) = filter.get("state") {
         if !["active", "suspended", "dissolved"].contains(&s) {
-            return Err(Error::invalid("filter", format!("state `{s}` is not active, suspended or dissolved")));
+            return Err(Error::invalid(
+                "filter",
+                format!("state `{s}` is not active, suspended or dissolved"),
+            ));
         }
         sql.push(" AND state = ").push_bind(s.to_owned());
     }
@@ -549,12 +650,18 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()>
 /// INVALID_ARGUMENT unless `mask` is non-empty and names only `allowed` fields.
 pub fn check_mask(mask: &[String], allowed: &[&str]) -> Result<()> {
     if mask.is_empty() {
-        return Err(Error::invalid("update_mask", format!("required: name the fields to change ({})", allowed.join(", "))));
+        return Err(Error::invalid(
+            "update_mask",
+            format!("required: name the fields to change ({})", allowed.join(", ")),
+        ));
     }
     let mut v = Violations::default();
     for path in mask {
         if !allowed.contains(&path.as_str()) {
-            v.push("update_mask", format!("`{path}` cannot be updated; allowed: {}", allowed.join(", ")));
+            v.push(
+                "update_mask",
+                format!("`{path}` cannot be updated; allowed: {}", allowed.join(", ")),
+            );
         }
     }
     v.check()

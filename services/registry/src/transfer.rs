@@ -126,12 +126,20 @@ fn parse_standards(text: &str) -> std::result::Result<Vec<Standard>, String> {
             if !(2..=4).contains(&parts.len()) {
                 return Err(format!("`{entry}` is not type|number|issuer|valid_until"));
             }
-            let kind = products::standard_type_of(parts[0]).ok_or_else(|| format!("`{}` is not a standard type", parts[0]))?;
+            let kind =
+                products::standard_type_of(parts[0]).ok_or_else(|| format!("`{}` is not a standard type", parts[0]))?;
             let valid_until = match parts.get(3).filter(|d| !d.is_empty()) {
-                Some(d) => Some(ocop_kit::date::to_proto(ocop_kit::date::parse_iso("standards", d).map_err(|e| e.violations()[0].description.clone())?)),
+                Some(d) => Some(ocop_kit::date::to_proto(
+                    ocop_kit::date::parse_iso("standards", d).map_err(|e| e.violations()[0].description.clone())?,
+                )),
                 None => None,
             };
-            Ok(Standard { r#type: kind as i32, number: parts[1].to_owned(), issuer: parts.get(2).unwrap_or(&"").to_string(), valid_until })
+            Ok(Standard {
+                r#type: kind as i32,
+                number: parts[1].to_owned(),
+                issuer: parts.get(2).unwrap_or(&"").to_string(),
+                valid_until,
+            })
         })
         .collect()
 }
@@ -139,7 +147,15 @@ fn parse_standards(text: &str) -> std::result::Result<Vec<Standard>, String> {
 fn format_standards(standards: &[products::StoredStandard]) -> String {
     standards
         .iter()
-        .map(|s| format!("{}|{}|{}|{}", s.kind, s.number, s.issuer, s.valid_until.as_deref().unwrap_or("")))
+        .map(|s| {
+            format!(
+                "{}|{}|{}|{}",
+                s.kind,
+                s.number,
+                s.issuer,
+                s.valid_until.as_deref().unwrap_or("")
+            )
+        })
         .collect::<Vec<_>>()
         .join(";")
 }
@@ -153,7 +169,14 @@ struct Plan {
 }
 
 /// Imports a CSV file (see the module documentation).
-pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], validate_only: bool, request_id: &str) -> Result<ImportSubjectsProductsResponse> {
+pub async fn import(
+    db: &PgPool,
+    units: &Units,
+    who: &Principal,
+    csv: &[u8],
+    validate_only: bool,
+    request_id: &str,
+) -> Result<ImportSubjectsProductsResponse> {
     require_writer(who)?;
     let request_id = idempotency::parse("request_id", request_id)?;
     let plan = plan(db, units, who, csv).await?;
@@ -168,7 +191,9 @@ pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], val
     }
     let mut tx = db.begin().await?;
     let marker = format!("imports/{}", request_id.unwrap_or_else(uuid::Uuid::now_v7));
-    if let Claim::Done(_, Some(response)) = idempotency::claim(&mut tx, request_id, "ImportSubjectsProducts", &marker).await? {
+    if let Claim::Done(_, Some(response)) =
+        idempotency::claim(&mut tx, request_id, "ImportSubjectsProducts", &marker).await?
+    {
         return ImportSubjectsProductsResponse::decode(response.as_slice()).map_err(Error::internal);
     }
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
@@ -186,7 +211,11 @@ pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], val
     .bind(s.iter().map(|r| r.registration_number.clone()).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.representative_name.clone()).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.representative_is_woman).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.representative_is_ethnic_minority).collect::<Vec<_>>())
+    .bind(
+        s.iter()
+            .map(|r| r.representative_is_ethnic_minority)
+            .collect::<Vec<_>>(),
+    )
     .bind(s.iter().map(|r| r.phone.clone()).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.email.clone()).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.address.clone()).collect::<Vec<_>>())
@@ -196,7 +225,10 @@ pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], val
     .fetch_all(&mut *tx)
     .await?;
     let p = &plan.new_products;
-    let standards: Vec<serde_json::Value> = p.iter().map(|r| serde_json::to_value(&r.standards.0).unwrap_or_default()).collect();
+    let standards: Vec<serde_json::Value> = p
+        .iter()
+        .map(|r| serde_json::to_value(&r.standards.0).unwrap_or_default())
+        .collect();
     let created_products: Vec<products::Row> = sqlx::query_as(concat!(
         "INSERT INTO products (subject_id, id, display_name, group_code, subgroup_code, description, origin_commune_code,
             province_code, raw_material_area, standards, state)
@@ -221,7 +253,12 @@ pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], val
         .iter()
         .map(|r| {
             let proto = r.to_proto();
-            Created { resource: proto.name.clone(), province: r.province_code.clone(), etag: proto.etag.clone(), payload: proto.encode_to_vec() }
+            Created {
+                resource: proto.name.clone(),
+                province: r.province_code.clone(),
+                etag: proto.etag.clone(),
+                payload: proto.encode_to_vec(),
+            }
         })
         .collect();
     audit::record_created(&mut tx, who, "ImportSubjectsProducts", &request, subject_events).await?;
@@ -229,7 +266,12 @@ pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], val
         .iter()
         .map(|r| {
             let proto = r.to_proto();
-            Created { resource: proto.name.clone(), province: r.province_code.clone(), etag: proto.etag.clone(), payload: proto.encode_to_vec() }
+            Created {
+                resource: proto.name.clone(),
+                province: r.province_code.clone(),
+                etag: proto.etag.clone(),
+                payload: proto.encode_to_vec(),
+            }
         })
         .collect();
     audit::record_created(&mut tx, who, "ImportSubjectsProducts", &request, product_events).await?;
@@ -237,7 +279,12 @@ pub async fn import(db: &PgPool, units: &Units, who: &Principal, csv: &[u8], val
     report.products_created = created_products.len() as i32;
     idempotency::store_response(&mut tx, request_id, &report.encode_to_vec()).await?;
     tx.commit().await?;
-    tracing::info!(rows = report.rows, subjects = report.subjects_created, products = report.products_created, "import committed");
+    tracing::info!(
+        rows = report.rows,
+        subjects = report.subjects_created,
+        products = report.products_created,
+        "import committed"
+    );
     Ok(report)
 }
 
@@ -250,19 +297,27 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         .iter()
         .map(str::to_owned)
         .collect();
-    let missing: Vec<&str> = COLUMNS.iter().copied().filter(|c| !headers.iter().any(|h| h == c)).collect();
+    let missing: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !headers.iter().any(|h| h == c))
+        .collect();
     let unknown: Vec<&String> = headers.iter().filter(|h| !COLUMNS.contains(&h.as_str())).collect();
     if !missing.is_empty() || !unknown.is_empty() {
         return Err(Error::invalid(
             "csv",
-            format!("the header must name exactly these columns: {}; missing: {missing:?}; unknown: {unknown:?}", COLUMNS.join(",")),
+            format!(
+                "the header must name exactly these columns: {}; missing: {missing:?}; unknown: {unknown:?}",
+                COLUMNS.join(",")
+            ),
         ));
     }
     let at = |name: &str| headers.iter().position(|h| h == name).unwrap_or_default();
     let index: HashMap<&str, usize> = COLUMNS.iter().map(|c| (*c, at(c))).collect();
     let mut records = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Error::invalid(format!("rows[{}]", i + 2), format!("not readable CSV: {e}")))?;
+        let record =
+            record.map_err(|e| Error::invalid(format!("rows[{}]", i + 2), format!("not readable CSV: {e}")))?;
         records.push(record);
     }
     if records.is_empty() {
@@ -277,22 +332,39 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
     .await?
     .into_iter()
     .collect();
-    let taxonomy: HashSet<(String, String)> =
-        sqlx::query_as("SELECT group_code, subgroup_code FROM product_groups").fetch_all(db).await?.into_iter().collect();
-    let numbers: Vec<String> = records.iter().map(|r| r[index["registration_number"]].to_owned()).collect();
-    let existing: HashMap<String, subjects::Row> =
-        sqlx::query_as::<_, subjects::Row>(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE registration_number = ANY($1)"))
-            .bind(&numbers)
+    let taxonomy: HashSet<(String, String)> = sqlx::query_as("SELECT group_code, subgroup_code FROM product_groups")
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let numbers: Vec<String> = records
+        .iter()
+        .map(|r| r[index["registration_number"]].to_owned())
+        .collect();
+    let existing: HashMap<String, subjects::Row> = sqlx::query_as::<_, subjects::Row>(concat!(
+        "SELECT ",
+        subject_columns!(),
+        " FROM subjects WHERE registration_number = ANY($1)"
+    ))
+    .bind(&numbers)
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.registration_number.clone(), r))
+    .collect();
+    let existing_ids: Vec<String> = existing.values().map(|r| r.id.clone()).collect();
+    let existing_products: HashSet<(String, String)> =
+        sqlx::query_as("SELECT subject_id, id FROM products WHERE subject_id = ANY($1)")
+            .bind(&existing_ids)
             .fetch_all(db)
             .await?
             .into_iter()
-            .map(|r| (r.registration_number.clone(), r))
             .collect();
-    let existing_ids: Vec<String> = existing.values().map(|r| r.id.clone()).collect();
-    let existing_products: HashSet<(String, String)> =
-        sqlx::query_as("SELECT subject_id, id FROM products WHERE subject_id = ANY($1)").bind(&existing_ids).fetch_all(db).await?.into_iter().collect();
 
-    let mut problems = Problems { v: Violations::default(), count: 0 };
+    let mut problems = Problems {
+        v: Violations::default(),
+        count: 0,
+    };
     let mut outside: Vec<usize> = Vec::new();
     let mut by_number: HashMap<String, (usize, subjects::Row)> = HashMap::new();
     let mut new_subjects: Vec<subjects::Row> = Vec::new();
@@ -304,10 +376,12 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         let get = |c: &str| r.get(index[c]).unwrap_or("").trim();
         // The producer of this row.
         let mut v = Violations::default();
-        let flag = |c: &str, v: &mut Violations| parse_bool(get(c)).unwrap_or_else(|| {
-            v.push(format!("subject.{c}"), "true or false");
-            false
-        });
+        let flag = |c: &str, v: &mut Violations| {
+            parse_bool(get(c)).unwrap_or_else(|| {
+                v.push(format!("subject.{c}"), "true or false");
+                false
+            })
+        };
         let subject = Subject {
             kind: kind_of(get("subject_kind")) as i32,
             legal_name: get("legal_name").into(),
@@ -340,7 +414,13 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             Some(province) => row.province_code = province.clone(),
             None => match units.commune_in_force("commune_code", &row.commune_code).await {
                 Ok(province) => row.province_code = province,
-                Err(e) => v.push("subject.commune_code", e.violations().first().map(|v| v.description.clone()).unwrap_or_default()),
+                Err(e) => v.push(
+                    "subject.commune_code",
+                    e.violations()
+                        .first()
+                        .map(|v| v.description.clone())
+                        .unwrap_or_default(),
+                ),
             },
         }
         problems.absorb(line, v);
@@ -351,7 +431,11 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         let subject_id = match by_number.get(&row.registration_number) {
             Some((first, seen)) => {
                 if !same_subject(seen, &row) || (!get("subject_id").is_empty() && seen.id != row.id) {
-                    problems.add(line, "registration_number", format!("the producer differs from row {first} with the same registration number"));
+                    problems.add(
+                        line,
+                        "registration_number",
+                        format!("the producer differs from row {first} with the same registration number"),
+                    );
                 }
                 seen.id.clone()
             }
@@ -359,9 +443,24 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
                 let id = match existing.get(&row.registration_number) {
                     Some(stored) => {
                         if !get("subject_id").is_empty() && stored.id != row.id {
-                            problems.add(line, "subject_id", format!("registration number {} belongs to {}", row.registration_number, subject_name(&stored.id)));
+                            problems.add(
+                                line,
+                                "subject_id",
+                                format!(
+                                    "registration number {} belongs to {}",
+                                    row.registration_number,
+                                    subject_name(&stored.id)
+                                ),
+                            );
                         } else if !same_subject(stored, &row) {
-                            problems.add(line, "registration_number", format!("already registered to {} with other values; update it instead", subject_name(&stored.id)));
+                            problems.add(
+                                line,
+                                "registration_number",
+                                format!(
+                                    "already registered to {} with other values; update it instead",
+                                    subject_name(&stored.id)
+                                ),
+                            );
                         }
                         unchanged += 1;
                         stored.id.clone()
@@ -379,7 +478,17 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         };
 
         // The product of this row, if any.
-        let product_columns = ["product_id", "product_name", "group_code", "subgroup_code", "description", "origin_commune_code", "raw_material_area", "product_state", "standards"];
+        let product_columns = [
+            "product_id",
+            "product_name",
+            "group_code",
+            "subgroup_code",
+            "description",
+            "origin_commune_code",
+            "raw_material_area",
+            "product_state",
+            "standards",
+        ];
         if product_columns.iter().all(|c| get(c).is_empty()) {
             continue;
         }
@@ -410,14 +519,32 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             v.push("product.product_id", e.violations()[0].description.clone());
             String::new()
         });
-        let origin = if get("origin_commune_code").is_empty() { row.commune_code.clone() } else { get("origin_commune_code").to_owned() };
+        let origin = if get("origin_commune_code").is_empty() {
+            row.commune_code.clone()
+        } else {
+            get("origin_commune_code").to_owned()
+        };
         if !communes.contains_key(&origin) {
-            v.push("product.origin_commune_code", format!("`{origin}` is not a commune in force in the 2025 list"));
+            v.push(
+                "product.origin_commune_code",
+                format!("`{origin}` is not a commune in force in the 2025 list"),
+            );
         }
-        let mut prow = products::Row::blank(subject_id.clone(), product_id.clone(), row.province_code.clone(), origin);
+        let mut prow = products::Row::blank(
+            subject_id.clone(),
+            product_id.clone(),
+            row.province_code.clone(),
+            origin,
+        );
         prow.apply(&product, None, &mut v);
         if !taxonomy.contains(&(prow.group_code.clone(), prow.subgroup_code.clone())) {
-            v.push("product.subgroup_code", format!("`{}` / `{}` is not a product group and set; see ListProductGroups", prow.group_code, prow.subgroup_code));
+            v.push(
+                "product.subgroup_code",
+                format!(
+                    "`{}` / `{}` is not a product group and set; see ListProductGroups",
+                    prow.group_code, prow.subgroup_code
+                ),
+            );
         }
         problems.absorb(line, v);
         let key = (subject_id.clone(), product_id.clone());
@@ -426,7 +553,11 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             continue;
         }
         if !product_keys.insert(key) {
-            problems.add(line, "product_id", format!("{} appears twice in the file", product_name(&subject_id, &product_id)));
+            problems.add(
+                line,
+                "product_id",
+                format!("{} appears twice in the file", product_name(&subject_id, &product_id)),
+            );
         }
         new_products.push(prow);
     }
@@ -452,13 +583,34 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             return Err(err.with_metadata("problems", count));
         }
     }
-    Ok(Plan { new_subjects, new_products, unchanged_subjects: unchanged, rows: records.len() })
+    Ok(Plan {
+        new_subjects,
+        new_products,
+        unchanged_subjects: unchanged,
+        rows: records.len(),
+    })
 }
 
 fn same_subject(a: &subjects::Row, b: &subjects::Row) -> bool {
-    (&a.kind, &a.legal_name, &a.representative_name, &a.commune_code, &a.phone, &a.email, &a.address, &a.state)
-        == (&b.kind, &b.legal_name, &b.representative_name, &b.commune_code, &b.phone, &b.email, &b.address, &b.state)
-        && a.representative_is_woman == b.representative_is_woman
+    (
+        &a.kind,
+        &a.legal_name,
+        &a.representative_name,
+        &a.commune_code,
+        &a.phone,
+        &a.email,
+        &a.address,
+        &a.state,
+    ) == (
+        &b.kind,
+        &b.legal_name,
+        &b.representative_name,
+        &b.commune_code,
+        &b.phone,
+        &b.email,
+        &b.address,
+        &b.state,
+    ) && a.representative_is_woman == b.representative_is_woman
         && a.representative_is_ethnic_minority == b.representative_is_ethnic_minority
 }
 
@@ -474,7 +626,9 @@ pub async fn export(db: &PgPool, who: &Principal, province: &str) -> Result<(Vec
         (_, p) => p.to_owned(),
     };
     let subjects: Vec<subjects::Row> = sqlx::query_as(concat!(
-        "SELECT ", subject_columns!(), " FROM subjects WHERE delete_time IS NULL AND ($1 = '' OR province_code = $1) ORDER BY create_time, id"
+        "SELECT ",
+        subject_columns!(),
+        " FROM subjects WHERE delete_time IS NULL AND ($1 = '' OR province_code = $1) ORDER BY create_time, id"
     ))
     .bind(&province)
     .fetch_all(db)
@@ -501,7 +655,11 @@ pub async fn export(db: &PgPool, who: &Principal, province: &str) -> Result<(Vec
             &s.legal_name,
             &s.representative_name,
             if s.representative_is_woman { "true" } else { "false" },
-            if s.representative_is_ethnic_minority { "true" } else { "false" },
+            if s.representative_is_ethnic_minority {
+                "true"
+            } else {
+                "false"
+            },
             &s.phone,
             &s.email,
             &s.address,
@@ -510,7 +668,8 @@ pub async fn export(db: &PgPool, who: &Principal, province: &str) -> Result<(Vec
         ];
         let list = by_subject.get(s.id.as_str()).cloned().unwrap_or_default();
         if list.is_empty() {
-            out.write_record(head.iter().copied().chain(std::iter::repeat_n("", 9))).map_err(fail)?;
+            out.write_record(head.iter().copied().chain(std::iter::repeat_n("", 9)))
+                .map_err(fail)?;
             rows += 1;
         }
         for p in list {

@@ -292,7 +292,10 @@ impl Units {
     /// returns its province. An old code is refused with today's code in the message.
     pub async fn commune_in_force(&self, field: &str, code: &str) -> Result<String> {
         if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid(field, format!("`{code}` is not a commune code (5 digits of the 2025 list)")));
+            return Err(Error::invalid(
+                field,
+                format!("`{code}` is not a commune code (5 digits of the 2025 list)"),
+            ));
         }
         let today = date::today_vn();
         let province: Option<String> = sqlx::query_scalar(
@@ -307,10 +310,16 @@ impl Units {
             return Ok(province);
         }
         let hint = match self.resolve(code, CodeScheme::CodeScheme2004, Some(today)).await {
-            Ok((unit, _)) => format!("; it is an old (2004) code: today's commune is {} ({})", unit.code, unit.display_name),
+            Ok((unit, _)) => format!(
+                "; it is an old (2004) code: today's commune is {} ({})",
+                unit.code, unit.display_name
+            ),
             Err(_) => String::new(),
         };
-        Err(Error::invalid(field, format!("`{code}` is not a commune in force in the 2025 list{hint}")))
+        Err(Error::invalid(
+            field,
+            format!("`{code}` is not a commune in force in the 2025 list{hint}"),
+        ))
     }
 
     async fn with_successors(&self, rows: Vec<Row>) -> Result<Vec<AdministrativeUnit>> {
