@@ -10,12 +10,15 @@ pub fn id_or_generate(field: &str, id: &str) -> Result<String> {
     if id.is_empty() {
         return Ok(uuid::Uuid::now_v7().to_string());
     }
-    let ok = id.len() <= MAX_ID
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && !id.ends_with('-')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    // A generated id (a UUID) comes back in exports and must import again.
+    let generated = uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+    let ok = generated
+        || id.len() <= MAX_ID
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && !id.ends_with('-')
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(id.to_owned())
     } else {
@@ -120,7 +123,12 @@ mod tests {
     #[test]
     fn ids_are_checked() {
         assert!(id_or_generate("id", "htx-mat-ong-1").is_ok());
-        assert!(!id_or_generate("id", "").unwrap().is_empty());
+        let generated = id_or_generate("id", "").unwrap();
+        assert_eq!(
+            id_or_generate("id", &generated).unwrap(),
+            generated,
+            "generated ids are valid ids"
+        );
         for bad in ["Abc", "1abc", "abc-", "a_b", &"a".repeat(64)] {
             assert!(id_or_generate("id", bad).is_err(), "{bad}");
         }
