@@ -34,6 +34,16 @@ pub enum Call {
         /// Province, district or commune code.
         code: String,
     },
+    /// registry.SearchProducts: words of a product's name, diacritics optional.
+    SearchProducts {
+        /// E.g. "mat ong nhu xuan".
+        query: String,
+    },
+    /// registry.GetSubject.
+    GetSubject {
+        /// `subjects/{id}`.
+        name: String,
+    },
 }
 
 /// Prints the health of each service.
@@ -91,6 +101,17 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
                 code,
                 ..Default::default()
             })
+            .await
+            .map(|r| format!("{:#?}", r.into_inner())),
+        Call::SearchProducts { query } => registry
+            .search_products(SearchProductsRequest {
+                query,
+                ..Default::default()
+            })
+            .await
+            .map(|r| format!("{:#?}", r.into_inner())),
+        Call::GetSubject { name } => registry
+            .get_subject(GetSubjectRequest { name })
             .await
             .map(|r| format!("{:#?}", r.into_inner())),
     };

@@ -2,6 +2,7 @@
 
 mod call;
 mod suite;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use ocop_kit::auth::{Role, Signer, ensure_key_files};
@@ -56,6 +57,42 @@ enum Command {
         #[command(subcommand)]
         call: call::Call,
     },
+    /// Import producers and products from CSV (all or nothing; format in the README).
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export producers and products to CSV, in the import format.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// One row per product; uses $TOKEN or a local officer token of the deployment's province.
+    SubjectsProducts {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// Check the file, write nothing.
+        #[arg(long)]
+        validate_only: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// One row per product.
+    SubjectsProducts {
+        /// The CSV file to write.
+        file: std::path::PathBuf,
+        /// Province code (2025); default: the token's province.
+        #[arg(long)]
+        province: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -104,5 +141,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Health => runtime.block_on(call::health(&config)),
         Command::Call { call } => runtime.block_on(call::run(&config, call)),
+        Command::Import {
+            what: ImportWhat::SubjectsProducts { file, validate_only },
+        } => runtime.block_on(transfer::import(&config, &file, validate_only)),
+        Command::Export {
+            what: ExportWhat::SubjectsProducts { file, province },
+        } => runtime.block_on(transfer::export(&config, &file, province)),
     }
 }

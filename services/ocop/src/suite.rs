@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::{Config, ServiceName};
 use ocop_kit::server::{self, Context, Listeners, ServiceSpec};
 use ocop_kit::telemetry::Telemetry;
@@ -86,8 +87,11 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Demo data of a local deployment. Today that is the reference data
-/// (administrative units, loaded by `migrate`); it reports what is there.
+/// The demo producers and products of Thanh Hóa (38), the local deployment's
+/// default province. Imported by id, so seeding twice changes nothing.
+const DEMO_CSV: &[u8] = include_bytes!("../data/demo-thanh-hoa.csv");
+
+/// Migrates, then loads the demo data when the deployment plays Thanh Hóa.
 pub async fn seed(config: &Config) -> anyhow::Result<()> {
     migrate(config).await?;
     let pool = ocop_kit::db::connect_lazy(&config.database, "registry")?;
@@ -99,5 +103,24 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
     for (scheme, level, count) in counts {
         eprintln!("registry: {count:>6} {level} units of the {scheme} list");
     }
+    if config.deployment.province_code.as_deref() != Some("38") {
+        eprintln!("registry: the demo producers are in Thanh Hóa (38); this deployment is not, so none were loaded");
+        return Ok(());
+    }
+    let cache = ocop_kit::cache::Cache::new(&config.redis, "registry")?;
+    let units = ocop_registry::units::Units::new(pool.clone(), cache);
+    let seeder = Principal {
+        subject: "ocop-seed".into(),
+        role: Role::ProvinceOfficer,
+        province: Some("38".into()),
+        commune: None,
+    };
+    let report = ocop_registry::transfer::import(&pool, &units, &seeder, DEMO_CSV, false, "")
+        .await
+        .map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
+    eprintln!(
+        "registry: demo data: {} producers created ({} already there), {} products created",
+        report.subjects_created, report.subjects_unchanged, report.products_created
+    );
     Ok(())
 }

@@ -45,5 +45,10 @@ pub fn routes(context: &Context) -> Routes {
         products,
         db,
     };
-    Routes::new(RegistryServiceServer::new(registry))
+    // Imports and exports carry whole files: allow up to 32 MiB (Hà Nội's ~3,500
+    // rows are about 1 MiB).
+    let server = RegistryServiceServer::new(registry)
+        .max_decoding_message_size(32 * 1024 * 1024)
+        .max_encoding_message_size(32 * 1024 * 1024);
+    Routes::new(server)
 }
