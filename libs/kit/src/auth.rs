@@ -127,11 +127,19 @@ impl Principal {
     }
 }
 
+/// Tokens remembered as verified; past this many the memory is cleared.
+const VERIFIED_CAPACITY: usize = 10_000;
+
 /// Checks bearer tokens against the deployment's published keys.
+///
+/// A signature check costs tens of microseconds, more than a cached read, and
+/// a caller sends the same token with every request: a verified token is
+/// remembered (with its principal) until it expires.
 #[derive(Clone)]
 pub struct Verifier {
     keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
     issuer: String,
+    verified: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, (Principal, u64)>>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -174,11 +182,30 @@ impl Verifier {
         Ok(Verifier {
             keys,
             issuer: issuer.to_owned(),
+            verified: Default::default(),
         })
     }
 
     /// Verifies a bearer token and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Principal> {
+        let now = now_s();
+        if let Ok(verified) = self.verified.read()
+            && let Some((principal, exp)) = verified.get(token)
+            && now < *exp
+        {
+            return Ok(principal.clone());
+        }
+        let (principal, exp) = self.verify_signature(token)?;
+        if let Ok(mut verified) = self.verified.write() {
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), (principal.clone(), exp));
+        }
+        Ok(principal)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<(Principal, u64)> {
         use jsonwebtoken::errors::ErrorKind as K;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::unauthenticated("TOKEN_MALFORMED", "the bearer token is not a JWT"))?;
@@ -221,7 +248,8 @@ impl Verifier {
                 _ => Error::unauthenticated("TOKEN_MALFORMED", format!("the token could not be read: {e}")),
             })?
             .claims;
-        principal_from_claims(claims)
+        let exp = claims.exp;
+        Ok((principal_from_claims(claims)?, exp))
     }
 }
 
@@ -392,6 +420,34 @@ mod tests {
         assert_eq!(p.role, Role::ProvinceOfficer);
         assert_eq!(p.province.as_deref(), Some("38"));
         assert_eq!(p.subject, "lan");
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let (signer, verifier) = pair("ocop-test");
+        let token = signer.issue("lan", "service", None, None, -120).unwrap();
+        // As if it had been verified while still valid.
+        let principal = Principal {
+            subject: "lan".into(),
+            role: Role::Service,
+            province: None,
+            commune: None,
+        };
+        verifier
+            .verified
+            .write()
+            .unwrap()
+            .insert(token.clone(), (principal, now_s() - 120));
+        assert_eq!(
+            reason(verifier.verify(&token).unwrap_err()),
+            (ErrorKind::Unauthenticated, "TOKEN_EXPIRED")
+        );
+        let fresh = signer.issue("lan", "service", None, None, 600).unwrap();
+        assert!(verifier.verify(&fresh).is_ok());
+        assert!(
+            verifier.verified.read().unwrap().contains_key(&fresh),
+            "remembered once verified"
+        );
     }
 
     #[test]
