@@ -1,6 +1,9 @@
 //! Search that ignores case and Vietnamese diacritics, done by PostgreSQL:
 //! the `search` column holds `fold(text)` (unaccent + lower) under a trigram
-//! index, which serves both the substring match and the fuzzy word match.
+//! index. Every word of the query must occur (in any order), so "mat ong bac"
+//! finds "Mật ong Đà Bắc"; matches are ranked by word similarity to the whole
+//! query. (A fuzzy `<%` match over all rows was measured at ~150 ms for 20,000
+//! products: too slow to be the first filter.)
 
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
@@ -44,15 +47,13 @@ where
             .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?,
         None => 0,
     };
-    let pattern = format!(
-        "%{}%",
-        query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-    );
-    sql.push(" AND (search LIKE fold(")
-        .push_bind(pattern)
-        .push(") OR fold(")
-        .push_bind(query.to_owned())
-        .push(") <% search) ORDER BY word_similarity(fold(")
+    for word in query.split_whitespace().take(10) {
+        let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        sql.push(" AND search LIKE fold(")
+            .push_bind(format!("%{escaped}%"))
+            .push(")");
+    }
+    sql.push(" ORDER BY word_similarity(fold(")
         .push_bind(query.to_owned())
         .push(format!("), search) DESC, {key} LIMIT "))
         .push_bind(page.fetch_limit())

@@ -1,13 +1,17 @@
 //! `ocop-bench`: one run measures the baselines and the service RPCs on the
 //! same machine, so each RPC is reported as a ratio to (a) a bare tonic echo,
 //! (b) a bare handler doing one PostgreSQL primary-key read and (c) one doing
-//! one Redis GET. Also measures a service's start-up time and idle memory.
+//! one Redis GET. Also measures a service's start-up time, its idle memory,
+//! and one-shot operations (a 3,500-row import).
 //!
 //! Run it with `./dev bench` (release build, local PostgreSQL and Redis).
 
 mod baseline;
+mod data;
 mod load;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -16,9 +20,7 @@ use ocop_e2e::Process;
 use ocop_proto::bench::v1::bench_service_client::BenchServiceClient;
 use ocop_proto::bench::v1::{CacheGetRequest, EchoRequest, SelectByKeyRequest};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_proto::registry::v1::{
-    GetAdministrativeUnitRequest, ListAdministrativeUnitsRequest, ResolveAdministrativeUnitRequest,
-};
+use ocop_proto::registry::v1::*;
 use ocop_testkit::{TestApp, TestEnv, authorized};
 use tonic::transport::Channel;
 
@@ -37,9 +39,26 @@ struct Args {
     /// Runs per scenario; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Only scenarios whose name contains this.
+    /// Only scenarios whose name contains this (the baselines always run).
     #[arg(long, default_value = "")]
     only: String,
+}
+
+type Run = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Stats> + Send>>>;
+
+/// A scenario: `call(channel, worker)` in a closed loop over `channels`.
+fn scenario<F, Fut>(channels: &[Channel], concurrency: usize, duration: Duration, call: F) -> Run
+where
+    F: Fn(Channel, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let channels = channels.to_vec();
+    Box::new(move || {
+        let (channels, call) = (channels.clone(), call.clone());
+        Box::pin(load::run(concurrency, duration, move |worker| {
+            call(channels[worker % channels.len()].clone(), worker)
+        }))
+    })
 }
 
 async fn channels(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
@@ -63,163 +82,222 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let env = TestEnv::new().await;
     let db = sqlx::PgPool::connect(&env.config.database.url).await?;
-    let baseline_url = baseline::start(db, &env.config.redis.url).await?;
+    let baseline_url = baseline::start(db.clone(), &env.config.redis.url).await?;
     let token = env.token("service", None, None);
-    let quiet = [("OCOP_TELEMETRY__LOG_FILTER", "warn,ocop_kit::server=info")];
+    let officer = env.token("province_officer", Some("38"), None);
+    let quiet = ("OCOP_TELEMETRY__LOG_FILTER", "warn,ocop_kit::server=info");
 
-    // Start-up: the first start migrates and loads reference data; the second is the steady case.
+    // Start-up: the first start migrates and loads reference data; the later ones are the steady case.
     let first = Instant::now();
-    let registry = Process::start("registry", &env, &quiet);
+    let registry = Process::start("registry", &env, &[quiet]);
     TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(60)).await;
     let first_start = first.elapsed();
     drop(registry);
-    let second = Instant::now();
-    let registry = Process::start("registry", &env, &quiet);
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let p = Process::start("registry", &env, &[quiet]);
+        TestApp::wait_serving_at(p.grpc_addr, Duration::from_secs(60)).await;
+        starts.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let registry = Process::start("registry", &env, &[quiet]);
     TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(60)).await;
-    let warm_start = second.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss = rss_mib(registry.pid());
     println!(
-        "registry start to SERVING: first (migrate + load units) {first_start:.2?}, after migrations {warm_start:.2?}"
+        "registry start to SERVING: first (migrate + load units) {first_start:.2?}; after migrations, median of 3: {:.1} ms",
+        median(starts)
     );
-    println!("registry idle resident memory: {:.1} MiB", idle_rss.unwrap_or(f64::NAN));
+    println!(
+        "registry idle resident memory: {:.1} MiB",
+        rss_mib(registry.pid()).unwrap_or(f64::NAN)
+    );
+
+    data::fill_registry(&db, 2_000, 20_000).await?;
+    let product_count: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.products")
+        .fetch_one(&db)
+        .await?;
+
+    // One-shot: a 3,500-row import, each run a file of new producers.
+    let communes = data::communes(&db).await?;
+    let mut import_secs = Vec::new();
+    let mut client = RegistryServiceClient::new(Channel::from_shared(registry.url())?.connect().await?)
+        .max_decoding_message_size(32 << 20)
+        .max_encoding_message_size(32 << 20);
+    for run in 0..args.runs {
+        let csv = data::import_file(run, &communes);
+        let t = Instant::now();
+        let report = client
+            .import_subjects_products(authorized(
+                ImportSubjectsProductsRequest {
+                    csv,
+                    ..Default::default()
+                },
+                &officer,
+            ))
+            .await?
+            .into_inner();
+        import_secs.push(t.elapsed().as_secs_f64());
+        assert_eq!(report.rows, 3_500);
+    }
+    println!(
+        "registry.ImportSubjectsProducts, 3,500 rows: median of {} runs {:.2} s",
+        args.runs,
+        median(import_secs)
+    );
 
     // The same registry with Redis unreachable: every read goes to PostgreSQL.
-    let no_redis = [
-        ("OCOP_TELEMETRY__LOG_FILTER", "warn,ocop_kit::server=info"),
-        ("OCOP_REDIS__URL", "redis://127.0.0.1:9"),
-    ];
-    let registry_cold = Process::start("registry", &env, &no_redis);
+    let registry_cold = Process::start("registry", &env, &[quiet, ("OCOP_REDIS__URL", "redis://127.0.0.1:9")]);
     TestApp::wait_serving_at(registry_cold.grpc_addr, Duration::from_secs(60)).await;
 
-    let bench = channels(&baseline_url, args.connections).await?;
-    let warm = channels(&registry.url(), args.connections).await?;
-    let cold = channels(&registry_cold.url(), args.connections).await?;
-    let n = args.connections;
-    type Scenario = (
-        &'static str,
-        Box<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Stats> + Send>>>,
-    );
-    let (c, d) = (args.concurrency, Duration::from_secs(args.duration));
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    {
-        let ch = bench.clone();
-        scenarios.push((
+    let (c, d, n) = (args.concurrency, Duration::from_secs(args.duration), args.connections);
+    let bench = channels(&baseline_url, n).await?;
+    let warm = channels(&registry.url(), n).await?;
+    let cold = channels(&registry_cold.url(), n).await?;
+    let t = token.clone();
+    let get_product = move |ch: Channel, w: usize| {
+        // Product p{i} belongs to producer bench-s{i % 2000 + 1}.
+        let i = w + 1;
+        let request = authorized(
+            GetProductRequest {
+                name: format!("subjects/bench-s{}/products/p{i}", i % 2000 + 1),
+            },
+            &t,
+        );
+        async move { RegistryServiceClient::new(ch).get_product(request).await.is_ok() }
+    };
+    let t = token.clone();
+    let get_unit = move |ch: Channel, _| {
+        let request = authorized(
+            GetAdministrativeUnitRequest {
+                name: "administrativeUnits/2025-38".into(),
+            },
+            &t,
+        );
+        async move {
+            RegistryServiceClient::new(ch)
+                .get_administrative_unit(request)
+                .await
+                .is_ok()
+        }
+    };
+    let t = token.clone();
+    let search = move |ch: Channel, w: usize| {
+        let query = [
+            "mat ong",
+            "che xanh ham rong",
+            "nuoc mam nhu xuan",
+            "banh gai",
+            "nem chua tho xuan",
+        ][w % 5]
+            .to_string();
+        let request = authorized(
+            SearchProductsRequest {
+                query,
+                ..Default::default()
+            },
+            &t,
+        );
+        async move { RegistryServiceClient::new(ch).search_products(request).await.is_ok() }
+    };
+    let t = token.clone();
+    let list = move |ch: Channel, _| {
+        let request = authorized(
+            ListProductsRequest {
+                parent: "subjects/-".into(),
+                filter: "province_code = 38".into(),
+                ..Default::default()
+            },
+            &t,
+        );
+        async move { RegistryServiceClient::new(ch).list_products(request).await.is_ok() }
+    };
+    let t = token.clone();
+    let resolve = move |ch: Channel, _| {
+        let request = authorized(
+            ResolveAdministrativeUnitRequest {
+                code: "20440".into(),
+                ..Default::default()
+            },
+            &t,
+        );
+        async move {
+            RegistryServiceClient::new(ch)
+                .resolve_administrative_unit(request)
+                .await
+                .is_ok()
+        }
+    };
+    let scenarios: Vec<(&str, Run)> = vec![
+        (
             "a. bare echo",
-            Box::new(move || {
-                let ch = ch.clone();
-                Box::pin(load::run(c, d, move |w| {
-                    let mut client = BenchServiceClient::new(ch[w % n].clone());
-                    async move { client.echo(EchoRequest { payload: vec![7; 64] }).await.is_ok() }
-                }))
+            scenario(&bench, c, d, |ch, _| async move {
+                BenchServiceClient::new(ch)
+                    .echo(EchoRequest { payload: vec![7; 64] })
+                    .await
+                    .is_ok()
             }),
-        ));
-    }
-    {
-        let ch = bench.clone();
-        scenarios.push((
+        ),
+        (
             "b. bare sqlx PK select",
-            Box::new(move || {
-                let ch = ch.clone();
-                Box::pin(load::run(c, d, move |w| {
-                    let mut client = BenchServiceClient::new(ch[w % n].clone());
-                    let id = (w as i64 * 7919) % baseline::ROWS + 1;
-                    async move { client.select_by_key(SelectByKeyRequest { id }).await.is_ok() }
-                }))
+            scenario(&bench, c, d, |ch, w| async move {
+                BenchServiceClient::new(ch)
+                    .select_by_key(SelectByKeyRequest {
+                        id: (w as i64 * 7919) % baseline::ROWS + 1,
+                    })
+                    .await
+                    .is_ok()
             }),
-        ));
-    }
-    {
-        let ch = bench.clone();
-        scenarios.push((
+        ),
+        (
             "c. bare redis GET",
-            Box::new(move || {
-                let ch = ch.clone();
-                Box::pin(load::run(c, d, move |w| {
-                    let mut client = BenchServiceClient::new(ch[w % n].clone());
-                    async move {
-                        client
-                            .cache_get(CacheGetRequest {
-                                key: baseline::KEY.into(),
-                            })
-                            .await
-                            .is_ok()
-                    }
-                }))
+            scenario(&bench, c, d, |ch, _| async move {
+                BenchServiceClient::new(ch)
+                    .cache_get(CacheGetRequest {
+                        key: baseline::KEY.into(),
+                    })
+                    .await
+                    .is_ok()
             }),
-        ));
-    }
-    for (label, ch) in [
-        ("registry.GetAdministrativeUnit (warm cache)", warm.clone()),
-        ("registry.GetAdministrativeUnit (Redis down)", cold.clone()),
-    ] {
-        let token = token.clone();
-        scenarios.push((
-            label,
-            Box::new(move || {
-                let (ch, token) = (ch.clone(), token.clone());
-                Box::pin(load::run(c, d, move |w| {
-                    let mut client = RegistryServiceClient::new(ch[w % n].clone());
-                    let request = authorized(
-                        GetAdministrativeUnitRequest {
-                            name: "administrativeUnits/2025-38".into(),
-                        },
-                        &token,
-                    );
-                    async move { client.get_administrative_unit(request).await.is_ok() }
-                }))
-            }),
-        ));
-    }
-    {
-        let (ch, token) = (warm.clone(), token.clone());
-        scenarios.push((
-            "registry.ListAdministrativeUnits (50 communes)",
-            Box::new(move || {
-                let (ch, token) = (ch.clone(), token.clone());
-                Box::pin(load::run(c, d, move |w| {
-                    let mut client = RegistryServiceClient::new(ch[w % n].clone());
-                    let request = authorized(
-                        ListAdministrativeUnitsRequest {
-                            page_size: 50,
-                            filter: "province_code = 38 AND scheme = 2025".into(),
-                            ..Default::default()
-                        },
-                        &token,
-                    );
-                    async move { client.list_administrative_units(request).await.is_ok() }
-                }))
-            }),
-        ));
-    }
-    {
-        let (ch, token) = (warm.clone(), token.clone());
-        scenarios.push((
+        ),
+        (
+            "registry.GetProduct (warm cache)",
+            scenario(&warm, c, d, get_product.clone()),
+        ),
+        ("registry.GetProduct (Redis down)", scenario(&cold, c, d, get_product)),
+        (
+            "registry.GetAdministrativeUnit (warm cache)",
+            scenario(&warm, c, d, get_unit.clone()),
+        ),
+        (
+            "registry.GetAdministrativeUnit (Redis down)",
+            scenario(&cold, c, d, get_unit),
+        ),
+        (
+            "registry.SearchProducts (of 20k, page 20)",
+            scenario(&warm, c, d, search),
+        ),
+        (
+            "registry.ListProducts (province 38, page 50)",
+            scenario(&warm, c, d, list),
+        ),
+        (
             "registry.ResolveAdministrativeUnit (old commune)",
-            Box::new(move || {
-                let (ch, token) = (ch.clone(), token.clone());
-                Box::pin(load::run(c, d, move |w| {
-                    let mut client = RegistryServiceClient::new(ch[w % n].clone());
-                    let request = authorized(
-                        ResolveAdministrativeUnitRequest {
-                            code: "20440".into(),
-                            ..Default::default()
-                        },
-                        &token,
-                    );
-                    async move { client.resolve_administrative_unit(request).await.is_ok() }
-                }))
-            }),
-        ));
-    }
+            scenario(&warm, c, d, resolve),
+        ),
+    ];
 
     println!(
-        "\n{} runs x {}s, concurrency {c}, {n} connections; medians",
+        "\n{} runs x {}s, concurrency {c}, {n} connections; medians; {product_count} products in the registry",
         args.runs, args.duration
     );
     println!(
@@ -227,13 +305,13 @@ async fn main() -> anyhow::Result<()> {
         "scenario", "req/s", "p50", "p99", "/echo", "/pk", "/redis", "errors"
     );
     let mut baselines = [f64::NAN; 3];
-    for (i, (name, scenario)) in scenarios.iter().enumerate() {
-        if !name.contains(args.only.as_str()) && i >= 3 {
+    for (i, (name, run)) in scenarios.iter().enumerate() {
+        if i >= 3 && !name.contains(args.only.as_str()) {
             continue;
         }
         let mut runs = Vec::new();
         for _ in 0..args.runs {
-            runs.push(scenario().await);
+            runs.push(run().await);
         }
         let s = load::median(&runs);
         if i < 3 {
