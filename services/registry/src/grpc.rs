@@ -8,6 +8,8 @@ use ocop_proto::registry::v1::*;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
+use crate::ideas::Ideas;
+use crate::plans::Plans;
 use crate::products::Products;
 use crate::subjects::Subjects;
 use crate::units::Units;
@@ -22,6 +24,10 @@ pub struct Registry {
     pub subjects: Subjects,
     /// Products.
     pub products: Products,
+    /// Idea registrations.
+    pub ideas: Ideas,
+    /// Business plans and support records.
+    pub plans: Plans,
     /// The pool (audit log, import).
     pub db: PgPool,
 }
@@ -235,6 +241,170 @@ impl RegistryService for Registry {
             audit::list(&self.db, &who, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListAuditEventsResponse {
             audit_events,
+            next_page_token,
+        }))
+    }
+
+    async fn create_idea_registration(
+        &self,
+        request: Request<CreateIdeaRegistrationRequest>,
+    ) -> Reply<CreateIdeaRegistrationResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let idea = r.idea_registration.clone().unwrap_or_default();
+        let idea = self
+            .ideas
+            .create(&who, &r.parent, &idea, &r.idea_registration_id, &r.request_id)
+            .await?;
+        Ok(Response::new(CreateIdeaRegistrationResponse {
+            idea_registration: Some(idea),
+        }))
+    }
+
+    async fn get_idea_registration(
+        &self,
+        request: Request<GetIdeaRegistrationRequest>,
+    ) -> Reply<GetIdeaRegistrationResponse> {
+        caller(&request)?;
+        let idea = self.ideas.get(&request.get_ref().name).await?;
+        Ok(Response::new(GetIdeaRegistrationResponse {
+            idea_registration: Some(idea),
+        }))
+    }
+
+    async fn list_idea_registrations(
+        &self,
+        request: Request<ListIdeaRegistrationsRequest>,
+    ) -> Reply<ListIdeaRegistrationsResponse> {
+        caller(&request)?;
+        let r = request.get_ref();
+        let (idea_registrations, next_page_token) = self
+            .ideas
+            .list(&r.parent, r.page_size, &r.page_token, &r.filter)
+            .await?;
+        Ok(Response::new(ListIdeaRegistrationsResponse {
+            idea_registrations,
+            next_page_token,
+        }))
+    }
+
+    async fn review_idea_registration(
+        &self,
+        request: Request<ReviewIdeaRegistrationRequest>,
+    ) -> Reply<ReviewIdeaRegistrationResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let idea = self
+            .ideas
+            .review(&who, &r.name, &r.etag, r.decision(), &r.reason)
+            .await?;
+        Ok(Response::new(ReviewIdeaRegistrationResponse {
+            idea_registration: Some(idea),
+        }))
+    }
+
+    async fn create_business_plan(
+        &self,
+        request: Request<CreateBusinessPlanRequest>,
+    ) -> Reply<CreateBusinessPlanResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let plan = r.business_plan.clone().unwrap_or_default();
+        let plan = self
+            .plans
+            .create(&who, &r.parent, &plan, &r.business_plan_id, &r.request_id)
+            .await?;
+        Ok(Response::new(CreateBusinessPlanResponse {
+            business_plan: Some(plan),
+        }))
+    }
+
+    async fn get_business_plan(&self, request: Request<GetBusinessPlanRequest>) -> Reply<GetBusinessPlanResponse> {
+        caller(&request)?;
+        let plan = self.plans.get(&request.get_ref().name).await?;
+        Ok(Response::new(GetBusinessPlanResponse {
+            business_plan: Some(plan),
+        }))
+    }
+
+    async fn list_business_plans(
+        &self,
+        request: Request<ListBusinessPlansRequest>,
+    ) -> Reply<ListBusinessPlansResponse> {
+        caller(&request)?;
+        let r = request.get_ref();
+        let (business_plans, next_page_token) = self
+            .plans
+            .list(&r.parent, r.page_size, &r.page_token, &r.filter)
+            .await?;
+        Ok(Response::new(ListBusinessPlansResponse {
+            business_plans,
+            next_page_token,
+        }))
+    }
+
+    async fn update_business_plan(
+        &self,
+        request: Request<UpdateBusinessPlanRequest>,
+    ) -> Reply<UpdateBusinessPlanResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let plan = r.business_plan.clone().unwrap_or_default();
+        let plan = self.plans.update(&who, &plan, &mask(&r.update_mask)).await?;
+        Ok(Response::new(UpdateBusinessPlanResponse {
+            business_plan: Some(plan),
+        }))
+    }
+
+    async fn submit_business_plan(
+        &self,
+        request: Request<SubmitBusinessPlanRequest>,
+    ) -> Reply<SubmitBusinessPlanResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let plan = self.plans.submit(&who, &r.name, &r.etag).await?;
+        Ok(Response::new(SubmitBusinessPlanResponse {
+            business_plan: Some(plan),
+        }))
+    }
+
+    async fn review_business_plan(
+        &self,
+        request: Request<ReviewBusinessPlanRequest>,
+    ) -> Reply<ReviewBusinessPlanResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let plan = self
+            .plans
+            .review(&who, &r.name, &r.etag, r.decision(), &r.reason)
+            .await?;
+        Ok(Response::new(ReviewBusinessPlanResponse {
+            business_plan: Some(plan),
+        }))
+    }
+
+    async fn create_support_record(
+        &self,
+        request: Request<CreateSupportRecordRequest>,
+    ) -> Reply<CreateSupportRecordResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let record = r.support_record.clone().unwrap_or_default();
+        let record = self.plans.add_support(&who, &r.parent, &record, &r.request_id).await?;
+        Ok(Response::new(CreateSupportRecordResponse {
+            support_record: Some(record),
+        }))
+    }
+
+    async fn list_support_records(
+        &self,
+        request: Request<ListSupportRecordsRequest>,
+    ) -> Reply<ListSupportRecordsResponse> {
+        caller(&request)?;
+        let r = request.get_ref();
+        let (support_records, next_page_token) = self.plans.list_support(&r.parent, r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListSupportRecordsResponse {
+            support_records,
             next_page_token,
         }))
     }

@@ -32,7 +32,7 @@ pub fn id_or_generate(field: &str, id: &str) -> Result<String> {
 }
 
 fn check_segment(field: &str, name: &str, segment: &str) -> Result<()> {
-    let ok = !segment.is_empty()
+    let ok = segment.starts_with(|c: char| c.is_ascii_alphanumeric())
         && segment.len() <= 64
         && segment
             .chars()
@@ -88,6 +88,34 @@ pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
     check_segment(field, name, subject)?;
     check_segment(field, name, product)?;
     Ok((subject.to_owned(), product.to_owned()))
+}
+
+/// The ids in a name made of `collections` (e.g. `["subjects", "products", "ideas"]`
+/// for `subjects/{s}/products/{p}/ideas/{i}`). `-` is accepted as an id only
+/// when `wildcard` (AIP-159 "any parent").
+pub fn parse_path(field: &str, name: &str, collections: &[&str], wildcard: bool) -> Result<Vec<String>> {
+    let pattern: Vec<String> = collections.iter().map(|c| format!("{c}/{{id}}")).collect();
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("`{name}` is not a name of the form `{}`", pattern.join("/")),
+        )
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    if parts.len() != collections.len() * 2 {
+        return Err(bad());
+    }
+    let mut ids = Vec::new();
+    for (pair, collection) in parts.chunks(2).zip(collections) {
+        if pair[0] != *collection {
+            return Err(bad());
+        }
+        if !(wildcard && pair[1] == "-") {
+            check_segment(field, name, pair[1])?;
+        }
+        ids.push(pair[1].to_owned());
+    }
+    Ok(ids)
 }
 
 /// The etag of a row version. Opaque to clients.
@@ -151,6 +179,22 @@ mod tests {
         ] {
             assert!(parse_product("name", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn paths_parse() {
+        let c = ["subjects", "products", "ideas"];
+        assert_eq!(
+            parse_path("n", "subjects/a/products/b/ideas/c", &c, false).unwrap(),
+            vec!["a", "b", "c"]
+        );
+        assert!(parse_path("n", "subjects/a/products/b", &c, false).is_err());
+        assert!(parse_path("n", "subjects/a/plans/b/ideas/c", &c, false).is_err());
+        assert!(parse_path("n", "subjects/-/products/-", &c[..2], false).is_err());
+        assert_eq!(
+            parse_path("n", "subjects/-/products/-", &c[..2], true).unwrap(),
+            vec!["-", "-"]
+        );
     }
 
     #[test]

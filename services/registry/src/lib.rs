@@ -1,12 +1,15 @@
 //! The OCOP registry service: administrative units with the 2025 lineage,
-//! producers, products, search, CSV import/export and the audit log.
+//! producers, products, the cycle's idea registrations, business plans and
+//! support records, search, CSV import/export and the audit log.
 
 mod access;
 mod audit;
 pub mod grpc;
+pub mod ideas;
 mod idempotency;
 mod ids;
 mod listing;
+pub mod plans;
 pub mod products;
 mod reference_data;
 mod search;
@@ -39,10 +42,14 @@ pub fn routes(context: &Context) -> Routes {
     let units = units::Units::new(db.clone(), cache.clone());
     let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
     let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone());
+    let ideas = ideas::Ideas::new(db.clone(), units.clone());
+    let plans = plans::Plans::new(db.clone());
     let registry = grpc::Registry {
         units,
         subjects,
         products,
+        ideas,
+        plans,
         db,
     };
     // Imports and exports carry whole files: allow up to 32 MiB (Hà Nội's ~3,500
