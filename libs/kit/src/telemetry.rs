@@ -87,6 +87,10 @@ pub fn server_span(service: &str, request: &http::Request<()>) -> tracing::Span 
         rpc.method = path,
         trace_id = tracing::field::Empty,
     );
+    if span.is_disabled() {
+        // Filtered out (e.g. a warn-only log filter): skip the propagation work.
+        return span;
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
     // Must precede any use of the span's context (tracing-opentelemetry 0.34).
     let _ = span.set_parent(parent);

@@ -93,6 +93,18 @@ impl TestEnv {
     /// Starts `spec` in this process on port 0 and waits until it is SERVING.
     pub async fn spawn(&self, spec: ServiceSpec, routes: fn(&Context) -> Routes) -> TestApp {
         let name = spec.name;
+        // Migrate here first, so that a broken migration fails the test with its
+        // error rather than as a service that never turns SERVING.
+        let pool = ocop_kit::db::connect_lazy(&self.config.database, name.as_str()).expect("pool");
+        ocop_kit::db::migrate(&pool, name.as_str(), spec.migrations)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: migration failed: {e:#}"));
+        if let Some(prepare) = spec.prepare {
+            prepare(pool.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: preparing failed: {e:#}"));
+        }
+        pool.close().await;
         let listeners = Listeners::bind(self.config.services.get(name))
             .await
             .expect("bind port 0");

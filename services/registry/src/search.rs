@@ -1,9 +1,10 @@
 //! Search that ignores case and Vietnamese diacritics, done by PostgreSQL:
-//! the `search` column holds `fold(text)` (unaccent + lower) under a trigram
-//! index. Every word of the query must occur (in any order), so "mat ong bac"
-//! finds "Mật ong Đà Bắc"; matches are ranked by word similarity to the whole
-//! query. (A fuzzy `<%` match over all rows was measured at ~150 ms for 20,000
-//! products: too slow to be the first filter.)
+//! the `search` column holds `fold(text)` (unaccent + lower) and
+//! `search_words` its words under a full-text (GIN) index. Every word of the
+//! query must occur, in any order, the last one as a prefix (so a half-typed
+//! "mat ong nhu xu" finds "Mật ong Như Xuân"); matches are ranked by their
+//! word similarity to the whole query. (Measured alternatives: a fuzzy `<%`
+//! over all rows, ~150 ms for 20,000 products; trigram LIKE per word, ~15 ms.)
 
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
@@ -47,12 +48,28 @@ where
             .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?,
         None => 0,
     };
-    for word in query.split_whitespace().take(10) {
-        let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        sql.push(" AND search LIKE fold(")
-            .push_bind(format!("%{escaped}%"))
-            .push(")");
-    }
+    // Only letters and digits reach to_tsquery, so no input can break its syntax.
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(10)
+        .map(str::to_owned)
+        .collect();
+    let tsquery = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i + 1 == words.len() {
+                format!("{w}:*")
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" & ");
+    sql.push(" AND search_words @@ to_tsquery('simple', fold(")
+        .push_bind(tsquery)
+        .push("))");
     sql.push(" ORDER BY word_similarity(fold(")
         .push_bind(query.to_owned())
         .push(format!("), search) DESC, {key} LIMIT "))

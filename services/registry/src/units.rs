@@ -6,7 +6,9 @@ use ocop_kit::cache::Cache;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result, date};
-use ocop_proto::registry::v1::{AdministrativeUnit, CodeScheme, Successor, UnitLevel};
+use ocop_proto::registry::v1::{
+    AdministrativeUnit, CodeScheme, ResolveAdministrativeUnitResponse, Successor, UnitLevel,
+};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 /// Fields `ListAdministrativeUnits` can filter on.
@@ -213,6 +215,24 @@ impl Units {
     ) -> Result<(AdministrativeUnit, Vec<String>)> {
         check_code("code", code)?;
         let at = at.unwrap_or_else(date::today_vn);
+        // Units change only with new reference data (which restarts the service
+        // and reloads): an answer per (code, scheme, date) can be cached.
+        let key = format!("resolve:{}:{code}:{at}", scheme as i32);
+        let answer = self
+            .cache
+            .get_or_load(&key, || async {
+                let (unit, path) = self.walk(code, scheme, at).await?;
+                Ok(ResolveAdministrativeUnitResponse {
+                    administrative_unit: Some(unit),
+                    path,
+                })
+            })
+            .await?;
+        Ok((answer.administrative_unit.unwrap_or_default(), answer.path))
+    }
+
+    /// Follows the default successors from `code` to the unit in force at `at`.
+    async fn walk(&self, code: &str, scheme: CodeScheme, at: time::Date) -> Result<(AdministrativeUnit, Vec<String>)> {
         let schemes: &[i16] = match scheme {
             CodeScheme::Unspecified => &[2025, 2004],
             CodeScheme::CodeScheme2004 => &[2004],
