@@ -188,7 +188,7 @@ impl RegistryService for Registry {
     async fn delete_product(&self, request: Request<DeleteProductRequest>) -> Reply<DeleteProductResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let product = self.products.delete(&who, &r.name, &r.etag).await?;
+        let product = self.products.delete(&who, &r.name, &r.etag, r.force).await?;
         Ok(Response::new(DeleteProductResponse { product: Some(product) }))
     }
 

@@ -511,7 +511,7 @@ impl Products {
     }
 
     /// Soft-deletes a product.
-    pub async fn delete(&self, who: &Principal, name: &str, given_etag: &str) -> Result<Product> {
+    pub async fn delete(&self, who: &Principal, name: &str, given_etag: &str, force: bool) -> Result<Product> {
         require_writer(who)?;
         let (subject, id) = ids::parse_product("name", name)?;
         let name = product_name(&subject, &id);
@@ -519,6 +519,22 @@ impl Products {
         let current = lock(&mut tx, &subject, &id).await?;
         require_province(who, &current.province_code, &name)?;
         check_etag("etag", given_etag, &name, current.version)?;
+        let (ideas, plans): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM ideas WHERE subject_id = $1 AND product_id = $2),
+                    (SELECT count(*) FROM plans WHERE subject_id = $1 AND product_id = $2)",
+        )
+        .bind(&subject)
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if ideas + plans > 0 && !force {
+            return Err(Error::failed_precondition(
+                "HAS_CYCLE_RECORDS",
+                format!(
+                    "{name} has {ideas} idea registration(s) and {plans} business plan(s); set force to delete it anyway (they stay as history)"
+                ),
+            ));
+        }
         let proto = soft_delete_in(&mut tx, who, &subject, &id, "DeleteProduct").await?;
         tx.commit().await?;
         self.cache.invalidate(&cache_key(&subject, &id)).await;

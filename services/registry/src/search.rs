@@ -2,8 +2,8 @@
 //! the `search` column holds `fold(text)` (unaccent + lower) and
 //! `search_words` its words under a full-text (GIN) index. Every word of the
 //! query must occur, in any order, the last one as a prefix (so a half-typed
-//! "mat ong nhu xu" finds "Mật ong Như Xuân"); matches are ranked by their
-//! word similarity to the whole query. (Measured alternatives: a fuzzy `<%`
+//! "mat ong nhu xu" finds "Mật ong Như Xuân"); matches are ranked by where
+//! the whole query occurs and by length. (Measured alternatives: a fuzzy `<%`
 //! over all rows, ~150 ms for 20,000 products; trigram LIKE per word, ~15 ms.)
 
 use ocop_kit::paging::Page;
@@ -70,9 +70,21 @@ where
     sql.push(" AND search_words @@ to_tsquery('simple', fold(")
         .push_bind(tsquery)
         .push("))");
-    sql.push(" ORDER BY word_similarity(fold(")
-        .push_bind(query.to_owned())
-        .push(format!("), search) DESC, {key} LIMIT "))
+    // Rank: the whole query at the start of the name, then anywhere in it,
+    // then shorter names (closer to the query). Cheap per row, unlike a
+    // trigram similarity (measured: 18 ms against 4 ms for 3,200 matches).
+    let phrase = query
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sql.push(" ORDER BY (search LIKE fold(")
+        .push_bind(format!("{phrase}%"))
+        .push(")) DESC, (search LIKE fold(")
+        .push_bind(format!("%{phrase}%"))
+        .push(format!(")) DESC, length(search), {key} LIMIT "))
         .push_bind(page.fetch_limit())
         .push(" OFFSET ")
         .push_bind(offset);

@@ -243,6 +243,89 @@ async fn idea_to_plan_to_support() {
         .business_plan
         .unwrap();
     assert_eq!(got, reviewed);
+
+    // The product's cycle records hold its deletion back unless forced.
+    let delete = |force: bool| DeleteProductRequest {
+        name: p.name.clone(),
+        etag: p.etag.clone(),
+        force,
+    };
+    let err = f
+        .client
+        .delete_product(authorized(delete(false), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "HAS_CYCLE_RECORDS")
+    );
+    f.client
+        .delete_product(authorized(delete(true), &officer))
+        .await
+        .unwrap();
+    let kept = f
+        .client
+        .get_business_plan(authorized(
+            GetBusinessPlanRequest {
+                name: draft.name.clone(),
+            },
+            &council,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(kept.into_inner().business_plan.unwrap(), reviewed, "history stays");
+}
+
+#[tokio::test]
+async fn cycle_lists_refuse_foreign_page_tokens() {
+    let mut f = fixture().await;
+    let (p, _) = with_idea(&mut f).await;
+    let token = f.council.clone();
+    let bad = "bm90LWEtdG9rZW4".to_string();
+    let ideas = ListIdeaRegistrationsRequest {
+        parent: p.name.clone(),
+        page_token: bad.clone(),
+        ..Default::default()
+    };
+    let err = f
+        .client
+        .list_idea_registrations(authorized(ideas, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["page_token"]);
+    let plans = ListBusinessPlansRequest {
+        parent: p.name.clone(),
+        page_token: bad.clone(),
+        ..Default::default()
+    };
+    let err = f
+        .client
+        .list_business_plans(authorized(plans, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["page_token"]);
+    let plans = ListBusinessPlansRequest {
+        parent: p.name.clone(),
+        page_size: -3,
+        ..Default::default()
+    };
+    let err = f
+        .client
+        .list_business_plans(authorized(plans, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["page_size"]);
+    let officer = f.officer.clone();
+    let audit = ListAuditEventsRequest {
+        page_token: bad,
+        ..Default::default()
+    };
+    let err = f
+        .client
+        .list_audit_events(authorized(audit, &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["page_token"]);
 }
 
 #[tokio::test]

@@ -76,6 +76,7 @@ async fn create_get_update_delete_round() {
             DeleteProductRequest {
                 name: p.name.clone(),
                 etag: "v2".into(),
+                force: false,
             },
             &token,
         ))
@@ -91,6 +92,7 @@ async fn create_get_update_delete_round() {
             DeleteProductRequest {
                 name: p.name.clone(),
                 etag: "v3".into(),
+                force: false,
             },
             &token,
         ))
@@ -371,6 +373,7 @@ async fn get_list_update_delete_unhappy_paths() {
             DeleteProductRequest {
                 name: p.name.clone(),
                 etag: p.etag.clone(),
+                force: false,
             },
             &token_other,
         ))
@@ -383,6 +386,7 @@ async fn get_list_update_delete_unhappy_paths() {
             DeleteProductRequest {
                 name: p.name.clone(),
                 etag: "v7".into(),
+                force: false,
             },
             &token,
         ))
