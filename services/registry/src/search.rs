@@ -67,12 +67,14 @@ where
         })
         .collect::<Vec<_>>()
         .join(" & ");
-    sql.push(" AND search_words @@ to_tsquery('simple', fold(")
+    // Scalar subqueries are evaluated once per query; a bare fold($n) would be
+    // run (through the unaccent dictionary) for every row the filter reads.
+    sql.push(" AND search_words @@ (SELECT to_tsquery('simple', fold(")
         .push_bind(tsquery)
-        .push("))");
+        .push(")))");
     // Rank: the whole query at the start of the name, then anywhere in it,
     // then shorter names (closer to the query). Cheap per row, unlike a
-    // trigram similarity (measured: 18 ms against 4 ms for 3,200 matches).
+    // trigram similarity (measured: 18 ms against 8 ms for 3,200 matches).
     let phrase = query
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -80,11 +82,11 @@ where
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    sql.push(" ORDER BY (search LIKE fold(")
+    sql.push(" ORDER BY (search LIKE (SELECT fold(")
         .push_bind(format!("{phrase}%"))
-        .push(")) DESC, (search LIKE fold(")
+        .push("))) DESC, (search LIKE (SELECT fold(")
         .push_bind(format!("%{phrase}%"))
-        .push(format!(")) DESC, length(search), {key} LIMIT "))
+        .push(format!("))) DESC, length(search), {key} LIMIT "))
         .push_bind(page.fetch_limit())
         .push(" OFFSET ")
         .push_bind(offset);

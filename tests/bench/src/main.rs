@@ -284,7 +284,11 @@ async fn main() -> anyhow::Result<()> {
         ),
         (
             "registry.SearchProducts (of 20k, page 20)",
-            scenario(&warm, c, d, search),
+            scenario(&warm, c, d, search.clone()),
+        ),
+        (
+            "registry.SearchProducts (of 20k, page 20, concurrency 4)",
+            scenario(&warm, 4, d, search),
         ),
         (
             "registry.ListProducts (province 38, page 50)",
