@@ -126,10 +126,7 @@ where
         .trace_fn(move |request| crate::telemetry::server_span(service_label, request))
         .layer(GateLayer::new(verifier, spec.public_methods, name))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
-            stopped(stop_rx.clone()),
-        );
+        .serve_with_incoming_shutdown(incoming(listeners.grpc), stopped(stop_rx.clone()));
     let http = axum::serve(listeners.http, metrics_http::router(ready.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
@@ -165,6 +162,19 @@ where
             Ok(())
         }
     }
+}
+
+/// Accepted connections with Nagle's algorithm off. Our own listener bypasses
+/// tonic's `tcp_nodelay`, and without it a response larger than one segment
+/// waits for the client's delayed ACK: measured as +40-50 ms on a search
+/// returning 20 products.
+pub fn incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
 }
 
 /// Resolves once the stop flag is raised.

@@ -71,7 +71,7 @@ pub async fn start(db: PgPool, redis_url: &str) -> anyhow::Result<String> {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            .serve_with_incoming(ocop_kit::server::incoming(listener)),
     );
     Ok(url)
 }

@@ -178,6 +178,7 @@ pub fn run_to_end(name: &str, args: &[&str], envs: &[(String, String)]) -> (Exit
         .args(args)
         .envs(envs.iter().cloned())
         .env_remove("OCOP_CONFIG")
+        .env_remove("TOKEN")
         .output()
         .expect("run");
     let text = format!(
