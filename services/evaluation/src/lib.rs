@@ -1,11 +1,15 @@
-//! The OCOP evaluation service: criteria sets, rounds, councils, score sheets and results.
-//!
-//! Its methods arrive with its own issue; today it starts, migrates its
-//! schema and answers health and reflection like every service.
+//! The OCOP evaluation service. Today: the versioned national criteria
+//! sheets (1048/2019 and 148/2023), checked, corrected deliberately where
+//! the source contradicts itself, and served. Rounds, councils, score sheets
+//! and results arrive with the rest of its issue.
+
+pub mod criteria;
+pub mod grpc;
+pub mod sheet;
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};
-use ocop_proto::evaluation::v1::evaluation_service_server::{EvaluationService, EvaluationServiceServer};
+use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use tonic::service::Routes;
 
 /// Embedded migrations of the `evaluation` schema.
@@ -18,17 +22,13 @@ pub fn spec() -> ServiceSpec {
         grpc_service: "ocop.evaluation.v1.EvaluationService",
         migrations: &MIGRATIONS,
         public_methods: &[],
-        prepare: None,
+        prepare: Some(|pool| Box::pin(criteria::load_shipped(pool))),
     }
 }
 
-/// Implements `ocop.evaluation.v1.EvaluationService`.
-#[derive(Debug, Clone, Copy)]
-pub struct Evaluation;
-
-impl EvaluationService for Evaluation {}
-
 /// The service's gRPC routes.
-pub fn routes(_context: &Context) -> Routes {
-    Routes::new(EvaluationServiceServer::new(Evaluation))
+pub fn routes(context: &Context) -> Routes {
+    Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
+        db: context.db.clone(),
+    }))
 }

@@ -63,6 +63,12 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Criteria sheets of the evaluation service.
+    Criteria {
+        /// What to do.
+        #[command(subcommand)]
+        what: CriteriaWhat,
+    },
     /// Export producers and products to CSV, in the import format.
     Export {
         /// What to export.
@@ -80,6 +86,16 @@ enum ImportWhat {
         /// Check the file, write nothing.
         #[arg(long)]
         validate_only: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CriteriaWhat {
+    /// Check a sheet (JSON, the shape of services/evaluation/data/criteria) and store it:
+    /// a new product set, an unchanged one, or a new version when the current one was used.
+    Import {
+        /// The JSON file.
+        file: std::path::PathBuf,
     },
 }
 
@@ -147,5 +163,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export {
             what: ExportWhat::SubjectsProducts { file, province },
         } => runtime.block_on(transfer::export(&config, &file, province)),
+        Command::Criteria {
+            what: CriteriaWhat::Import { file },
+        } => runtime.block_on(suite::import_criteria(&config, &file)),
     }
 }

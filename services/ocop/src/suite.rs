@@ -124,3 +124,29 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `ocop criteria import FILE`: checks and stores one criteria sheet.
+pub async fn import_criteria(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let json = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let pool = ocop_kit::db::connect_lazy(&config.database, "evaluation")?;
+    ocop_kit::db::migrate(&pool, "evaluation", &ocop_evaluation::MIGRATIONS).await?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match ocop_evaluation::criteria::store(&pool, &name, &json).await {
+        Ok(stored) => {
+            eprintln!("{stored:?}");
+            Ok(())
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("  {p}");
+            }
+            Err(anyhow::anyhow!(
+                "{} problem(s); the sheet was not stored",
+                problems.len()
+            ))
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The criteria-set store: loads the sheets shipped in `data/criteria/`,
+//! versions them, and serves them.
+
+use ocop_kit::date;
+use ocop_kit::filter::Filter;
+use ocop_kit::paging::Page;
+use ocop_kit::{Error, Result};
+use ocop_proto::evaluation::v1::{CriteriaSet, Decision};
+use prost::Message;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use crate::sheet::{self, SourceSheet};
+
+/// The sheets shipped with the service: (file name, contents).
+pub const SHIPPED: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/criteria_files.rs"));
+
+/// Filterable fields of `ListCriteriaSets`.
+pub const FILTER_FIELDS: &[&str] = &["decision", "group_code", "subgroup_code", "in_force_at"];
+
+/// What storing a sheet did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// First version of its product set.
+    Created(String),
+    /// Identical to the current version: nothing changed.
+    Unchanged(String),
+    /// The current version was unused and has been replaced in place.
+    Replaced(String),
+    /// The current version was used: this is a new version.
+    NewVersion(String),
+}
+
+fn decision_key(decision: i32) -> &'static str {
+    if decision == Decision::Decision1482023 as i32 {
+        "148"
+    } else {
+        "1048"
+    }
+}
+
+/// Checks a sheet (JSON text) and stores it, versioning as needed.
+pub async fn store(db: &PgPool, file: &str, json: &str) -> std::result::Result<Stored, Vec<String>> {
+    let source: SourceSheet =
+        serde_json::from_str(json).map_err(|e| vec![format!("{file}: not a criteria sheet: {e}")])?;
+    let checked = sheet::check(source)
+        .map_err(|problems| problems.into_iter().map(|p| format!("{file}: {p}")).collect::<Vec<_>>())?;
+    store_set(db, checked.set)
+        .await
+        .map_err(|e| vec![format!("{file}: {e}")])
+}
+
+async fn store_set(db: &PgPool, set: CriteriaSet) -> Result<Stored> {
+    let content = set.encode_to_vec();
+    let fingerprint = format!("{:016x}", ocop_kit::fnv1a(&content));
+    let decision = decision_key(set.decision);
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('evaluation.criteria_sets'))")
+        .execute(&mut *tx)
+        .await?;
+    let current: Option<(String, i32, String, bool)> = sqlx::query_as(
+        "SELECT id, version, fingerprint, used FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(decision)
+    .bind(&set.subgroup_code)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let from = set
+        .in_force_from
+        .as_ref()
+        .map(|d| date::from_proto("in_force_from", d))
+        .transpose()?;
+    let until = set
+        .in_force_until
+        .as_ref()
+        .map(|d| date::from_proto("in_force_until", d))
+        .transpose()?;
+    let outcome = match current {
+        Some((id, _, stored, _)) if stored == fingerprint => Stored::Unchanged(id),
+        Some((id, _, _, false)) => {
+            sqlx::query("UPDATE criteria_sets SET content = $2, fingerprint = $3, in_force_from = $4, in_force_until = $5 WHERE id = $1")
+                .bind(&id)
+                .bind(&content)
+                .bind(&fingerprint)
+                .bind(from)
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+            Stored::Replaced(id)
+        }
+        previous => {
+            let version = previous.map(|(_, v, _, _)| v + 1).unwrap_or(1);
+            let id = format!("{decision}-{}-v{version}", set.subgroup_code);
+            sqlx::query(
+                "INSERT INTO criteria_sets (id, decision, group_code, subgroup_code, version, content, fingerprint, in_force_from, in_force_until)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&id)
+            .bind(decision)
+            .bind(&set.group_code)
+            .bind(&set.subgroup_code)
+            .bind(version)
+            .bind(&content)
+            .bind(&fingerprint)
+            .bind(from)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+            if version == 1 {
+                Stored::Created(id)
+            } else {
+                Stored::NewVersion(id)
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Loads every shipped sheet; fails (naming every problem) if one is refused.
+pub async fn load_shipped(db: PgPool) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for (file, json) in SHIPPED {
+        if let Err(p) = store(&db, file, json).await {
+            problems.extend(p);
+        }
+    }
+    anyhow::ensure!(problems.is_empty(), "criteria sheets refused:\n{}", problems.join("\n"));
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    version: i32,
+    content: Vec<u8>,
+    used: bool,
+    create_time: time::OffsetDateTime,
+}
+
+impl Row {
+    fn to_proto(&self) -> Result<CriteriaSet> {
+        let mut set = CriteriaSet::decode(self.content.as_slice()).map_err(Error::internal)?;
+        set.name = format!("criteriaSets/{}", self.id);
+        set.version = self.version;
+        set.used = self.used;
+        set.create_time = Some(date::to_timestamp(self.create_time));
+        Ok(set)
+    }
+}
+
+/// One set by name.
+pub async fn get(db: &PgPool, name: &str) -> Result<CriteriaSet> {
+    let id = name
+        .strip_prefix("criteriaSets/")
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        .ok_or_else(|| Error::invalid("name", format!("`{name}` is not a criteria set name; expected `criteriaSets/{{id}}`, e.g. `criteriaSets/1048-ruou-trang-v1`")))?;
+    let row: Option<Row> =
+        sqlx::query_as("SELECT id, version, content, used, create_time FROM criteria_sets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    row.ok_or_else(|| Error::not_found(name))?.to_proto()
+}
+
+/// A page of sets.
+pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<CriteriaSet>, String)> {
+    let filter = Filter::parse(filter, FILTER_FIELDS)?;
+    let query_id = filter.canonical();
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let mut sql =
+        QueryBuilder::<Postgres>::new("SELECT id, version, content, used, create_time FROM criteria_sets WHERE TRUE");
+    if let Some(decision) = filter.get("decision") {
+        if !["1048", "148"].contains(&decision) {
+            return Err(Error::invalid(
+                "filter",
+                format!("decision `{decision}` is not 1048 or 148"),
+            ));
+        }
+        sql.push(" AND decision = ").push_bind(decision.to_owned());
+    }
+    for field in ["group_code", "subgroup_code"] {
+        if let Some(value) = filter.get(field) {
+            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
+        }
+    }
+    if let Some(at) = filter.get("in_force_at") {
+        let at = date::parse_iso("filter", at)?;
+        sql.push(" AND in_force_from <= ")
+            .push_bind(at)
+            .push(" AND (in_force_until IS NULL OR in_force_until >= ")
+            .push_bind(at)
+            .push(")");
+    }
+    if let Some(after) = &page.after {
+        sql.push(" AND id > ").push_bind(after.clone());
+    }
+    sql.push(" ORDER BY id LIMIT ").push_bind(page.fetch_limit());
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
+    let next = page.finish(&mut rows, |r| r.id.clone(), &query_id);
+    rows.iter()
+        .map(Row::to_proto)
+        .collect::<Result<Vec<_>>>()
+        .map(|sets| (sets, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_sheet_passes_the_checks() {
+        assert_eq!(SHIPPED.len(), 28);
+        for (file, json) in SHIPPED {
+            let source: SourceSheet = serde_json::from_str(json).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let checked = sheet::check(source).unwrap_or_else(|p| panic!("{file}: {p:#?}"));
+            for part in &checked.set.parts {
+                let total: i32 = part
+                    .sections
+                    .iter()
+                    .flat_map(|s| &s.criteria)
+                    .map(|c| c.max_points)
+                    .sum();
+                assert!(total <= part.max_points, "{file}: part {}", part.code);
+            }
+        }
+    }
+
+    #[test]
+    fn the_source_errors_are_handled_deliberately() {
+        let notes = |prefix: &str| {
+            let (_, json) = SHIPPED.iter().find(|(f, _)| f.starts_with(prefix)).unwrap();
+            sheet::check(serde_json::from_str(json).unwrap())
+                .unwrap()
+                .set
+                .corrections
+        };
+        let honey = notes("1048-04");
+        assert!(
+            honey
+                .iter()
+                .any(|n| n.starts_with("criterion 9.1: printed maximum 3 corrected to 2")),
+            "{honey:#?}"
+        );
+        let vegetables = notes("1048-07");
+        assert!(
+            vegetables
+                .iter()
+                .any(|n| n.contains("criterion 3.1: accepted as printed, though its best option gives 2 of 3")),
+            "{vegetables:#?}"
+        );
+        assert!(
+            notes("1048-13")
+                .iter()
+                .any(|n| n.contains("6.3: printed maximum 2 corrected to 3"))
+        );
+        assert!(
+            notes("1048-17")
+                .iter()
+                .any(|n| n.contains("6.1: printed maximum 5 corrected to 3"))
+        );
+        assert!(
+            notes("1048-19")
+                .iter()
+                .any(|n| n.contains("criterion 10: accepted as printed"))
+        );
+        assert!(
+            notes("1048-25")
+                .iter()
+                .any(|n| n.contains("6.5: printed maximum 3 corrected to 5"))
+        );
+        assert!(
+            notes("1048-26")
+                .iter()
+                .any(|n| n.contains("part A: accepted as printed, though its criteria add up to 34 of 35"))
+        );
+        assert!(notes("1048-781").iter().any(|n| n.contains("no cap printed")));
+        assert!(notes("1048-01").is_empty(), "a clean sheet carries no notes");
+    }
+}
