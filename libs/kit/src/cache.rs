@@ -91,8 +91,17 @@ impl Cache {
         }
         metrics::counter!("ocop_cache_requests_total", "result" => "miss").increment(1);
         let message = load().await?;
-        self.set_bytes(&full, message.encode_to_vec()).await;
+        // Only if absent: a writer's fresher value (see `put`) must win over a
+        // value this reader loaded before the writer's transaction committed.
+        self.set_bytes(&full, message.encode_to_vec(), true).await;
         Ok(message)
+    }
+
+    /// Stores the value a write just committed, replacing what is cached.
+    /// Together with readers that only fill absent keys, a read that raced
+    /// the write cannot leave the old value behind.
+    pub async fn put<M: prost::Message>(&self, key: &str, message: &M) {
+        self.set_bytes(&self.key(key), message.encode_to_vec(), false).await;
     }
 
     /// Removes `key`. Called after the database transaction commits, so a
@@ -122,10 +131,15 @@ impl Cache {
         .flatten()
     }
 
-    async fn set_bytes(&self, key: &str, value: Vec<u8>) {
+    async fn set_bytes(&self, key: &str, value: Vec<u8>, only_if_absent: bool) {
         let (key, ttl) = (key.to_owned(), self.inner.ttl_s);
         self.run("set", |mut conn| async move {
-            conn.set_ex::<_, _, ()>(key, value, ttl).await
+            let mut set = redis::cmd("SET");
+            set.arg(key).arg(value).arg("EX").arg(ttl);
+            if only_if_absent {
+                set.arg("NX");
+            }
+            set.query_async::<()>(&mut conn).await
         })
         .await;
     }

@@ -506,7 +506,7 @@ impl Products {
         )
         .await?;
         tx.commit().await?;
-        self.cache.invalidate(&cache_key(&subject, &id)).await;
+        self.cache.put(&cache_key(&subject, &id), &proto).await;
         Ok(proto)
     }
 
@@ -537,7 +537,7 @@ impl Products {
         }
         let proto = soft_delete_in(&mut tx, who, &subject, &id, "DeleteProduct").await?;
         tx.commit().await?;
-        self.cache.invalidate(&cache_key(&subject, &id)).await;
+        self.cache.put(&cache_key(&subject, &id), &proto).await;
         Ok(proto)
     }
 

@@ -528,7 +528,7 @@ impl Subjects {
         )
         .await?;
         tx.commit().await?;
-        self.cache.invalidate(&cache_key(&id)).await;
+        self.cache.put(&cache_key(&id), &proto).await;
         for product in moved {
             self.cache.invalidate(&crate::products::cache_key(&id, &product)).await;
         }
@@ -586,7 +586,7 @@ impl Subjects {
         )
         .await?;
         tx.commit().await?;
-        self.cache.invalidate(&cache_key(&id)).await;
+        self.cache.put(&cache_key(&id), &proto).await;
         for product in products {
             self.cache.invalidate(&crate::products::cache_key(&id, &product)).await;
         }
