@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use crate::audit::{self, Change};
 use crate::idempotency::{self, Claim};
 use crate::ids::{self, check_etag, etag, parse_path, product_name};
-use crate::listing::Order;
+use crate::listing::{Order, push_product_parent, push_state};
 use crate::units::Units;
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "ideas"];
@@ -247,16 +247,8 @@ impl Ideas {
         let query_id = format!("{parent}|{}", filter.canonical());
         let page = Page::parse(page_size, page_token, &query_id)?;
         let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", idea_columns!(), " FROM ideas WHERE TRUE"));
-        push_parent(&mut sql, &ids);
-        if let Some(state) = filter.get("state") {
-            if !["submitted", "accepted", "rejected"].contains(&state) {
-                return Err(Error::invalid(
-                    "filter",
-                    format!("state `{state}` is not submitted, accepted or rejected"),
-                ));
-            }
-            sql.push(" AND state = ").push_bind(state.to_owned());
-        }
+        push_product_parent(&mut sql, &ids);
+        push_state(&mut sql, &filter, &["submitted", "accepted", "rejected"])?;
         for field in ["commune_code", "province_code"] {
             if let Some(value) = filter.get(field) {
                 sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
@@ -357,15 +349,6 @@ pub fn review_state(decision: ReviewDecision, reason: &str) -> Result<&'static s
     };
     v.check()?;
     Ok(state)
-}
-
-fn push_parent(sql: &mut QueryBuilder<Postgres>, ids: &[String]) {
-    if ids[0] != "-" {
-        sql.push(" AND subject_id = ").push_bind(ids[0].clone());
-    }
-    if ids[1] != "-" {
-        sql.push(" AND product_id = ").push_bind(ids[1].clone());
-    }
 }
 
 async fn lock(tx: &mut PgConnection, ids: &[String]) -> Result<Row> {

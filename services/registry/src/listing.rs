@@ -1,5 +1,6 @@
 //! Ordering and keyset cursors shared by the List methods.
 
+use ocop_kit::filter::Filter;
 use ocop_kit::{Error, Result};
 use sqlx::{Postgres, QueryBuilder};
 
@@ -98,4 +99,28 @@ impl Order {
             .collect::<Vec<_>>()
             .join("\u{1f}")
     }
+}
+
+/// `AND subject_id = … AND product_id = …` for the ids of a product parent
+/// (`subjects/{s}/products/{p}`), where `-` means any (AIP-159).
+pub fn push_product_parent(sql: &mut QueryBuilder<Postgres>, ids: &[String]) {
+    for (column, id) in ["subject_id", "product_id"].into_iter().zip(ids) {
+        if id != "-" {
+            sql.push(format!(" AND {column} = ")).push_bind(id.clone());
+        }
+    }
+}
+
+/// `AND state = …` when the filter names a state, which must be one of `states`.
+pub fn push_state(sql: &mut QueryBuilder<Postgres>, filter: &Filter, states: &[&str]) -> Result<()> {
+    if let Some(state) = filter.get("state") {
+        if !states.contains(&state) {
+            return Err(Error::invalid(
+                "filter",
+                format!("state `{state}` is not one of {}", states.join(", ")),
+            ));
+        }
+        sql.push(" AND state = ").push_bind(state.to_owned());
+    }
+    Ok(())
 }

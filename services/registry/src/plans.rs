@@ -16,7 +16,7 @@ use crate::audit::{self, Change};
 use crate::ideas::{idea_name, idea_state, review_state};
 use crate::idempotency::{self, Claim};
 use crate::ids::{self, check_etag, etag, parse_path, product_name};
-use crate::listing::Order;
+use crate::listing::{Order, push_product_parent, push_state};
 use crate::subjects::check_mask;
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "plans"];
@@ -282,21 +282,8 @@ impl Plans {
         let query_id = format!("{parent}|{}", filter.canonical());
         let page = Page::parse(page_size, page_token, &query_id)?;
         let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", plan_columns!(), " FROM plans WHERE TRUE"));
-        if ids[0] != "-" {
-            sql.push(" AND subject_id = ").push_bind(ids[0].clone());
-        }
-        if ids[1] != "-" {
-            sql.push(" AND product_id = ").push_bind(ids[1].clone());
-        }
-        if let Some(state) = filter.get("state") {
-            if !["draft", "submitted", "accepted", "rejected"].contains(&state) {
-                return Err(Error::invalid(
-                    "filter",
-                    format!("state `{state}` is not draft, submitted, accepted or rejected"),
-                ));
-            }
-            sql.push(" AND state = ").push_bind(state.to_owned());
-        }
+        push_product_parent(&mut sql, &ids);
+        push_state(&mut sql, &filter, &["draft", "submitted", "accepted", "rejected"])?;
         if let Some(province) = filter.get("province_code") {
             sql.push(" AND province_code = ").push_bind(province.to_owned());
         }

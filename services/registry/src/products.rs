@@ -18,7 +18,7 @@ use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::idempotency::{self, Claim};
 use crate::ids::{self, check_etag, etag, product_name, subject_name};
-use crate::listing::Order;
+use crate::listing::{Order, push_state};
 use crate::search;
 use crate::subjects::{Subjects, check_mask};
 use crate::units::Units;
@@ -656,14 +656,6 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()>
             sql.push(format!(" AND {column} = ")).push_bind(value.to_owned());
         }
     }
-    if let Some(s) = filter.get("state") {
-        if !["active", "discontinued"].contains(&s) {
-            return Err(Error::invalid(
-                "filter",
-                format!("state `{s}` is not active or discontinued"),
-            ));
-        }
-        sql.push(" AND state = ").push_bind(s.to_owned());
-    }
+    push_state(sql, filter, &["active", "discontinued"])?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::idempotency::{self, Claim};
 use crate::ids::{self, check_etag, etag, subject_name};
-use crate::listing::Order;
+use crate::listing::{Order, push_state};
 use crate::search;
 use crate::units::Units;
 
@@ -635,15 +635,7 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()>
         }
         sql.push(" AND kind = ").push_bind(k.to_owned());
     }
-    if let Some(s) = filter.get("state") {
-        if !["active", "suspended", "dissolved"].contains(&s) {
-            return Err(Error::invalid(
-                "filter",
-                format!("state `{s}` is not active, suspended or dissolved"),
-            ));
-        }
-        sql.push(" AND state = ").push_bind(s.to_owned());
-    }
+    push_state(sql, filter, &["active", "suspended", "dissolved"])?;
     Ok(())
 }
 
