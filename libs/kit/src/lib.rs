@@ -2,6 +2,7 @@
 //! vocabulary, telemetry, the server runner, PostgreSQL, the Redis cache,
 //! tokens, pagination and filters.
 
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod filter;
 pub mod gate;
+pub mod idempotency;
 pub mod metrics_http;
 pub mod paging;
 pub mod server;

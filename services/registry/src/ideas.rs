@@ -12,10 +12,10 @@ use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::audit::{self, Change};
-use crate::idempotency::{self, Claim};
 use crate::ids::{self, check_etag, etag, parse_path, product_name};
 use crate::listing::{Order, push_product_parent, push_state};
 use crate::units::Units;
+use ocop_kit::idempotency::{self, Claim};
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "ideas"];
 /// Filterable fields of `ListIdeaRegistrations`.

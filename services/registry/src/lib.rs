@@ -6,7 +6,6 @@ mod access;
 mod audit;
 pub mod grpc;
 pub mod ideas;
-mod idempotency;
 mod ids;
 mod listing;
 pub mod plans;

@@ -16,12 +16,12 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
-use crate::idempotency::{self, Claim};
 use crate::ids::{self, check_etag, etag, product_name, subject_name};
 use crate::listing::{Order, push_state};
 use crate::search;
 use crate::subjects::{Subjects, check_mask};
 use crate::units::Units;
+use ocop_kit::idempotency::{self, Claim};
 
 /// Filterable fields of `ListProducts`.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "group_code", "subgroup_code", "state"];

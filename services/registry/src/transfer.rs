@@ -20,11 +20,11 @@ use sqlx::PgPool;
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Created};
-use crate::idempotency::{self, Claim};
 use crate::ids::{self, product_name, subject_name};
 use crate::products::{self, product_columns};
 use crate::subjects::{self, subject_columns};
 use crate::units::Units;
+use ocop_kit::idempotency::{self, Claim};
 
 /// The columns of the file, in order.
 pub const COLUMNS: &[&str] = &[

@@ -1,7 +1,9 @@
 //! `request_id`: a create retried with the same request_id returns the
-//! resource of the first attempt instead of making a second one.
+//! resource of the first attempt instead of making a second one. Each service
+//! keeps a `request_ids (request_id uuid PRIMARY KEY, method, resource,
+//! response bytea, create_time)` table in its schema.
 
-use ocop_kit::{Error, Result};
+use crate::error::{Error, Result};
 use sqlx::PgConnection;
 
 /// What claiming a request_id found.

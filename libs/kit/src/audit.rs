@@ -1,0 +1,113 @@
+//! The audit log and the change feed, both written in the transaction of the
+//! change they describe, so neither can miss nor invent a change. Each
+//! service keeps `audit_events` (append-only) and `outbox` tables in its schema.
+
+use sqlx::PgConnection;
+
+use crate::auth::Principal;
+use crate::error::Result;
+
+/// One change to record.
+pub struct Change<'a> {
+    /// The RPC, e.g. `UpdateSubject`.
+    pub method: &'static str,
+    /// `created`, `updated` or `deleted` (the change feed's kind).
+    pub kind: &'static str,
+    /// Resource name.
+    pub resource: &'a str,
+    /// The resource's province.
+    pub province: &'a str,
+    /// Etag before; empty on create.
+    pub etag_before: &'a str,
+    /// Etag after.
+    pub etag_after: &'a str,
+    /// The caller's request_id, if any.
+    pub request_id: &'a str,
+    /// The resource after the change, encoded (the change feed's payload).
+    pub payload: Vec<u8>,
+}
+
+/// Writes the audit row and the outbox row of `change`.
+pub async fn record(tx: &mut PgConnection, who: &Principal, change: Change<'_>) -> Result<()> {
+    let traceparent = crate::telemetry::current_traceparent().unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO audit_events (actor, role, request_id, method, resource, province_code, etag_before, etag_after, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&who.subject)
+    .bind(who.role.as_str())
+    .bind(change.request_id)
+    .bind(change.method)
+    .bind(change.resource)
+    .bind(change.province)
+    .bind(change.etag_before)
+    .bind(change.etag_after)
+    .bind(&traceparent)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO outbox (resource, change, payload, traceparent) VALUES ($1, $2, $3, NULLIF($4, ''))")
+        .bind(change.resource)
+        .bind(change.kind)
+        .bind(change.payload)
+        .bind(&traceparent)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// One created resource of a bulk write.
+pub struct Created {
+    /// Resource name.
+    pub resource: String,
+    /// Its province.
+    pub province: String,
+    /// Its etag.
+    pub etag: String,
+    /// The resource, encoded.
+    pub payload: Vec<u8>,
+}
+
+/// Writes the audit and outbox rows of many creations at once (imports).
+pub async fn record_created(
+    tx: &mut PgConnection,
+    who: &Principal,
+    method: &'static str,
+    request_id: &str,
+    created: Vec<Created>,
+) -> Result<()> {
+    if created.is_empty() {
+        return Ok(());
+    }
+    let traceparent = crate::telemetry::current_traceparent().unwrap_or_default();
+    let (mut resources, mut provinces, mut etags, mut payloads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for c in created {
+        resources.push(c.resource);
+        provinces.push(c.province);
+        etags.push(c.etag);
+        payloads.push(c.payload);
+    }
+    sqlx::query(
+        "INSERT INTO audit_events (actor, role, request_id, method, resource, province_code, etag_after, traceparent)
+         SELECT $1, $2, $3, $4, r, p, e, $5 FROM UNNEST($6::text[], $7::text[], $8::text[]) AS t(r, p, e)",
+    )
+    .bind(&who.subject)
+    .bind(who.role.as_str())
+    .bind(request_id)
+    .bind(method)
+    .bind(&traceparent)
+    .bind(&resources)
+    .bind(&provinces)
+    .bind(&etags)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO outbox (resource, change, payload, traceparent)
+         SELECT r, 'created', p, NULLIF($1, '') FROM UNNEST($2::text[], $3::bytea[]) AS t(r, p)",
+    )
+    .bind(&traceparent)
+    .bind(&resources)
+    .bind(&payloads)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
