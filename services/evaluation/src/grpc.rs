@@ -6,14 +6,21 @@ use ocop_proto::evaluation::v1::*;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::criteria;
+use ocop_kit::client::TracedChannel;
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+
+use crate::{criteria, entries, rounds};
 
 /// Implements `ocop.evaluation.v1.EvaluationService`.
 #[derive(Clone)]
 pub struct Evaluation {
     /// The evaluation schema's pool.
     pub db: PgPool,
+    /// The registry service, over gRPC with trace propagation.
+    pub registry: RegistryServiceClient<TracedChannel>,
 }
+
+type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl EvaluationService for Evaluation {
@@ -37,6 +44,76 @@ impl EvaluationService for Evaluation {
         let (criteria_sets, next_page_token) = criteria::list(&self.db, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListCriteriaSetsResponse {
             criteria_sets,
+            next_page_token,
+        }))
+    }
+
+    async fn create_evaluation_round(
+        &self,
+        request: Request<CreateEvaluationRoundRequest>,
+    ) -> Reply<CreateEvaluationRoundResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let round = r.evaluation_round.clone().unwrap_or_default();
+        let round = rounds::create(&self.db, &who, &round, &r.request_id).await?;
+        Ok(Response::new(CreateEvaluationRoundResponse {
+            evaluation_round: Some(round),
+        }))
+    }
+
+    async fn get_evaluation_round(
+        &self,
+        request: Request<GetEvaluationRoundRequest>,
+    ) -> Reply<GetEvaluationRoundResponse> {
+        Principal::from_request(&request)?;
+        let round = rounds::get(&self.db, &request.get_ref().name).await?;
+        Ok(Response::new(GetEvaluationRoundResponse {
+            evaluation_round: Some(round),
+        }))
+    }
+
+    async fn list_evaluation_rounds(
+        &self,
+        request: Request<ListEvaluationRoundsRequest>,
+    ) -> Reply<ListEvaluationRoundsResponse> {
+        Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (evaluation_rounds, next_page_token) =
+            rounds::list(&self.db, r.page_size, &r.page_token, &r.filter).await?;
+        Ok(Response::new(ListEvaluationRoundsResponse {
+            evaluation_rounds,
+            next_page_token,
+        }))
+    }
+
+    async fn open_evaluation_round(
+        &self,
+        request: Request<OpenEvaluationRoundRequest>,
+    ) -> Reply<OpenEvaluationRoundResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let round = rounds::open(&self.db, &who, &r.name, &r.etag).await?;
+        Ok(Response::new(OpenEvaluationRoundResponse {
+            evaluation_round: Some(round),
+        }))
+    }
+
+    async fn create_entry(&self, request: Request<CreateEntryRequest>) -> Reply<CreateEntryResponse> {
+        let who = Principal::from_request(&request)?;
+        // The registry is asked with the caller's own token.
+        let bearer = request.metadata().get("authorization").cloned();
+        let r = request.get_ref();
+        let entry = r.entry.clone().unwrap_or_default();
+        let entry = entries::create(&self.db, &self.registry, &who, bearer, &r.parent, &entry, &r.request_id).await?;
+        Ok(Response::new(CreateEntryResponse { entry: Some(entry) }))
+    }
+
+    async fn list_entries(&self, request: Request<ListEntriesRequest>) -> Reply<ListEntriesResponse> {
+        Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (entries, next_page_token) = entries::list(&self.db, &r.parent, r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListEntriesResponse {
+            entries,
             next_page_token,
         }))
     }

@@ -1,10 +1,12 @@
-//! The OCOP evaluation service. Today: the versioned national criteria
-//! sheets (1048/2019 and 148/2023), checked, corrected deliberately where
-//! the source contradicts itself, and served. Rounds, councils, score sheets
-//! and results arrive with the rest of its issue.
+//! The OCOP evaluation service: the versioned national criteria sheets
+//! (1048/2019 and 148/2023), checked and deliberately corrected where the
+//! source contradicts itself; rounds with their councils; and entries checked
+//! with the registry over gRPC. Score sheets and results are still to come.
 
 pub mod criteria;
+pub mod entries;
 pub mod grpc;
+pub mod rounds;
 pub mod sheet;
 
 use ocop_kit::config::ServiceName;
@@ -28,7 +30,12 @@ pub fn spec() -> ServiceSpec {
 
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Routes {
+    // A lazy channel: the registry may start after this service.
+    let channel = ocop_kit::client::channel(&context.config.services.registry.url, None)
+        .expect("services.registry.url is validated at start");
+    let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
         db: context.db.clone(),
+        registry,
     }))
 }

@@ -1,0 +1,265 @@
+//! Entries: a registry product entered into an open round. The product is
+//! checked with the registry service over gRPC (never through its tables),
+//! with the caller's own token, and its criteria set is pinned.
+
+use ocop_kit::audit::{self, Change};
+use ocop_kit::auth::Principal;
+use ocop_kit::client::TracedChannel;
+use ocop_kit::date::to_timestamp;
+use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::paging::Page;
+use ocop_kit::{Error, ErrorKind, Result};
+use ocop_proto::evaluation::v1::Entry;
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectState};
+use prost::Message;
+use sqlx::PgPool;
+use tonic::metadata::{Ascii, MetadataValue};
+
+use crate::rounds::{self, require_organiser};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    round_id: String,
+    id: String,
+    product: String,
+    subject: String,
+    subgroup_code: String,
+    criteria_set: String,
+    province_code: String,
+    create_time: time::OffsetDateTime,
+}
+
+impl Row {
+    fn to_proto(&self) -> Entry {
+        Entry {
+            name: format!("evaluationRounds/{}/entries/{}", self.round_id, self.id),
+            product: self.product.clone(),
+            subject: self.subject.clone(),
+            subgroup_code: self.subgroup_code.clone(),
+            criteria_set: format!("criteriaSets/{}", self.criteria_set),
+            province_code: self.province_code.clone(),
+            create_time: Some(to_timestamp(self.create_time)),
+        }
+    }
+}
+
+/// A registry request carrying the caller's bearer token.
+fn with_token<T>(message: T, bearer: &Option<MetadataValue<Ascii>>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(b) = bearer {
+        request.metadata_mut().insert("authorization", b.clone());
+    }
+    request
+}
+
+/// Maps a registry answer to this service's vocabulary.
+fn registry_error(status: tonic::Status, what: &str) -> Error {
+    match status.code() {
+        tonic::Code::NotFound => Error::not_found(what).with_metadata("checked_with", "registry"),
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Error::permission_denied(
+            "REGISTRY_REFUSED",
+            format!("the registry refused to show {what}: {}", status.message()),
+        ),
+        tonic::Code::InvalidArgument => Error::invalid("entry.product", status.message().to_owned()),
+        _ => {
+            tracing::warn!(code = ?status.code(), message = status.message(), "registry call failed");
+            Error::unavailable(
+                "REGISTRY_UNAVAILABLE",
+                "the registry service did not answer; retry shortly",
+            )
+        }
+    }
+}
+
+/// Enters `product` into the OPEN round `parent`.
+pub async fn create(
+    db: &PgPool,
+    registry: &RegistryServiceClient<TracedChannel>,
+    who: &Principal,
+    bearer: Option<MetadataValue<Ascii>>,
+    parent: &str,
+    entry: &Entry,
+    request_id: &str,
+) -> Result<Entry> {
+    who.require(&[
+        ocop_kit::auth::Role::ProvinceOfficer,
+        ocop_kit::auth::Role::NationalOfficer,
+    ])?;
+    let round_id = rounds::parse_name("parent", parent)?;
+    let request_id = idempotency::parse("request_id", request_id)?;
+    let product_name = entry.product.trim().to_owned();
+    let valid = product_name.split('/').collect::<Vec<_>>();
+    if !(valid.len() == 4
+        && valid[0] == "subjects"
+        && valid[2] == "products"
+        && !valid[1].is_empty()
+        && !valid[3].is_empty())
+    {
+        return Err(Error::invalid(
+            "entry.product",
+            format!("`{product_name}` is not a product name; expected `subjects/{{s}}/products/{{p}}`"),
+        ));
+    }
+    let round = rounds::fetch(db, &round_id).await?;
+    require_organiser(who, &round.level, &round.province_code)?;
+    if round.state != "open" {
+        return Err(Error::failed_precondition(
+            "ROUND_NOT_OPEN",
+            format!("{parent} is {}; entries are taken while it is open", round.state),
+        ));
+    }
+
+    // The registry, with the caller's own token: its rules on what they may read apply.
+    let mut client = registry.clone();
+    let product = client
+        .get_product(with_token(
+            GetProductRequest {
+                name: product_name.clone(),
+            },
+            &bearer,
+        ))
+        .await
+        .map_err(|s| registry_error(s, &product_name))?
+        .into_inner()
+        .product
+        .ok_or_else(|| Error::internal("registry answered without a product"))?;
+    if product.delete_time.is_some() {
+        return Err(Error::failed_precondition(
+            "PRODUCT_DELETED",
+            format!("{product_name} was deleted in the registry"),
+        ));
+    }
+    if round.level != "central" && product.province_code != round.province_code {
+        return Err(Error::failed_precondition(
+            "OUTSIDE_ROUND_JURISDICTION",
+            format!(
+                "{product_name} belongs to province {}; {parent} evaluates province {}",
+                product.province_code, round.province_code
+            ),
+        ));
+    }
+    let subject_name = product_name
+        .rsplit_once("/products/")
+        .map(|(s, _)| s.to_owned())
+        .unwrap_or_default();
+    let mut client = registry.clone();
+    let subject = client
+        .get_subject(with_token(
+            GetSubjectRequest {
+                name: subject_name.clone(),
+            },
+            &bearer,
+        ))
+        .await
+        .map_err(|s| registry_error(s, &subject_name))?
+        .into_inner()
+        .subject
+        .ok_or_else(|| Error::internal("registry answered without a producer"))?;
+    if subject.state != SubjectState::Active as i32 || subject.delete_time.is_some() {
+        return Err(Error::failed_precondition(
+            "SUBJECT_NOT_ACTIVE",
+            format!("{subject_name} is not an active producer; only active producers enter rounds"),
+        ));
+    }
+
+    let mut tx = db.begin().await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let name = format!("{parent}/entries/{id}");
+    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateEntry", &name).await? {
+        drop(tx);
+        let row: Row = sqlx::query_as(
+            "SELECT round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time FROM entries
+             WHERE round_id = $1 AND id = $2",
+        )
+        .bind(&round_id)
+        .bind(first.rsplit('/').next().unwrap_or_default())
+        .fetch_one(db)
+        .await?;
+        return Ok(row.to_proto());
+    }
+    // The latest version of the product set's sheet for the round's decision, in force at its date.
+    let set: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
+           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
+         ORDER BY version DESC LIMIT 1 FOR UPDATE",
+    )
+    .bind(&round.criteria_decision)
+    .bind(&product.subgroup_code)
+    .bind(round.decision_date)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(set) = set else {
+        return Err(Error::failed_precondition(
+            "NO_CRITERIA_SET",
+            format!(
+                "there is no {} criteria set for product set `{}` in force on {}: import its sheet (`ocop criteria import`) first",
+                round.criteria_decision, product.subgroup_code, round.decision_date
+            ),
+        )
+        .with_metadata("missing", format!("{}/{}", round.criteria_decision, product.subgroup_code)));
+    };
+    // Pinned from now on: the sheet can no longer change, only gain versions.
+    sqlx::query("UPDATE criteria_sets SET used = true WHERE id = $1 AND NOT used")
+        .bind(&set)
+        .execute(&mut *tx)
+        .await?;
+    let row: Row = sqlx::query_as(
+        "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (round_id, product) DO NOTHING
+         RETURNING round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time",
+    )
+    .bind(&round_id)
+    .bind(&id)
+    .bind(&product_name)
+    .bind(&subject_name)
+    .bind(&product.subgroup_code)
+    .bind(&set)
+    .bind(&product.province_code)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            "ALREADY_ENTERED",
+            format!("{product_name} is already entered in {parent}"),
+        )
+    })?;
+    let proto = row.to_proto();
+    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
+    audit::record(
+        &mut tx,
+        who,
+        Change {
+            method: "CreateEntry",
+            kind: "created",
+            resource: &proto.name,
+            province: &row.province_code,
+            etag_before: "",
+            etag_after: "",
+            request_id: &request,
+            payload: proto.encode_to_vec(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// A page of a round's entries, oldest first (ids are UUIDv7).
+pub async fn list(db: &PgPool, parent: &str, page_size: i32, page_token: &str) -> Result<(Vec<Entry>, String)> {
+    let round_id = rounds::parse_name("parent", parent)?;
+    let page = Page::parse(page_size, page_token, parent)?;
+    rounds::fetch(db, &round_id).await?;
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "SELECT round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time FROM entries
+         WHERE round_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(&round_id)
+    .bind(page.after.clone().unwrap_or_default())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?;
+    let next = page.finish(&mut rows, |r| r.id.clone(), parent);
+    Ok((rows.iter().map(Row::to_proto).collect(), next))
+}

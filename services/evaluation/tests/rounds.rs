@@ -1,0 +1,537 @@
+//! Rounds and entries, with the registry running beside the evaluation
+//! service: the entry check goes over gRPC with the caller's token.
+
+use ocop_proto::common::v1::Date;
+use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
+use ocop_proto::evaluation::v1::*;
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_proto::registry::v1::{
+    CreateProductRequest, CreateSubjectRequest, Product, Representative, Subject, SubjectKind, SubjectState,
+    UpdateSubjectRequest,
+};
+use ocop_testkit::{TestApp, TestEnv, authorized};
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+fn reason(status: &tonic::Status) -> String {
+    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+struct World {
+    env: TestEnv,
+    _registry: TestApp,
+    _evaluation: TestApp,
+    registry: RegistryServiceClient<Channel>,
+    evaluation: EvaluationServiceClient<Channel>,
+    officer: String,
+}
+
+async fn world() -> World {
+    let mut env = TestEnv::new().await;
+    let registry_app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
+    env.config.services.registry.url = format!("http://{}", registry_app.grpc_addr);
+    let evaluation_app = env.spawn(ocop_evaluation::spec(), ocop_evaluation::routes).await;
+    World {
+        officer: env.token("province_officer", Some("38"), None),
+        registry: RegistryServiceClient::new(registry_app.channel().await),
+        evaluation: EvaluationServiceClient::new(evaluation_app.channel().await),
+        env,
+        _registry: registry_app,
+        _evaluation: evaluation_app,
+    }
+}
+
+impl World {
+    /// A producer in `commune` and its product of product set `subgroup`.
+    async fn product(&mut self, commune: &str, number: &str, subgroup: &str, token: &str) -> (Subject, Product) {
+        let subject = Subject {
+            kind: SubjectKind::Cooperative as i32,
+            legal_name: format!("HTX {number}"),
+            registration_number: number.into(),
+            representative: Some(Representative {
+                full_name: "Lan".into(),
+                ..Default::default()
+            }),
+            commune_code: commune.into(),
+            ..Default::default()
+        };
+        let subject = self
+            .registry
+            .create_subject(authorized(
+                CreateSubjectRequest {
+                    subject: Some(subject),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .subject
+            .unwrap();
+        let product = Product {
+            display_name: "Sản phẩm".into(),
+            group_code: "thuc-pham".into(),
+            subgroup_code: subgroup.into(),
+            ..Default::default()
+        };
+        let product = self
+            .registry
+            .create_product(authorized(
+                CreateProductRequest {
+                    parent: subject.name.clone(),
+                    product: Some(product),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap();
+        (subject, product)
+    }
+
+    async fn create_round(&mut self, round: EvaluationRound, token: &str) -> Result<EvaluationRound, tonic::Status> {
+        self.evaluation
+            .create_evaluation_round(authorized(
+                CreateEvaluationRoundRequest {
+                    evaluation_round: Some(round),
+                    request_id: String::new(),
+                },
+                token,
+            ))
+            .await
+            .map(|r| r.into_inner().evaluation_round.unwrap())
+    }
+
+    async fn enter(&mut self, round: &str, product: &str) -> Result<Entry, tonic::Status> {
+        let token = self.officer.clone();
+        self.evaluation
+            .create_entry(authorized(
+                CreateEntryRequest {
+                    parent: round.into(),
+                    entry: Some(Entry {
+                        product: product.into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().entry.unwrap())
+    }
+}
+
+fn seat(user: &str, role: CouncilRole) -> CouncilMember {
+    CouncilMember {
+        user: user.into(),
+        role: role as i32,
+    }
+}
+
+fn province_round(year: i32, batch: i32, council: Vec<CouncilMember>) -> EvaluationRound {
+    EvaluationRound {
+        level: RoundLevel::Province as i32,
+        year,
+        batch,
+        province_code: "38".into(),
+        decision_date: Some(Date { year, month: 6, day: 1 }),
+        council,
+        ..Default::default()
+    }
+}
+
+fn full_council() -> Vec<CouncilMember> {
+    vec![
+        seat("chu-tich", CouncilRole::Chair),
+        seat("uy-vien-1", CouncilRole::Member),
+        seat("thu-ky", CouncilRole::Secretary),
+    ]
+}
+
+#[tokio::test]
+async fn a_province_round_takes_entries_checked_with_the_registry() {
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let (_, vegetables) = w.product("14758", "2801234567", "rau-cu-qua-hat-tuoi", &officer).await;
+    let (_, honey) = w
+        .product(
+            "14797",
+            "2801234568",
+            "mat-ong-cac-san-pham-tu-mat-ong-mat-khac",
+            &officer,
+        )
+        .await;
+    let hanoi_officer = w.env.token("province_officer", Some("01"), None);
+    let (_, hanoi) = w
+        .product("00004", "0101234567", "rau-cu-qua-hat-tuoi", &hanoi_officer)
+        .await;
+
+    let round = w
+        .create_round(province_round(2026, 1, full_council()), &officer)
+        .await
+        .unwrap();
+    assert_eq!(
+        (round.name.as_str(), round.state, round.criteria_decision.as_str()),
+        ("evaluationRounds/38-province-2026-1", RoundState::Draft as i32, "148")
+    );
+    let err = w.enter(&round.name, &vegetables.name).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "ROUND_NOT_OPEN")
+    );
+    let open = w
+        .evaluation
+        .open_evaluation_round(authorized(
+            OpenEvaluationRoundRequest {
+                name: round.name.clone(),
+                etag: round.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    assert_eq!(open.state, RoundState::Open as i32);
+
+    let entry = w.enter(&round.name, &vegetables.name).await.unwrap();
+    assert_eq!(entry.criteria_set, "criteriaSets/148-rau-cu-qua-hat-tuoi-v1");
+    assert_eq!(entry.province_code, "38");
+    let set = w
+        .evaluation
+        .get_criteria_set(authorized(
+            GetCriteriaSetRequest {
+                name: entry.criteria_set.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .criteria_set
+        .unwrap();
+    assert!(set.used, "an entry pins its set for good");
+
+    let err = w.enter(&round.name, &vegetables.name).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::AlreadyExists, "ALREADY_ENTERED")
+    );
+    let err = w.enter(&round.name, &honey.name).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "NO_CRITERIA_SET")
+    );
+    assert!(
+        err.message()
+            .contains("no 148 criteria set for product set `mat-ong-cac-san-pham-tu-mat-ong-mat-khac`"),
+        "{}",
+        err.message()
+    );
+    let err = w.enter(&round.name, &hanoi.name).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "OUTSIDE_ROUND_JURISDICTION")
+    );
+    let err = w
+        .enter(&round.name, "subjects/nobody/products/nothing")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = w.enter(&round.name, "products/x").await.unwrap_err();
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["entry.product".to_string()])
+    );
+    let err = w
+        .enter("evaluationRounds/38-province-2026-9", &vegetables.name)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // A suspended producer's product cannot enter.
+    let (suspended, pickles) = w.product("14758", "2801234569", "rau-cu-qua-hat-tuoi", &officer).await;
+    w.registry
+        .update_subject(authorized(
+            UpdateSubjectRequest {
+                subject: Some(Subject {
+                    state: SubjectState::Suspended as i32,
+                    ..suspended
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["state".into()],
+                }),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap();
+    let err = w.enter(&round.name, &pickles.name).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "SUBJECT_NOT_ACTIVE")
+    );
+
+    let listed = w
+        .evaluation
+        .list_entries(authorized(
+            ListEntriesRequest {
+                parent: round.name.clone(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.entries, vec![entry]);
+
+    // Under 1048 (a 2022 round), the honey sheet exists.
+    let old = w
+        .create_round(province_round(2022, 1, full_council()), &officer)
+        .await
+        .unwrap();
+    assert_eq!(old.criteria_decision, "1048");
+    w.evaluation
+        .open_evaluation_round(authorized(
+            OpenEvaluationRoundRequest {
+                name: old.name.clone(),
+                etag: old.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap();
+    let entry = w.enter(&old.name, &honey.name).await.unwrap();
+    assert_eq!(
+        entry.criteria_set,
+        "criteriaSets/1048-mat-ong-cac-san-pham-tu-mat-ong-mat-khac-v1"
+    );
+}
+
+#[tokio::test]
+async fn rounds_follow_the_rules_of_their_level_and_date() {
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let err = w.create_round(EvaluationRound::default(), &officer).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    // The province is checked against the level, once the level is known.
+    assert_eq!(
+        fields(&err),
+        vec![
+            "evaluation_round.level",
+            "evaluation_round.decision_date",
+            "evaluation_round.batch"
+        ]
+    );
+    let mut wrong_year = province_round(2026, 1, vec![]);
+    wrong_year.year = 2025;
+    let err = w.create_round(wrong_year, &officer).await.unwrap_err();
+    assert_eq!(fields(&err), vec!["evaluation_round.year"]);
+    let err = w
+        .create_round(
+            province_round(
+                2026,
+                1,
+                vec![
+                    seat("a", CouncilRole::Chair),
+                    seat("b", CouncilRole::Chair),
+                    seat("a", CouncilRole::Member),
+                ],
+            ),
+            &officer,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(&err),
+        vec!["evaluation_round.council[2].user", "evaluation_round.council"]
+    );
+
+    let district = EvaluationRound {
+        level: RoundLevel::District as i32,
+        ..province_round(2026, 1, vec![])
+    };
+    let err = w.create_round(district.clone(), &officer).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "NO_DISTRICTS")
+    );
+    let district_2024 = EvaluationRound {
+        year: 2024,
+        decision_date: Some(Date {
+            year: 2024,
+            month: 3,
+            day: 1,
+        }),
+        ..district
+    };
+    assert_eq!(
+        w.create_round(district_2024, &officer).await.unwrap().criteria_decision,
+        "148"
+    );
+    let commune = EvaluationRound {
+        level: RoundLevel::CommuneAssessment as i32,
+        year: 2024,
+        decision_date: Some(Date {
+            year: 2024,
+            month: 3,
+            day: 1,
+        }),
+        ..province_round(2024, 1, vec![])
+    };
+    let err = w.create_round(commune, &officer).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "NO_COMMUNE_ASSESSMENT")
+    );
+
+    let central = EvaluationRound {
+        level: RoundLevel::Central as i32,
+        province_code: String::new(),
+        ..province_round(2026, 1, vec![])
+    };
+    let err = w.create_round(central.clone(), &officer).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "central rounds belong to the ministry"
+    );
+    let national = w.env.token("national_officer", None, None);
+    assert_eq!(
+        w.create_round(central.clone(), &national).await.unwrap().name,
+        "evaluationRounds/tw-central-2026-1"
+    );
+    let err = w
+        .create_round(
+            EvaluationRound {
+                province_code: "38".into(),
+                ..central
+            },
+            &national,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["evaluation_round.province_code"]);
+
+    let hanoi = w.env.token("province_officer", Some("01"), None);
+    let err = w
+        .create_round(province_round(2026, 1, vec![]), &hanoi)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::PermissionDenied, "OUTSIDE_JURISDICTION")
+    );
+    let council = w.env.token("council_member", Some("38"), None);
+    let err = w
+        .create_round(province_round(2026, 1, vec![]), &council)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    let small = w
+        .create_round(
+            province_round(2026, 1, vec![seat("chu-tich", CouncilRole::Chair)]),
+            &officer,
+        )
+        .await
+        .unwrap();
+    let err = w
+        .create_round(province_round(2026, 1, vec![]), &officer)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    let open = |etag: &str| OpenEvaluationRoundRequest {
+        name: small.name.clone(),
+        etag: etag.into(),
+    };
+    let err = w
+        .evaluation
+        .open_evaluation_round(authorized(open(&small.etag), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "COUNCIL_INCOMPLETE")
+    );
+    let err = w
+        .evaluation
+        .open_evaluation_round(authorized(open("v9"), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted);
+    let err = w
+        .evaluation
+        .open_evaluation_round(authorized(open(""), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    let list = |filter: &str| ListEvaluationRoundsRequest {
+        filter: filter.into(),
+        ..Default::default()
+    };
+    let rounds = w
+        .evaluation
+        .list_evaluation_rounds(authorized(list("province_code = 38 AND year = 2026"), &officer))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rounds.evaluation_rounds.len(), 1);
+    for bad in ["level = village", "year = soon", "state = lost", "colour = red"] {
+        let err = w
+            .evaluation
+            .list_evaluation_rounds(authorized(list(bad), &officer))
+            .await
+            .unwrap_err();
+        assert_eq!(fields(&err), vec!["filter"], "{bad}");
+    }
+    let err = w
+        .evaluation
+        .get_evaluation_round(authorized(
+            GetEvaluationRoundRequest {
+                name: "rounds/x".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = w
+        .evaluation
+        .get_evaluation_round(authorized(
+            GetEvaluationRoundRequest {
+                name: "evaluationRounds/none".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = w
+        .evaluation
+        .list_entries(authorized(
+            ListEntriesRequest {
+                parent: "evaluationRounds/none".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
