@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use ocop_kit::client::TracedChannel;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
-use crate::{criteria, entries, rounds};
+use crate::{criteria, entries, rounds, sheets};
 
 /// Implements `ocop.evaluation.v1.EvaluationService`.
 #[derive(Clone)]
@@ -115,6 +115,41 @@ impl EvaluationService for Evaluation {
         Ok(Response::new(ListEntriesResponse {
             entries,
             next_page_token,
+        }))
+    }
+
+    async fn start_scoring(&self, request: Request<StartScoringRequest>) -> Reply<StartScoringResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let round = rounds::start_scoring(&self.db, &who, &r.name, &r.etag).await?;
+        Ok(Response::new(StartScoringResponse {
+            evaluation_round: Some(round),
+        }))
+    }
+
+    async fn save_score_sheet(&self, request: Request<SaveScoreSheetRequest>) -> Reply<SaveScoreSheetResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let sheet = sheets::save(&self.db, &who, &r.entry, &r.answers, &r.etag).await?;
+        Ok(Response::new(SaveScoreSheetResponse {
+            score_sheet: Some(sheet),
+        }))
+    }
+
+    async fn submit_score_sheet(&self, request: Request<SubmitScoreSheetRequest>) -> Reply<SubmitScoreSheetResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let sheet = sheets::submit(&self.db, &who, &r.name, &r.etag).await?;
+        Ok(Response::new(SubmitScoreSheetResponse {
+            score_sheet: Some(sheet),
+        }))
+    }
+
+    async fn get_score_sheet(&self, request: Request<GetScoreSheetRequest>) -> Reply<GetScoreSheetResponse> {
+        let who = Principal::from_request(&request)?;
+        let sheet = sheets::get(&self.db, &who, &request.get_ref().name).await?;
+        Ok(Response::new(GetScoreSheetResponse {
+            score_sheet: Some(sheet),
         }))
     }
 }

@@ -7,7 +7,9 @@ pub mod criteria;
 pub mod entries;
 pub mod grpc;
 pub mod rounds;
+pub mod scoring;
 pub mod sheet;
+pub mod sheets;
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};

@@ -368,20 +368,7 @@ pub async fn open(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Resul
     let mut tx = db.begin().await?;
     let current = lock(&mut tx, &id).await?;
     require_organiser(who, &current.level, &current.province_code)?;
-    let version = format!("v{}", current.version);
-    if etag.is_empty() {
-        return Err(Error::invalid(
-            "etag",
-            "required: send the etag of the version you read",
-        ));
-    }
-    if etag != version {
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!("{name} changed since you read it (etag {etag}, now {version}); read it again"),
-        ));
-    }
+    let version = check_version(name, etag, current.version)?;
     if current.state != "draft" {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
@@ -414,6 +401,72 @@ pub async fn open(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Resul
     .await?;
     tx.commit().await?;
     Ok(proto)
+}
+
+/// OPEN → SCORING: entries close and the council scores. Needs an entry.
+pub async fn start_scoring(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Result<EvaluationRound> {
+    who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
+    let id = parse_name("name", name)?;
+    let mut tx = db.begin().await?;
+    let current = lock(&mut tx, &id).await?;
+    require_organiser(who, &current.level, &current.province_code)?;
+    let version = check_version(name, etag, current.version)?;
+    if current.state != "open" {
+        return Err(Error::failed_precondition(
+            "WRONG_ROUND_STATE",
+            format!("{name} is {}; scoring starts on an open round", current.state),
+        ));
+    }
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM entries WHERE round_id = $1")
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if entries == 0 {
+        return Err(Error::failed_precondition(
+            "NO_ENTRIES",
+            format!("{name} has no entries to score"),
+        ));
+    }
+    let row: Row = sqlx::query_as(concat!(
+        "UPDATE rounds SET state = 'scoring', version = version + 1, update_time = now() WHERE id = $1 RETURNING ",
+        round_columns!()
+    ))
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = row.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        change("StartScoring", "updated", &row, &version, &proto, ""),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// The current etag when `etag` matches it; INVALID_ARGUMENT or ABORTED otherwise.
+fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
+    let current = format!("v{version}");
+    if etag.is_empty() {
+        return Err(Error::invalid(
+            "etag",
+            "required: send the etag of the version you read",
+        ));
+    }
+    if etag != current {
+        return Err(Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed since you read it (etag {etag}, now {current}); read it again"),
+        ));
+    }
+    Ok(current)
+}
+
+/// The council seat of `user`, if any.
+pub fn seat_of(round: &Row, user: &str) -> Option<String> {
+    round.council.iter().find(|s| s.user == user).map(|s| s.role.clone())
 }
 
 async fn lock(tx: &mut PgConnection, id: &str) -> Result<Row> {

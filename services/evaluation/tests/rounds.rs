@@ -535,3 +535,312 @@ async fn rounds_follow_the_rules_of_their_level_and_date() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
+
+/// A complete set of answers for `set`: the best option of each single-choice
+/// criterion, the first option of each additive one.
+fn full_answers(set: &CriteriaSet) -> Vec<Answer> {
+    set.parts
+        .iter()
+        .flat_map(|p| &p.sections)
+        .flat_map(|s| &s.criteria)
+        .map(|c| {
+            let option = if c.scoring == Scoring::Additive as i32 {
+                0
+            } else {
+                c.options.len() as i32 - 1
+            };
+            Answer {
+                criterion: c.code.clone(),
+                options: vec![option],
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn members_score_their_own_sheets_on_the_pinned_set() {
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let (_, vegetables) = w.product("14758", "2801234567", "rau-cu-qua-hat-tuoi", &officer).await;
+    let round = w
+        .create_round(province_round(2026, 1, full_council()), &officer)
+        .await
+        .unwrap();
+    let err = w
+        .evaluation
+        .start_scoring(authorized(
+            StartScoringRequest {
+                name: round.name.clone(),
+                etag: round.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "WRONG_ROUND_STATE");
+    let open = w
+        .evaluation
+        .open_evaluation_round(authorized(
+            OpenEvaluationRoundRequest {
+                name: round.name.clone(),
+                etag: round.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    let err = w
+        .evaluation
+        .start_scoring(authorized(
+            StartScoringRequest {
+                name: round.name.clone(),
+                etag: open.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "NO_ENTRIES")
+    );
+    let entry = w.enter(&round.name, &vegetables.name).await.unwrap();
+
+    let chair = w
+        .env
+        .signer
+        .issue("chu-tich", "council_member", Some("38"), None, 600)
+        .unwrap();
+    let member = w
+        .env
+        .signer
+        .issue("uy-vien-1", "council_member", Some("38"), None, 600)
+        .unwrap();
+    let stranger = w
+        .env
+        .signer
+        .issue("nguoi-la", "council_member", Some("38"), None, 600)
+        .unwrap();
+    let save = |answers: Vec<Answer>, etag: &str| SaveScoreSheetRequest {
+        entry: entry.name.clone(),
+        answers,
+        etag: etag.into(),
+    };
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(save(vec![], ""), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "ROUND_NOT_SCORING"),
+        "no sheets while entries are open"
+    );
+    w.evaluation
+        .start_scoring(authorized(
+            StartScoringRequest {
+                name: round.name.clone(),
+                etag: open.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap();
+
+    let set = w
+        .evaluation
+        .get_criteria_set(authorized(
+            GetCriteriaSetRequest {
+                name: entry.criteria_set.clone(),
+            },
+            &chair,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .criteria_set
+        .unwrap();
+    let answers = full_answers(&set);
+    let draft = w
+        .evaluation
+        .save_score_sheet(authorized(save(answers[..3].to_vec(), ""), &chair))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!(
+        (draft.state, draft.criteria_set.as_str()),
+        (SheetState::Draft as i32, entry.criteria_set.as_str())
+    );
+    assert!(draft.total > 0);
+
+    // Unhappy paths: another set's criterion, two options for one choice, stale etag, strangers.
+    let foreign = vec![Answer {
+        criterion: "9.9".into(),
+        options: vec![0],
+    }];
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(save(foreign, &draft.etag), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["answers[0].criterion".to_string()])
+    );
+    let single = set.parts[0].sections[0]
+        .criteria
+        .iter()
+        .find(|c| c.scoring == Scoring::SingleChoice as i32)
+        .unwrap();
+    let two = vec![Answer {
+        criterion: single.code.clone(),
+        options: vec![0, 1],
+    }];
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(save(two, &draft.etag), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["answers[0].options"]);
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(save(answers.clone(), "v9"), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted);
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(save(answers.clone(), ""), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::PermissionDenied, "NOT_ON_COUNCIL")
+    );
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(
+            SaveScoreSheetRequest {
+                entry: "entries/x".into(),
+                ..Default::default()
+            },
+            &chair,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["entry"]);
+
+    // Submitting needs every criterion; then the sheet is locked.
+    let submit = |name: &str, etag: &str| SubmitScoreSheetRequest {
+        name: name.into(),
+        etag: etag.into(),
+    };
+    let err = w
+        .evaluation
+        .submit_score_sheet(authorized(submit(&draft.name, &draft.etag), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "SHEET_INCOMPLETE")
+    );
+    let full = w
+        .evaluation
+        .save_score_sheet(authorized(save(answers.clone(), &draft.etag), &chair))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    let err = w
+        .evaluation
+        .submit_score_sheet(authorized(submit(&full.name, &full.etag), &member))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::PermissionDenied, "NOT_YOUR_SHEET")
+    );
+    let submitted = w
+        .evaluation
+        .submit_score_sheet(authorized(submit(&full.name, &full.etag), &chair))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!(submitted.state, SheetState::Submitted as i32);
+    assert!(submitted.submit_time.is_some());
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(save(answers.clone(), &submitted.etag), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "SHEET_SUBMITTED")
+    );
+    let err = w
+        .evaluation
+        .submit_score_sheet(authorized(submit(&full.name, &submitted.etag), &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "SHEET_SUBMITTED");
+
+    // A member sees only their own sheets before publication.
+    let own = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: full.name.clone(),
+            },
+            &chair,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!(own, submitted);
+    let err = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: full.name.clone(),
+            },
+            &member,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::PermissionDenied, "SHEET_NOT_YOURS")
+    );
+    let err = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: format!("{}/scoreSheets/uy-vien-1", entry.name),
+            },
+            &member,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: "scoreSheets/x".into(),
+            },
+            &member,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
