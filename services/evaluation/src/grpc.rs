@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use ocop_kit::client::TracedChannel;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
-use crate::{criteria, entries, rounds, sheets};
+use crate::{criteria, entries, publish, rounds, sheets};
 
 /// Implements `ocop.evaluation.v1.EvaluationService`.
 #[derive(Clone)]
@@ -150,6 +150,63 @@ impl EvaluationService for Evaluation {
         let sheet = sheets::get(&self.db, &who, &request.get_ref().name).await?;
         Ok(Response::new(GetScoreSheetResponse {
             score_sheet: Some(sheet),
+        }))
+    }
+
+    async fn publish_evaluation_round(
+        &self,
+        request: Request<PublishEvaluationRoundRequest>,
+    ) -> Reply<PublishEvaluationRoundResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (round, results) = publish::publish(&self.db, &who, &r.name, &r.etag).await?;
+        Ok(Response::new(PublishEvaluationRoundResponse {
+            evaluation_round: Some(round),
+            results,
+        }))
+    }
+
+    async fn get_result(&self, request: Request<GetResultRequest>) -> Reply<GetResultResponse> {
+        Principal::from_request(&request)?;
+        let result = publish::get(&self.db, &request.get_ref().name).await?;
+        Ok(Response::new(GetResultResponse { result: Some(result) }))
+    }
+
+    async fn list_results(&self, request: Request<ListResultsRequest>) -> Reply<ListResultsResponse> {
+        Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (results, next_page_token) =
+            publish::list(&self.db, &r.parent, r.page_size, &r.page_token, &r.filter, false).await?;
+        Ok(Response::new(ListResultsResponse {
+            results,
+            next_page_token,
+        }))
+    }
+
+    async fn list_nominations(&self, request: Request<ListNominationsRequest>) -> Reply<ListNominationsResponse> {
+        Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (results, next_page_token) = publish::list(
+            &self.db,
+            "evaluationRounds/-",
+            r.page_size,
+            &r.page_token,
+            &r.filter,
+            true,
+        )
+        .await?;
+        Ok(Response::new(ListNominationsResponse {
+            results,
+            next_page_token,
+        }))
+    }
+
+    async fn recompute_result(&self, request: Request<RecomputeResultRequest>) -> Reply<RecomputeResultResponse> {
+        Principal::from_request(&request)?;
+        let (result, identical) = publish::recompute(&self.db, &request.get_ref().name).await?;
+        Ok(Response::new(RecomputeResultResponse {
+            result: Some(result),
+            identical,
         }))
     }
 }

@@ -6,6 +6,7 @@
 pub mod criteria;
 pub mod entries;
 pub mod grpc;
+pub mod publish;
 pub mod results;
 pub mod rounds;
 pub mod scoring;

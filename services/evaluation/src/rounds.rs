@@ -464,6 +464,21 @@ fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
     Ok(current)
 }
 
+/// The users on the council.
+pub fn council_users(round: &Row) -> Vec<String> {
+    round.council.iter().map(|s| s.user.clone()).collect()
+}
+
+/// The current etag of `round` when `etag` matches it (for other modules' transitions).
+pub fn check_round_etag(name: &str, etag: &str, round: &Row) -> Result<String> {
+    check_version(name, etag, round.version)
+}
+
+/// Locks a round row inside a transaction.
+pub async fn lock_round(tx: &mut PgConnection, id: &str) -> Result<Row> {
+    lock(tx, id).await
+}
+
 /// The council seat of `user`, if any.
 pub fn seat_of(round: &Row, user: &str) -> Option<String> {
     round.council.iter().find(|s| s.user == user).map(|s| s.role.clone())

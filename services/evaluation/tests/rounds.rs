@@ -844,3 +844,310 @@ async fn members_score_their_own_sheets_on_the_pinned_set() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let (_, first) = w.product("14758", "2801234567", "rau-cu-qua-hat-tuoi", &officer).await;
+    let (_, second) = w.product("14797", "2801234568", "rau-cu-qua-hat-tuoi", &officer).await;
+    let round = w
+        .create_round(province_round(2026, 1, full_council()), &officer)
+        .await
+        .unwrap();
+    let open = w
+        .evaluation
+        .open_evaluation_round(authorized(
+            OpenEvaluationRoundRequest {
+                name: round.name.clone(),
+                etag: round.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    let e1 = w.enter(&round.name, &first.name).await.unwrap();
+    let e2 = w.enter(&round.name, &second.name).await.unwrap();
+    let scoring = w
+        .evaluation
+        .start_scoring(authorized(
+            StartScoringRequest {
+                name: round.name.clone(),
+                etag: open.etag,
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+
+    let set = w
+        .evaluation
+        .get_criteria_set(authorized(
+            GetCriteriaSetRequest {
+                name: e1.criteria_set.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .criteria_set
+        .unwrap();
+    let answers = full_answers(&set);
+    let token = |user: &str| {
+        w.env
+            .signer
+            .issue(user, "council_member", Some("38"), None, 600)
+            .unwrap()
+    };
+    let (chair, member) = (token("chu-tich"), token("uy-vien-1"));
+    for (who, entry) in [(&chair, &e1), (&chair, &e2), (&member, &e1)] {
+        let draft = w
+            .evaluation
+            .save_score_sheet(authorized(
+                SaveScoreSheetRequest {
+                    entry: entry.name.clone(),
+                    answers: answers.clone(),
+                    etag: String::new(),
+                },
+                who,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .score_sheet
+            .unwrap();
+        w.evaluation
+            .submit_score_sheet(authorized(
+                SubmitScoreSheetRequest {
+                    name: draft.name,
+                    etag: draft.etag,
+                },
+                who,
+            ))
+            .await
+            .unwrap();
+    }
+    let publish = |etag: &str| PublishEvaluationRoundRequest {
+        name: round.name.clone(),
+        etag: etag.into(),
+    };
+    let err = w
+        .evaluation
+        .publish_evaluation_round(authorized(publish(&scoring.etag), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "QUORUM_NOT_MET")
+    );
+    assert!(
+        err.message().contains(&second.name) && err.message().contains("uy-vien-1, thu-ky"),
+        "{}",
+        err.message()
+    );
+    let council = token("thu-ky");
+    let err = w
+        .evaluation
+        .publish_evaluation_round(authorized(publish(&scoring.etag), &council))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "members do not publish");
+
+    let draft = w
+        .evaluation
+        .save_score_sheet(authorized(
+            SaveScoreSheetRequest {
+                entry: e2.name.clone(),
+                answers: answers.clone(),
+                etag: String::new(),
+            },
+            &member,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    w.evaluation
+        .submit_score_sheet(authorized(
+            SubmitScoreSheetRequest {
+                name: draft.name,
+                etag: draft.etag,
+            },
+            &member,
+        ))
+        .await
+        .unwrap();
+    let published = w
+        .evaluation
+        .publish_evaluation_round(authorized(publish(&scoring.etag), &officer))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(published.evaluation_round.unwrap().state, RoundState::Published as i32);
+    assert_eq!(published.results.len(), 2);
+    let result = &published.results[0];
+    assert!(result.mean >= 90.0, "best answers: {result:?}");
+    assert_eq!(
+        (result.band_stars, result.stars, result.recognised_stars),
+        (5, 5, 4),
+        "{:?}",
+        result.reasons
+    );
+    assert!(result.certifiable && result.nominated && !result.rescore);
+    assert_eq!(result.sheets, 2);
+
+    let name = format!("{}/result", e1.name);
+    let got = w
+        .evaluation
+        .get_result(authorized(GetResultRequest { name: name.clone() }, &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert_eq!(got.mean, result.mean);
+    let again = w
+        .evaluation
+        .recompute_result(authorized(RecomputeResultRequest { name: name.clone() }, &officer))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        again.identical,
+        "recomputed from the stored sheets and pinned set: {:?} vs {:?}",
+        again.result, got
+    );
+    let four = w
+        .evaluation
+        .list_results(authorized(
+            ListResultsRequest {
+                parent: round.name.clone(),
+                filter: "stars = 4 AND certifiable = true".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(four.results.len(), 2);
+    let nominations = w
+        .evaluation
+        .list_nominations(authorized(
+            ListNominationsRequest {
+                filter: "province_code = 38".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(nominations.results.len(), 2);
+
+    // After publication: sheets are final and visible to the council.
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(
+            SaveScoreSheetRequest {
+                entry: e1.name.clone(),
+                answers,
+                etag: String::new(),
+            },
+            &council,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "ROUND_NOT_SCORING");
+    assert!(err.message().contains("published"));
+    let other = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: format!("{}/scoreSheets/chu-tich", e1.name),
+            },
+            &member,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!(other.state, SheetState::Submitted as i32);
+    let err = w
+        .evaluation
+        .publish_evaluation_round(authorized(publish("v9"), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted);
+
+    // Unhappy paths of the result reads.
+    let err = w
+        .evaluation
+        .get_result(authorized(
+            GetResultRequest {
+                name: format!("{}/entries/none/result", round.name),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = w
+        .evaluation
+        .get_result(authorized(
+            GetResultRequest {
+                name: "results/x".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["name"]);
+    for filter in ["stars = 9", "certifiable = maybe", "colour = red"] {
+        let err = w
+            .evaluation
+            .list_results(authorized(
+                ListResultsRequest {
+                    parent: "evaluationRounds/-".into(),
+                    filter: filter.into(),
+                    ..Default::default()
+                },
+                &officer,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(fields(&err), vec!["filter"], "{filter}");
+    }
+    let err = w
+        .evaluation
+        .list_nominations(authorized(
+            ListNominationsRequest {
+                filter: "stars = 5".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["filter"]);
+    let err = w
+        .evaluation
+        .recompute_result(authorized(
+            RecomputeResultRequest {
+                name: format!("{}/entries/none/result", round.name),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}

@@ -1,0 +1,395 @@
+//! Publishing a round: every entry's result computed at once from the
+//! submitted sheets and the pinned set (rules in `results.rs`), stored, and
+//! served; and recomputed on demand to show that it is reproducible.
+
+use std::collections::HashMap;
+
+use ocop_kit::audit::{self, Change};
+use ocop_kit::auth::{Principal, Role};
+use ocop_kit::date::to_timestamp;
+use ocop_kit::filter::Filter;
+use ocop_kit::paging::Page;
+use ocop_kit::{Error, Result};
+use ocop_proto::evaluation::v1::{Answer, EvaluationResult as EntryResult, EvaluationRound, PartMean};
+use prost::Message;
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use crate::results::{self, DEFAULT_SPREAD_LIMIT, Outcome};
+use crate::{criteria, rounds};
+
+#[derive(serde::Serialize, serde::Deserialize, Clone)]
+struct StoredAnswer {
+    criterion: String,
+    options: Vec<i32>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: String,
+    product: String,
+    subgroup_code: String,
+    criteria_set: String,
+    province_code: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    round_id: String,
+    entry_id: String,
+    product: String,
+    province_code: String,
+    subgroup_code: String,
+    criteria_set: String,
+    mean_tenths: i64,
+    part_means: Json<Vec<(String, i64)>>,
+    band_stars: i32,
+    stars: i32,
+    recognised_stars: i32,
+    certifiable: bool,
+    nominated: bool,
+    rescore: bool,
+    reasons: Json<Vec<String>>,
+    sheets: i32,
+    publish_time: time::OffsetDateTime,
+}
+
+const COLUMNS: &str =
+    "round_id, entry_id, product, province_code, subgroup_code, criteria_set, mean_tenths, part_means,
+    band_stars, stars, recognised_stars, certifiable, nominated, rescore, reasons, sheets, publish_time";
+
+fn to_proto(
+    round_id: &str,
+    entry: &EntryRow,
+    outcome: &Outcome,
+    sheets: usize,
+    publish_time: Option<time::OffsetDateTime>,
+) -> EntryResult {
+    EntryResult {
+        name: format!("evaluationRounds/{round_id}/entries/{}/result", entry.id),
+        product: entry.product.clone(),
+        province_code: entry.province_code.clone(),
+        subgroup_code: entry.subgroup_code.clone(),
+        criteria_set: format!("criteriaSets/{}", entry.criteria_set),
+        mean: outcome.mean_tenths as f64 / 10.0,
+        part_means: outcome
+            .part_means_tenths
+            .iter()
+            .map(|(part, t)| PartMean {
+                part: part.clone(),
+                mean: *t as f64 / 10.0,
+            })
+            .collect(),
+        band_stars: outcome.band_stars,
+        stars: outcome.stars,
+        recognised_stars: outcome.recognised_stars,
+        certifiable: outcome.certifiable,
+        nominated: outcome.nominated,
+        rescore: outcome.rescore,
+        reasons: outcome.reasons.clone(),
+        sheets: sheets as i32,
+        publish_time: publish_time.map(to_timestamp),
+    }
+}
+
+impl Row {
+    fn to_proto(&self) -> EntryResult {
+        let entry = EntryRow {
+            id: self.entry_id.clone(),
+            product: self.product.clone(),
+            subgroup_code: self.subgroup_code.clone(),
+            criteria_set: self.criteria_set.clone(),
+            province_code: self.province_code.clone(),
+        };
+        let outcome = Outcome {
+            mean_tenths: self.mean_tenths,
+            part_means_tenths: self.part_means.0.clone(),
+            band_stars: self.band_stars,
+            stars: self.stars,
+            recognised_stars: self.recognised_stars,
+            certifiable: self.certifiable,
+            nominated: self.nominated,
+            rescore: self.rescore,
+            reasons: self.reasons.0.clone(),
+        };
+        to_proto(
+            &self.round_id,
+            &entry,
+            &outcome,
+            self.sheets as usize,
+            Some(self.publish_time),
+        )
+    }
+}
+
+/// The submitted sheets of a round, per entry.
+async fn submitted<'e, E: sqlx::PgExecutor<'e>>(
+    db: E,
+    round_id: &str,
+) -> Result<HashMap<String, Vec<(String, Vec<Answer>)>>> {
+    let rows: Vec<(String, String, Json<Vec<StoredAnswer>>)> = sqlx::query_as(
+        "SELECT entry_id, member, answers FROM score_sheets WHERE round_id = $1 AND state = 'submitted' ORDER BY member",
+    )
+    .bind(round_id)
+    .fetch_all(db)
+    .await?;
+    let mut by_entry: HashMap<String, Vec<(String, Vec<Answer>)>> = HashMap::new();
+    for (entry, member, answers) in rows {
+        let answers = answers
+            .0
+            .into_iter()
+            .map(|a| Answer {
+                criterion: a.criterion,
+                options: a.options,
+            })
+            .collect();
+        by_entry.entry(entry).or_default().push((member, answers));
+    }
+    Ok(by_entry)
+}
+
+/// Publishes every entry's result at once, once each has a quorum of sheets.
+pub async fn publish(
+    db: &PgPool,
+    who: &Principal,
+    name: &str,
+    etag: &str,
+) -> Result<(EvaluationRound, Vec<EntryResult>)> {
+    who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
+    let id = rounds::parse_name("name", name)?;
+    let mut tx = db.begin().await?;
+    let round = rounds::lock_round(&mut tx, &id).await?;
+    rounds::require_organiser(who, &round.level, &round.province_code)?;
+    let before = rounds::check_round_etag(name, etag, &round)?;
+    if round.state != "scoring" {
+        return Err(Error::failed_precondition(
+            "WRONG_ROUND_STATE",
+            format!("{name} is {}; a round is published from scoring", round.state),
+        ));
+    }
+    let council = rounds::council_users(&round);
+    // Two thirds of the seats, rounded up.
+    let quorum = (council.len() * 2).div_ceil(3);
+    let entries: Vec<EntryRow> = sqlx::query_as(
+        "SELECT id, product, subgroup_code, criteria_set, province_code FROM entries WHERE round_id = $1 ORDER BY id",
+    )
+    .bind(&id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let sheets = submitted(&mut *tx, &id).await?;
+    let mut short = Vec::new();
+    for entry in &entries {
+        let done: Vec<&String> = sheets
+            .get(&entry.id)
+            .map(|s| s.iter().map(|(m, _)| m).collect())
+            .unwrap_or_default();
+        if done.len() < quorum {
+            let missing: Vec<&str> = council
+                .iter()
+                .filter(|u| !done.contains(u))
+                .map(String::as_str)
+                .collect();
+            short.push(format!(
+                "{} ({}): {} of {quorum} sheets needed; not yet submitted by {}",
+                entry.product,
+                entry.id,
+                done.len(),
+                missing.join(", ")
+            ));
+        }
+    }
+    if !short.is_empty() {
+        return Err(Error::failed_precondition(
+            "QUORUM_NOT_MET",
+            format!("{name} cannot be published: {}", short.join("; ")),
+        ));
+    }
+    let mut published = Vec::new();
+    for entry in &entries {
+        let set = criteria::get(db, &format!("criteriaSets/{}", entry.criteria_set)).await?;
+        let answers: Vec<Vec<Answer>> = sheets
+            .get(&entry.id)
+            .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
+            .unwrap_or_default();
+        let outcome = results::compute(&set, &answers, &round.level, round.decision_date, DEFAULT_SPREAD_LIMIT);
+        sqlx::query(
+            "INSERT INTO results (round_id, entry_id, product, province_code, subgroup_code, criteria_set, mean_tenths, part_means,
+                band_stars, stars, recognised_stars, certifiable, nominated, rescore, reasons, sheets)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(&id)
+        .bind(&entry.id)
+        .bind(&entry.product)
+        .bind(&entry.province_code)
+        .bind(&entry.subgroup_code)
+        .bind(&entry.criteria_set)
+        .bind(outcome.mean_tenths)
+        .bind(Json(&outcome.part_means_tenths))
+        .bind(outcome.band_stars)
+        .bind(outcome.stars)
+        .bind(outcome.recognised_stars)
+        .bind(outcome.certifiable)
+        .bind(outcome.nominated)
+        .bind(outcome.rescore)
+        .bind(Json(&outcome.reasons))
+        .bind(answers.len() as i32)
+        .execute(&mut *tx)
+        .await?;
+        published.push(to_proto(
+            &id,
+            entry,
+            &outcome,
+            answers.len(),
+            Some(time::OffsetDateTime::now_utc()),
+        ));
+    }
+    let row =
+        sqlx::query("UPDATE rounds SET state = 'published', version = version + 1, update_time = now() WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+    debug_assert_eq!(row.rows_affected(), 1);
+    let round = rounds::fetch(&mut *tx, &id).await?.to_proto();
+    for result in &published {
+        let change = Change {
+            method: "PublishEvaluationRound",
+            kind: "created",
+            resource: &result.name,
+            province: &result.province_code,
+            etag_before: "",
+            etag_after: "",
+            request_id: "",
+            payload: result.encode_to_vec(),
+        };
+        audit::record(&mut tx, who, change).await?;
+    }
+    let change = Change {
+        method: "PublishEvaluationRound",
+        kind: "updated",
+        resource: &round.name,
+        province: &round.province_code,
+        etag_before: &before,
+        etag_after: &round.etag,
+        request_id: "",
+        payload: round.encode_to_vec(),
+    };
+    audit::record(&mut tx, who, change).await?;
+    tx.commit().await?;
+    Ok((round, published))
+}
+
+fn parse_result(field: &str, name: &str) -> Result<(String, String)> {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        ["evaluationRounds", round, "entries", entry, "result"] if !round.is_empty() && !entry.is_empty() => {
+            Ok((round.to_string(), entry.to_string()))
+        }
+        _ => Err(Error::invalid(
+            field,
+            format!("`{name}` is not a result name; expected `evaluationRounds/{{round}}/entries/{{entry}}/result`"),
+        )),
+    }
+}
+
+/// One published result.
+pub async fn get(db: &PgPool, name: &str) -> Result<EntryResult> {
+    let (round_id, entry_id) = parse_result("name", name)?;
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM results WHERE round_id = $1 AND entry_id = $2"
+    )))
+    .bind(&round_id)
+    .bind(&entry_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.ok_or_else(|| Error::not_found(name))?.to_proto())
+}
+
+/// A page of published results; `nominated_only` for ListNominations.
+pub async fn list(
+    db: &PgPool,
+    parent: &str,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+    nominated_only: bool,
+) -> Result<(Vec<EntryResult>, String)> {
+    let round = if parent == "evaluationRounds/-" {
+        None
+    } else {
+        Some(rounds::parse_name("parent", parent)?)
+    };
+    let fields: &[&str] = if nominated_only {
+        &["province_code", "subgroup_code"]
+    } else {
+        &["stars", "certifiable", "subgroup_code", "province_code"]
+    };
+    let filter = Filter::parse(filter, fields)?;
+    let query_id = format!("{parent}|{nominated_only}|{}", filter.canonical());
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM results WHERE TRUE"));
+    if let Some(round) = round {
+        sql.push(" AND round_id = ").push_bind(round);
+    }
+    if nominated_only {
+        sql.push(" AND nominated");
+    }
+    if let Some(stars) = filter.get("stars") {
+        let stars: i32 = stars
+            .parse()
+            .ok()
+            .filter(|s| (0..=5).contains(s))
+            .ok_or_else(|| Error::invalid("filter", format!("stars `{stars}` is not 0 to 5")))?;
+        sql.push(" AND recognised_stars = ").push_bind(stars);
+    }
+    if let Some(certifiable) = filter.get("certifiable") {
+        let certifiable: bool = certifiable
+            .parse()
+            .map_err(|_| Error::invalid("filter", format!("certifiable `{certifiable}` is not true or false")))?;
+        sql.push(" AND certifiable = ").push_bind(certifiable);
+    }
+    for field in ["subgroup_code", "province_code"] {
+        if let Some(value) = filter.get(field) {
+            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
+        }
+    }
+    if let Some(after) = &page.after {
+        let (r, e) = after
+            .split_once('/')
+            .ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        sql.push(" AND (round_id, entry_id) > (")
+            .push_bind(r.to_owned())
+            .push(", ")
+            .push_bind(e.to_owned())
+            .push(")");
+    }
+    sql.push(" ORDER BY round_id, entry_id LIMIT ")
+        .push_bind(page.fetch_limit());
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
+    let next = page.finish(&mut rows, |r| format!("{}/{}", r.round_id, r.entry_id), &query_id);
+    Ok((rows.iter().map(Row::to_proto).collect(), next))
+}
+
+/// Recomputes a published result from its stored sheets and pinned set.
+pub async fn recompute(db: &PgPool, name: &str) -> Result<(EntryResult, bool)> {
+    let stored = get(db, name).await?;
+    let (round_id, entry_id) = parse_result("name", name)?;
+    let round = rounds::fetch(db, &round_id).await?;
+    let set = criteria::get(db, &stored.criteria_set).await?;
+    let sheets = submitted(db, &round_id).await?;
+    let answers: Vec<Vec<Answer>> = sheets
+        .get(&entry_id)
+        .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
+        .unwrap_or_default();
+    let outcome = results::compute(&set, &answers, &round.level, round.decision_date, DEFAULT_SPREAD_LIMIT);
+    let entry = EntryRow {
+        id: entry_id,
+        product: stored.product.clone(),
+        subgroup_code: stored.subgroup_code.clone(),
+        criteria_set: stored.criteria_set.trim_start_matches("criteriaSets/").to_owned(),
+        province_code: stored.province_code.clone(),
+    };
+    let mut again = to_proto(&round_id, &entry, &outcome, answers.len(), None);
+    again.publish_time = stored.publish_time;
+    let identical = again == stored;
+    Ok((again, identical))
+}
