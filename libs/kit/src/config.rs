@@ -93,6 +93,36 @@ pub struct Config {
     pub services: ServicesConfig,
     /// How long SIGTERM waits for in-flight requests before exiting anyway.
     pub shutdown_grace_ms: u64,
+    /// Rules of the evaluation service a deployment may tune.
+    pub evaluation: EvaluationConfig,
+}
+
+/// Rules of the evaluation service a deployment may tune.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluationConfig {
+    /// Share of the council whose sheets an entry needs before publication, as "a/b".
+    pub quorum: String,
+    /// Members' totals further apart than this flag an entry for rescoring.
+    pub spread_limit_points: i32,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        EvaluationConfig {
+            quorum: "2/3".into(),
+            spread_limit_points: 10,
+        }
+    }
+}
+
+impl EvaluationConfig {
+    /// The quorum as (numerator, denominator); validated at start.
+    pub fn quorum_fraction(&self) -> Option<(usize, usize)> {
+        let (a, b) = self.quorum.split_once('/')?;
+        let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (a > 0 && a <= b).then_some((a, b))
+    }
 }
 
 /// Role of a deployment.
@@ -247,6 +277,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             services: ServicesConfig::default(),
             shutdown_grace_ms: 10_000,
+            evaluation: EvaluationConfig::default(),
         }
     }
 }
@@ -478,6 +509,21 @@ impl Config {
                 );
             }
         }
+        if self.evaluation.quorum_fraction().is_none() {
+            bad(
+                "evaluation.quorum",
+                format!(
+                    "\"{}\" must be a fraction a/b with 0 < a <= b, e.g. \"2/3\"",
+                    self.evaluation.quorum
+                ),
+            );
+        }
+        if !(0..=100).contains(&self.evaluation.spread_limit_points) {
+            bad(
+                "evaluation.spread_limit_points",
+                format!("{} must be between 0 and 100", self.evaluation.spread_limit_points),
+            );
+        }
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
             bad(
                 "shutdown_grace_ms",
@@ -610,6 +656,7 @@ mod tests {
             "redis": {"key_prefix": "Bad Prefix", "timeout_ms": 0},
             "telemetry": {"otlp_endpoint": "collector:4317"},
             "services": {"evaluation": {"grpc_listen": "127.0.0.1:50051", "http_listen": "127.0.0.1:9052", "url": "http://x"}},
+            "evaluation": {"quorum": "3/2", "spread_limit_points": -1},
         });
         let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
         for key in [
@@ -620,6 +667,8 @@ mod tests {
             "redis.timeout_ms",
             "telemetry.otlp_endpoint",
             "services.evaluation.grpc_listen: 127.0.0.1:50051 is already used",
+            "evaluation.quorum: \"3/2\" must be a fraction",
+            "evaluation.spread_limit_points: -1 must be between 0 and 100",
         ] {
             assert!(err.contains(key), "missing `{key}` in:\n{err}");
         }

@@ -18,6 +18,8 @@ pub struct Evaluation {
     pub db: PgPool,
     /// The registry service, over gRPC with trace propagation.
     pub registry: RegistryServiceClient<TracedChannel>,
+    /// Quorum and spread limit (`[evaluation]` in the configuration).
+    pub rules: ocop_kit::config::EvaluationConfig,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -159,7 +161,7 @@ impl EvaluationService for Evaluation {
     ) -> Reply<PublishEvaluationRoundResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (round, results) = publish::publish(&self.db, &who, &r.name, &r.etag).await?;
+        let (round, results) = publish::publish(&self.db, &self.rules, &who, &r.name, &r.etag).await?;
         Ok(Response::new(PublishEvaluationRoundResponse {
             evaluation_round: Some(round),
             results,

@@ -38,8 +38,10 @@ pub fn routes(context: &Context) -> Routes {
     let channel = ocop_kit::client::channel(&context.config.services.registry.url, None)
         .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
+    let rules = context.config.evaluation.clone();
     Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
         db: context.db.clone(),
         registry,
+        rules,
     }))
 }

@@ -15,7 +15,9 @@ use prost::Message;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use crate::results::{self, DEFAULT_SPREAD_LIMIT, Outcome};
+use ocop_kit::config::EvaluationConfig;
+
+use crate::results::{self, Outcome};
 use crate::{criteria, rounds};
 
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
@@ -151,6 +153,7 @@ async fn submitted<'e, E: sqlx::PgExecutor<'e>>(
 /// Publishes every entry's result at once, once each has a quorum of sheets.
 pub async fn publish(
     db: &PgPool,
+    rules: &EvaluationConfig,
     who: &Principal,
     name: &str,
     etag: &str,
@@ -168,8 +171,9 @@ pub async fn publish(
         ));
     }
     let council = rounds::council_users(&round);
-    // Two thirds of the seats, rounded up.
-    let quorum = (council.len() * 2).div_ceil(3);
+    // `evaluation.quorum` of the seats (2/3 by default), rounded up.
+    let (numerator, denominator) = rules.quorum_fraction().unwrap_or((2, 3));
+    let quorum = (council.len() * numerator).div_ceil(denominator);
     let entries: Vec<EntryRow> = sqlx::query_as(
         "SELECT id, product, subgroup_code, criteria_set, province_code FROM entries WHERE round_id = $1 ORDER BY id",
     )
@@ -211,11 +215,17 @@ pub async fn publish(
             .get(&entry.id)
             .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
             .unwrap_or_default();
-        let outcome = results::compute(&set, &answers, &round.level, round.decision_date, DEFAULT_SPREAD_LIMIT);
+        let outcome = results::compute(
+            &set,
+            &answers,
+            &round.level,
+            round.decision_date,
+            rules.spread_limit_points,
+        );
         sqlx::query(
             "INSERT INTO results (round_id, entry_id, product, province_code, subgroup_code, criteria_set, mean_tenths, part_means,
-                band_stars, stars, recognised_stars, certifiable, nominated, rescore, reasons, sheets)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                band_stars, stars, recognised_stars, certifiable, nominated, rescore, reasons, sheets, spread_limit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&id)
         .bind(&entry.id)
@@ -233,6 +243,7 @@ pub async fn publish(
         .bind(outcome.rescore)
         .bind(Json(&outcome.reasons))
         .bind(answers.len() as i32)
+        .bind(rules.spread_limit_points)
         .execute(&mut *tx)
         .await?;
         published.push(to_proto(
@@ -380,7 +391,14 @@ pub async fn recompute(db: &PgPool, name: &str) -> Result<(EntryResult, bool)> {
         .get(&entry_id)
         .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
         .unwrap_or_default();
-    let outcome = results::compute(&set, &answers, &round.level, round.decision_date, DEFAULT_SPREAD_LIMIT);
+    // The spread limit it was published with, whatever the setting is today.
+    let (round_key, entry_key) = parse_result("name", name)?;
+    let spread: i32 = sqlx::query_scalar("SELECT spread_limit FROM results WHERE round_id = $1 AND entry_id = $2")
+        .bind(&round_key)
+        .bind(&entry_key)
+        .fetch_one(db)
+        .await?;
+    let outcome = results::compute(&set, &answers, &round.level, round.decision_date, spread);
     let entry = EntryRow {
         id: entry_id,
         product: stored.product.clone(),

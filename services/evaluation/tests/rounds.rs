@@ -35,7 +35,12 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
     let mut env = TestEnv::new().await;
+    edit(&mut env.config);
     let registry_app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     env.config.services.registry.url = format!("http://{}", registry_app.grpc_addr);
     let evaluation_app = env.spawn(ocop_evaluation::spec(), ocop_evaluation::routes).await;
@@ -1150,4 +1155,108 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn the_quorum_is_the_deployments_to_set() {
+    let mut w = world_with(|config| config.evaluation.quorum = "3/3".into()).await;
+    let officer = w.officer.clone();
+    let (_, product) = w.product("14758", "2801234567", "rau-cu-qua-hat-tuoi", &officer).await;
+    let round = w
+        .create_round(province_round(2026, 1, full_council()), &officer)
+        .await
+        .unwrap();
+    let open = w
+        .evaluation
+        .open_evaluation_round(authorized(
+            OpenEvaluationRoundRequest {
+                name: round.name.clone(),
+                etag: round.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    let entry = w.enter(&round.name, &product.name).await.unwrap();
+    let scoring = w
+        .evaluation
+        .start_scoring(authorized(
+            StartScoringRequest {
+                name: round.name.clone(),
+                etag: open.etag,
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    let set = w
+        .evaluation
+        .get_criteria_set(authorized(
+            GetCriteriaSetRequest {
+                name: entry.criteria_set.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .criteria_set
+        .unwrap();
+    for user in ["chu-tich", "uy-vien-1"] {
+        let token = w
+            .env
+            .signer
+            .issue(user, "council_member", Some("38"), None, 600)
+            .unwrap();
+        let draft = w
+            .evaluation
+            .save_score_sheet(authorized(
+                SaveScoreSheetRequest {
+                    entry: entry.name.clone(),
+                    answers: full_answers(&set),
+                    etag: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .score_sheet
+            .unwrap();
+        w.evaluation
+            .submit_score_sheet(authorized(
+                SubmitScoreSheetRequest {
+                    name: draft.name,
+                    etag: draft.etag,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    // 2 of 3 is the default quorum, but this deployment asks for all 3.
+    let err = w
+        .evaluation
+        .publish_evaluation_round(authorized(
+            PublishEvaluationRoundRequest {
+                name: round.name.clone(),
+                etag: scoring.etag,
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "QUORUM_NOT_MET");
+    assert!(
+        err.message()
+            .contains("2 of 3 sheets needed; not yet submitted by thu-ky"),
+        "{}",
+        err.message()
+    );
 }
