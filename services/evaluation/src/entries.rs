@@ -9,7 +9,7 @@ use ocop_kit::date::to_timestamp;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::evaluation::v1::Entry;
+use ocop_proto::evaluation::v1::{CommuneAssessment, Entry};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectState};
 use prost::Message;
@@ -18,17 +18,41 @@ use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::rounds::{self, require_organiser};
 
+/// The commune's assessment as stored.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredAssessment {
+    local_origin: bool,
+    local_labour: bool,
+    local_idea: bool,
+    local_identity: bool,
+    report: String,
+    recorded_by: String,
+    record_time: time::OffsetDateTime,
+}
+
+/// A row of `entries`.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     round_id: String,
     id: String,
     product: String,
     subject: String,
     subgroup_code: String,
-    criteria_set: String,
+    /// The pinned criteria set (id).
+    pub criteria_set: String,
     province_code: String,
     create_time: time::OffsetDateTime,
+    commune_code: String,
+    /// Knock-outs recorded on it.
+    pub disqualifications: sqlx::types::Json<Vec<String>>,
+    /// The commune's assessment, when recorded.
+    pub commune_assessment: Option<sqlx::types::Json<StoredAssessment>>,
 }
+
+/// Columns of [`Row`].
+pub const COLUMNS: &str =
+    "round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time, commune_code,
+    disqualifications, commune_assessment";
 
 impl Row {
     fn to_proto(&self) -> Entry {
@@ -40,6 +64,17 @@ impl Row {
             criteria_set: format!("criteriaSets/{}", self.criteria_set),
             province_code: self.province_code.clone(),
             create_time: Some(to_timestamp(self.create_time)),
+            commune_code: self.commune_code.clone(),
+            disqualifications: self.disqualifications.0.clone(),
+            commune_assessment: self.commune_assessment.as_ref().map(|a| CommuneAssessment {
+                local_origin: a.local_origin,
+                local_labour: a.local_labour,
+                local_idea: a.local_idea,
+                local_identity: a.local_identity,
+                report: a.report.clone(),
+                recorded_by: a.recorded_by.clone(),
+                record_time: Some(to_timestamp(a.record_time)),
+            }),
         }
     }
 }
@@ -168,10 +203,9 @@ pub async fn create(
     let name = format!("{parent}/entries/{id}");
     if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateEntry", &name).await? {
         drop(tx);
-        let row: Row = sqlx::query_as(
-            "SELECT round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time FROM entries
-             WHERE round_id = $1 AND id = $2",
-        )
+        let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id = $2"
+        )))
         .bind(&round_id)
         .bind(first.rsplit('/').next().unwrap_or_default())
         .fetch_one(db)
@@ -204,11 +238,10 @@ pub async fn create(
         .bind(&set)
         .execute(&mut *tx)
         .await?;
-    let row: Row = sqlx::query_as(
-        "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (round_id, product) DO NOTHING
-         RETURNING round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time",
-    )
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code, commune_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (round_id, product) DO NOTHING RETURNING {COLUMNS}"
+    )))
     .bind(&round_id)
     .bind(&id)
     .bind(&product_name)
@@ -216,6 +249,7 @@ pub async fn create(
     .bind(&product.subgroup_code)
     .bind(&set)
     .bind(&product.province_code)
+    .bind(&product.origin_commune_code)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {
@@ -251,10 +285,9 @@ pub async fn list(db: &PgPool, parent: &str, page_size: i32, page_token: &str) -
     let round_id = rounds::parse_name("parent", parent)?;
     let page = Page::parse(page_size, page_token, parent)?;
     rounds::fetch(db, &round_id).await?;
-    let mut rows: Vec<Row> = sqlx::query_as(
-        "SELECT round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time FROM entries
-         WHERE round_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
+    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    )))
     .bind(&round_id)
     .bind(page.after.clone().unwrap_or_default())
     .bind(page.fetch_limit())
@@ -262,4 +295,149 @@ pub async fn list(db: &PgPool, parent: &str, page_size: i32, page_token: &str) -
     .await?;
     let next = page.finish(&mut rows, |r| r.id.clone(), parent);
     Ok((rows.iter().map(Row::to_proto).collect(), next))
+}
+
+/// `(round, entry)` of `evaluationRounds/{r}/entries/{e}`.
+pub fn parse_name(field: &str, name: &str) -> Result<(String, String)> {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        ["evaluationRounds", round, "entries", entry] if !round.is_empty() && !entry.is_empty() => {
+            Ok((round.to_string(), entry.to_string()))
+        }
+        _ => Err(Error::invalid(
+            field,
+            format!("`{name}` is not an entry name; expected `evaluationRounds/{{round}}/entries/{{entry}}`"),
+        )),
+    }
+}
+
+/// One entry's row.
+pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, round_id: &str, entry_id: &str) -> Result<Row> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id = $2"
+    )))
+    .bind(round_id)
+    .bind(entry_id)
+    .fetch_optional(db)
+    .await?;
+    row.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}/entries/{entry_id}")))
+}
+
+/// Records a knock-out or disqualification (organisers, while OPEN or SCORING).
+pub async fn disqualify(db: &PgPool, who: &Principal, name: &str, reason: &str) -> Result<Entry> {
+    who.require(&[
+        ocop_kit::auth::Role::ProvinceOfficer,
+        ocop_kit::auth::Role::NationalOfficer,
+    ])?;
+    let (round_id, entry_id) = parse_name("name", name)?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(Error::invalid(
+            "reason",
+            "required, up to 1,000 characters: what disqualifies the product",
+        ));
+    }
+    let round = rounds::fetch(db, &round_id).await?;
+    require_organiser(who, &round.level, &round.province_code)?;
+    if round.state != "open" && round.state != "scoring" {
+        return Err(Error::failed_precondition(
+            "WRONG_ROUND_STATE",
+            format!(
+                "evaluationRounds/{round_id} is {}; knock-outs are recorded while it is open or scoring",
+                round.state
+            ),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    fetch(&mut *tx, &round_id, &entry_id).await?;
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE entries SET disqualifications = disqualifications || jsonb_build_array($3::text)
+         WHERE round_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    )))
+    .bind(&round_id)
+    .bind(&entry_id)
+    .bind(reason)
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = row.to_proto();
+    let change = Change {
+        method: "DisqualifyEntry",
+        kind: "updated",
+        resource: &proto.name,
+        province: &row.province_code,
+        etag_before: "",
+        etag_after: "",
+        request_id: "",
+        payload: proto.encode_to_vec(),
+    };
+    audit::record(&mut tx, who, change).await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// Records the commune's assessment (commune officers of the product's commune).
+pub async fn record_assessment(
+    db: &PgPool,
+    who: &Principal,
+    name: &str,
+    assessment: Option<&CommuneAssessment>,
+) -> Result<Entry> {
+    who.require(&[ocop_kit::auth::Role::CommuneOfficer])?;
+    let (round_id, entry_id) = parse_name("name", name)?;
+    let a = assessment.ok_or_else(|| Error::invalid("commune_assessment", "required"))?;
+    if a.report.trim().is_empty() || a.report.chars().count() > 10_000 {
+        return Err(Error::invalid(
+            "commune_assessment.report",
+            "required, up to 10,000 characters: the commune's report",
+        ));
+    }
+    let round = rounds::fetch(db, &round_id).await?;
+    let entry = fetch(db, &round_id, &entry_id).await?;
+    if who.commune.as_deref() != Some(entry.commune_code.as_str()) {
+        return Err(Error::permission_denied(
+            "OUTSIDE_JURISDICTION",
+            format!(
+                "{name} comes from commune {}; its assessment is that commune's",
+                entry.commune_code
+            ),
+        ));
+    }
+    if round.state != "open" && round.state != "scoring" {
+        return Err(Error::failed_precondition(
+            "WRONG_ROUND_STATE",
+            format!("evaluationRounds/{round_id} is {}", round.state),
+        ));
+    }
+    let stored = StoredAssessment {
+        local_origin: a.local_origin,
+        local_labour: a.local_labour,
+        local_idea: a.local_idea,
+        local_identity: a.local_identity,
+        report: a.report.trim().to_owned(),
+        recorded_by: who.subject.clone(),
+        record_time: time::OffsetDateTime::now_utc(),
+    };
+    let mut tx = db.begin().await?;
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE entries SET commune_assessment = $3 WHERE round_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    )))
+    .bind(&round_id)
+    .bind(&entry_id)
+    .bind(sqlx::types::Json(&stored))
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = row.to_proto();
+    let change = Change {
+        method: "RecordCommuneAssessment",
+        kind: "updated",
+        resource: &proto.name,
+        province: &row.province_code,
+        etag_before: "",
+        etag_after: "",
+        request_id: "",
+        payload: proto.encode_to_vec(),
+    };
+    audit::record(&mut tx, who, change).await?;
+    tx.commit().await?;
+    Ok(proto)
 }

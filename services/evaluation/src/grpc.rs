@@ -211,4 +211,21 @@ impl EvaluationService for Evaluation {
             identical,
         }))
     }
+
+    async fn disqualify_entry(&self, request: Request<DisqualifyEntryRequest>) -> Reply<DisqualifyEntryResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let entry = entries::disqualify(&self.db, &who, &r.name, &r.reason).await?;
+        Ok(Response::new(DisqualifyEntryResponse { entry: Some(entry) }))
+    }
+
+    async fn record_commune_assessment(
+        &self,
+        request: Request<RecordCommuneAssessmentRequest>,
+    ) -> Reply<RecordCommuneAssessmentResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let entry = entries::record_assessment(&self.db, &who, &r.name, r.commune_assessment.as_ref()).await?;
+        Ok(Response::new(RecordCommuneAssessmentResponse { entry: Some(entry) }))
+    }
 }

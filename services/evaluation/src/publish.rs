@@ -33,6 +33,7 @@ struct EntryRow {
     subgroup_code: String,
     criteria_set: String,
     province_code: String,
+    disqualifications: Json<Vec<String>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -102,6 +103,7 @@ impl Row {
             subgroup_code: self.subgroup_code.clone(),
             criteria_set: self.criteria_set.clone(),
             province_code: self.province_code.clone(),
+            disqualifications: Json(Vec::new()),
         };
         let outcome = Outcome {
             mean_tenths: self.mean_tenths,
@@ -175,7 +177,7 @@ pub async fn publish(
     let (numerator, denominator) = rules.quorum_fraction().unwrap_or((2, 3));
     let quorum = (council.len() * numerator).div_ceil(denominator);
     let entries: Vec<EntryRow> = sqlx::query_as(
-        "SELECT id, product, subgroup_code, criteria_set, province_code FROM entries WHERE round_id = $1 ORDER BY id",
+        "SELECT id, product, subgroup_code, criteria_set, province_code, disqualifications FROM entries WHERE round_id = $1 ORDER BY id",
     )
     .bind(&id)
     .fetch_all(&mut *tx)
@@ -221,6 +223,7 @@ pub async fn publish(
             &round.level,
             round.decision_date,
             rules.spread_limit_points,
+            &entry.disqualifications,
         );
         sqlx::query(
             "INSERT INTO results (round_id, entry_id, product, province_code, subgroup_code, criteria_set, mean_tenths, part_means,
@@ -398,8 +401,13 @@ pub async fn recompute(db: &PgPool, name: &str) -> Result<(EntryResult, bool)> {
         .bind(&entry_key)
         .fetch_one(db)
         .await?;
-    let outcome = results::compute(&set, &answers, &round.level, round.decision_date, spread);
+    let knocked = crate::entries::fetch(db, &round_key, &entry_key)
+        .await?
+        .disqualifications
+        .0;
+    let outcome = results::compute(&set, &answers, &round.level, round.decision_date, spread, &knocked);
     let entry = EntryRow {
+        disqualifications: Json(knocked),
         id: entry_id,
         product: stored.product.clone(),
         subgroup_code: stored.subgroup_code.clone(),

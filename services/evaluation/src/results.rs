@@ -94,8 +94,15 @@ pub fn level_cap(level: &str, day: time::Date) -> (i32, Option<String>) {
 }
 
 /// Computes the result of one entry from its submitted sheets.
-pub fn compute(set: &CriteriaSet, sheets: &[Vec<Answer>], level: &str, day: time::Date, spread_limit: i32) -> Outcome {
-    let mut reasons = Vec::new();
+pub fn compute(
+    set: &CriteriaSet,
+    sheets: &[Vec<Answer>],
+    level: &str,
+    day: time::Date,
+    spread_limit: i32,
+    disqualifications: &[String],
+) -> Outcome {
+    let mut reasons: Vec<String> = disqualifications.iter().map(|d| format!("disqualified: {d}")).collect();
     let scored: Vec<crate::scoring::Points> = sheets
         .iter()
         .filter_map(|answers| crate::scoring::score(set, answers).ok())
@@ -183,8 +190,8 @@ pub fn compute(set: &CriteriaSet, sheets: &[Vec<Answer>], level: &str, day: time
     if level == "central" && stars < 5 {
         reasons.push("the central round recognises 5 stars only".into());
     }
-    let certifiable = recognised >= 3;
-    if !certifiable && recognised == stars {
+    let certifiable = recognised >= 3 && disqualifications.is_empty();
+    if recognised < 3 && recognised == stars {
         reasons.push(format!("{stars}★ is below 3★: only 3 to 5 stars are certified"));
     }
     Outcome {
@@ -194,7 +201,7 @@ pub fn compute(set: &CriteriaSet, sheets: &[Vec<Answer>], level: &str, day: time
         stars,
         recognised_stars: recognised,
         certifiable,
-        nominated: level == "province" && mean >= 900,
+        nominated: level == "province" && mean >= 900 && disqualifications.is_empty(),
         rescore,
         reasons,
     }
@@ -322,6 +329,7 @@ mod tests {
             "province",
             date!(2026 - 06 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert_eq!(
             (out.mean_tenths, out.band_stars, out.stars, out.recognised_stars),
@@ -342,6 +350,7 @@ mod tests {
             "province",
             date!(2026 - 06 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert_eq!((out.band_stars, out.stars), (4, 4));
     }
@@ -355,12 +364,20 @@ mod tests {
             "province",
             date!(2026 - 06 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert_eq!(
             (province.stars, province.recognised_stars, province.nominated),
             (5, 4, true)
         );
-        let central = compute(&set_148(), &top, "central", date!(2026 - 10 - 01), DEFAULT_SPREAD_LIMIT);
+        let central = compute(
+            &set_148(),
+            &top,
+            "central",
+            date!(2026 - 10 - 01),
+            DEFAULT_SPREAD_LIMIT,
+            &[],
+        );
         assert_eq!(
             (central.recognised_stars, central.certifiable, central.nominated),
             (5, true, false)
@@ -371,6 +388,7 @@ mod tests {
             "district",
             date!(2024 - 03 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert_eq!(district_2024.recognised_stars, 3);
         let district_2022 = compute(
@@ -379,6 +397,7 @@ mod tests {
             "district",
             date!(2022 - 03 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert_eq!((district_2022.recognised_stars, district_2022.certifiable), (0, false));
         let low = compute(
@@ -387,8 +406,37 @@ mod tests {
             "central",
             date!(2026 - 10 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert_eq!((low.recognised_stars, low.certifiable), (0, false));
+    }
+
+    #[test]
+    fn a_recorded_disqualification_blocks_certification() {
+        let knocked = ["1.1: nguyên liệu không rõ nguồn gốc".to_string()];
+        let out = compute(
+            &set_148(),
+            &[sheet(60, 1), sheet(60, 1)],
+            "province",
+            date!(2026 - 06 - 01),
+            DEFAULT_SPREAD_LIMIT,
+            &knocked,
+        );
+        assert_eq!((out.stars, out.recognised_stars, out.certifiable), (4, 4, false));
+        let top = compute(
+            &set_148(),
+            &[sheet(80, 2)],
+            "province",
+            date!(2026 - 06 - 01),
+            DEFAULT_SPREAD_LIMIT,
+            &knocked,
+        );
+        assert!(!top.nominated, "a disqualified product is not nominated");
+        assert!(
+            out.reasons
+                .iter()
+                .any(|r| r == "disqualified: 1.1: nguyên liệu không rõ nguồn gốc")
+        );
     }
 
     #[test]
@@ -399,6 +447,7 @@ mod tests {
             "province",
             date!(2026 - 06 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert!(out.rescore);
         assert!(out.reasons.iter().any(|r| r.contains("more than 10 apart")));
@@ -409,6 +458,7 @@ mod tests {
             "province",
             date!(2026 - 06 - 01),
             DEFAULT_SPREAD_LIMIT,
+            &[],
         );
         assert!(!out.rescore, "10 apart is within the limit");
     }

@@ -120,12 +120,20 @@ async fn scoring_round(db: &PgPool, who: &Principal, round_id: &str) -> Result<r
 pub async fn save(db: &PgPool, who: &Principal, entry: &str, answers: &[Answer], etag: &str) -> Result<ScoreSheet> {
     let (round_id, entry_id) = parse_entry("entry", entry)?;
     let round = scoring_round(db, who, &round_id).await?;
-    let set_id: Option<String> = sqlx::query_scalar("SELECT criteria_set FROM entries WHERE round_id = $1 AND id = $2")
-        .bind(&round_id)
-        .bind(&entry_id)
-        .fetch_optional(db)
-        .await?;
-    let set_id = set_id.ok_or_else(|| Error::not_found(entry))?;
+    let entry_row = crate::entries::fetch(db, &round_id, &entry_id).await?;
+    // Decision 1489/2025: a provincial entry is scored after its commune's assessment.
+    if round.level == "province"
+        && round.decision_date >= rounds::DECISION_1489
+        && entry_row.commune_assessment.is_none()
+    {
+        return Err(Error::failed_precondition(
+            "COMMUNE_ASSESSMENT_MISSING",
+            format!(
+                "{entry} has no commune assessment yet; from 2025-07-06 the commune assesses its 4 criteria before the province scores"
+            ),
+        ));
+    }
+    let set_id = entry_row.criteria_set.clone();
     let set = criteria::get(db, &format!("criteriaSets/{set_id}")).await?;
     let points = scoring::score(&set, answers)
         .map_err(|v| v.into_error().unwrap_or_else(|| Error::internal("empty violations")))?;

@@ -119,6 +119,33 @@ impl World {
             .map(|r| r.into_inner().evaluation_round.unwrap())
     }
 
+    /// The commune's assessment of an entry (Decision 1489), by an officer of `commune`.
+    async fn assess(&mut self, entry: &str, commune: &str) -> Result<Entry, tonic::Status> {
+        let token = self
+            .env
+            .signer
+            .issue("can-bo-xa", "commune_officer", Some("38"), Some(commune), 600)
+            .unwrap();
+        let assessment = CommuneAssessment {
+            local_origin: true,
+            local_labour: true,
+            local_idea: true,
+            local_identity: false,
+            report: "Biên bản họp UBND xã".into(),
+            ..Default::default()
+        };
+        self.evaluation
+            .record_commune_assessment(authorized(
+                RecordCommuneAssessmentRequest {
+                    name: entry.into(),
+                    commune_assessment: Some(assessment),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().entry.unwrap())
+    }
+
     async fn enter(&mut self, round: &str, product: &str) -> Result<Entry, tonic::Status> {
         let token = self.officer.clone();
         self.evaluation
@@ -669,6 +696,54 @@ async fn members_score_their_own_sheets_on_the_pinned_set() {
         .criteria_set
         .unwrap();
     let answers = full_answers(&set);
+    // From 2025-07-06 the commune assesses before the province scores.
+    let early = save(answers[..3].to_vec(), "");
+    let err = w
+        .evaluation
+        .save_score_sheet(authorized(early, &chair))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "COMMUNE_ASSESSMENT_MISSING")
+    );
+    let err = w.assess(&entry.name, "14797").await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::PermissionDenied, "OUTSIDE_JURISDICTION"),
+        "another commune's officer"
+    );
+    let clerk = w
+        .env
+        .signer
+        .issue("can-bo-xa", "commune_officer", Some("38"), Some("14758"), 600)
+        .unwrap();
+    let empty = RecordCommuneAssessmentRequest {
+        name: entry.name.clone(),
+        commune_assessment: Some(CommuneAssessment::default()),
+    };
+    let err = w
+        .evaluation
+        .record_commune_assessment(authorized(empty, &clerk))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["commune_assessment.report"]);
+    let by_province = RecordCommuneAssessmentRequest {
+        name: entry.name.clone(),
+        commune_assessment: None,
+    };
+    let err = w
+        .evaluation
+        .record_commune_assessment(authorized(by_province, &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "the province does not record the commune's assessment"
+    );
+    let assessed = w.assess(&entry.name, "14758").await.unwrap();
+    assert!(assessed.commune_assessment.unwrap().local_origin);
     let draft = w
         .evaluation
         .save_score_sheet(authorized(save(answers[..3].to_vec(), ""), &chair))
@@ -891,6 +966,53 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
         .evaluation_round
         .unwrap();
 
+    w.assess(&e1.name, "14758").await.unwrap();
+    w.assess(&e2.name, "14797").await.unwrap();
+    let reason_text = "1.1: nguyên liệu không rõ nguồn gốc";
+    let knock = DisqualifyEntryRequest {
+        name: e2.name.clone(),
+        reason: reason_text.into(),
+    };
+    let knocked = w
+        .evaluation
+        .disqualify_entry(authorized(knock, &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .entry
+        .unwrap();
+    assert_eq!(knocked.disqualifications, vec![reason_text.to_string()]);
+    let blank = DisqualifyEntryRequest {
+        name: e2.name.clone(),
+        reason: " ".into(),
+    };
+    let err = w
+        .evaluation
+        .disqualify_entry(authorized(blank, &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["reason"]);
+    let stranger = w.env.token("province_officer", Some("01"), None);
+    let other = DisqualifyEntryRequest {
+        name: e2.name.clone(),
+        reason: "x".into(),
+    };
+    let err = w
+        .evaluation
+        .disqualify_entry(authorized(other, &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let missing = DisqualifyEntryRequest {
+        name: format!("{}/entries/none", round.name),
+        reason: "x".into(),
+    };
+    let err = w
+        .evaluation
+        .disqualify_entry(authorized(missing, &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
     let set = w
         .evaluation
         .get_criteria_set(authorized(
@@ -1043,7 +1165,22 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(four.results.len(), 2);
+    assert_eq!(four.results.len(), 1, "the disqualified entry is not certifiable");
+    let knocked_out = w
+        .evaluation
+        .get_result(authorized(
+            GetResultRequest {
+                name: format!("{}/result", e2.name),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert!(!knocked_out.certifiable && !knocked_out.nominated);
+    assert!(knocked_out.reasons.iter().any(|r| r.starts_with("disqualified: 1.1")));
     let nominations = w
         .evaluation
         .list_nominations(authorized(
@@ -1056,7 +1193,7 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(nominations.results.len(), 2);
+    assert_eq!(nominations.results.len(), 1, "the disqualified entry is not nominated");
 
     // After publication: sheets are final and visible to the council.
     let err = w
@@ -1195,6 +1332,7 @@ async fn the_quorum_is_the_deployments_to_set() {
         .into_inner()
         .evaluation_round
         .unwrap();
+    w.assess(&entry.name, "14758").await.unwrap();
     let set = w
         .evaluation
         .get_criteria_set(authorized(
