@@ -9,7 +9,7 @@ use ocop_kit::date::to_timestamp;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::evaluation::v1::{CommuneAssessment, Entry};
+use ocop_proto::evaluation::v1::{CommuneAssessment, DocumentStatus, DossierItem, Entry};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectState};
 use prost::Message;
@@ -17,6 +17,35 @@ use sqlx::PgPool;
 use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::rounds::{self, require_organiser};
+
+/// The dossier's documents (Decision 1048 Phụ lục II; 148 kept the mandatory core):
+/// `(document, mandatory)`.
+pub const DOSSIER: &[(&str, bool)] = &[
+    ("registration_form", true),
+    ("business_plan", true),
+    ("organisation_chart", true),
+    ("business_registration", true),
+    ("product_samples", true),
+    ("food_safety_certificate", false),
+    ("quality_declaration", false),
+    ("test_results", false),
+    ("traceability", false),
+    ("intellectual_property", false),
+    ("raw_material_origin", false),
+    ("environmental_commitment", false),
+    ("quality_management", false),
+    ("market_evidence", false),
+    ("product_story", false),
+    ("awards", false),
+];
+
+/// One document's stored status.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredItem {
+    status: String,
+    #[serde(default)]
+    note: String,
+}
 
 /// The commune's assessment as stored.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -47,12 +76,13 @@ pub struct Row {
     pub disqualifications: sqlx::types::Json<Vec<String>>,
     /// The commune's assessment, when recorded.
     pub commune_assessment: Option<sqlx::types::Json<StoredAssessment>>,
+    dossier: sqlx::types::Json<std::collections::HashMap<String, StoredItem>>,
 }
 
 /// Columns of [`Row`].
 pub const COLUMNS: &str =
     "round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time, commune_code,
-    disqualifications, commune_assessment";
+    disqualifications, commune_assessment, dossier";
 
 impl Row {
     fn to_proto(&self) -> Entry {
@@ -75,6 +105,24 @@ impl Row {
                 recorded_by: a.recorded_by.clone(),
                 record_time: Some(to_timestamp(a.record_time)),
             }),
+            dossier: DOSSIER
+                .iter()
+                .map(|(document, mandatory)| {
+                    let stored = self.dossier.get(*document);
+                    let status = match stored.map(|i| i.status.as_str()) {
+                        Some("submitted") => DocumentStatus::Submitted,
+                        Some("accepted") => DocumentStatus::Accepted,
+                        Some("rejected") => DocumentStatus::Rejected,
+                        _ => DocumentStatus::Missing,
+                    };
+                    DossierItem {
+                        document: document.to_string(),
+                        mandatory: *mandatory,
+                        status: status as i32,
+                        note: stored.map(|i| i.note.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
         }
     }
 }
@@ -429,6 +477,88 @@ pub async fn record_assessment(
     let proto = row.to_proto();
     let change = Change {
         method: "RecordCommuneAssessment",
+        kind: "updated",
+        resource: &proto.name,
+        province: &row.province_code,
+        etag_before: "",
+        etag_after: "",
+        request_id: "",
+        payload: proto.encode_to_vec(),
+    };
+    audit::record(&mut tx, who, change).await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// Sets one document's status (organisers, while OPEN or SCORING).
+pub async fn update_dossier(
+    db: &PgPool,
+    who: &Principal,
+    name: &str,
+    document: &str,
+    status: DocumentStatus,
+    note: &str,
+) -> Result<Entry> {
+    who.require(&[
+        ocop_kit::auth::Role::ProvinceOfficer,
+        ocop_kit::auth::Role::NationalOfficer,
+    ])?;
+    let (round_id, entry_id) = parse_name("entry", name)?;
+    let mut v = ocop_kit::error::Violations::default();
+    if !DOSSIER.iter().any(|(d, _)| *d == document) {
+        let known: Vec<&str> = DOSSIER.iter().map(|(d, _)| *d).collect();
+        v.push(
+            "document",
+            format!("`{document}` is not a dossier document; one of {}", known.join(", ")),
+        );
+    }
+    let status = match status {
+        DocumentStatus::Unspecified => {
+            v.push("status", "required: MISSING, SUBMITTED, ACCEPTED or REJECTED");
+            ""
+        }
+        DocumentStatus::Missing => "missing",
+        DocumentStatus::Submitted => "submitted",
+        DocumentStatus::Accepted => "accepted",
+        DocumentStatus::Rejected => "rejected",
+    };
+    if status == "rejected" && note.trim().is_empty() {
+        v.push("note", "required when rejecting: say what is wrong with the document");
+    }
+    if note.chars().count() > 2000 {
+        v.push("note", "at most 2,000 characters");
+    }
+    v.check()?;
+    let round = rounds::fetch(db, &round_id).await?;
+    require_organiser(who, &round.level, &round.province_code)?;
+    if round.state != "open" && round.state != "scoring" {
+        return Err(Error::failed_precondition(
+            "WRONG_ROUND_STATE",
+            format!(
+                "evaluationRounds/{round_id} is {}; dossiers are checked while it is open or scoring",
+                round.state
+            ),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    fetch(&mut *tx, &round_id, &entry_id).await?;
+    let item = StoredItem {
+        status: status.to_owned(),
+        note: note.trim().to_owned(),
+    };
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE entries SET dossier = dossier || jsonb_build_object($3::text, $4::jsonb)
+         WHERE round_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    )))
+    .bind(&round_id)
+    .bind(&entry_id)
+    .bind(document)
+    .bind(sqlx::types::Json(&item))
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = row.to_proto();
+    let change = Change {
+        method: "UpdateDossierItem",
         kind: "updated",
         resource: &proto.name,
         province: &row.province_code,

@@ -228,4 +228,14 @@ impl EvaluationService for Evaluation {
         let entry = entries::record_assessment(&self.db, &who, &r.name, r.commune_assessment.as_ref()).await?;
         Ok(Response::new(RecordCommuneAssessmentResponse { entry: Some(entry) }))
     }
+
+    async fn update_dossier_item(
+        &self,
+        request: Request<UpdateDossierItemRequest>,
+    ) -> Reply<UpdateDossierItemResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let entry = entries::update_dossier(&self.db, &who, &r.entry, &r.document, r.status(), &r.note).await?;
+        Ok(Response::new(UpdateDossierItemResponse { entry: Some(entry) }))
+    }
 }

@@ -242,6 +242,50 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
     let entry = w.enter(&round.name, &vegetables.name).await.unwrap();
     assert_eq!(entry.criteria_set, "criteriaSets/148-rau-cu-qua-hat-tuoi-v1");
     assert_eq!(entry.province_code, "38");
+    assert_eq!(entry.dossier.len(), 16);
+    assert!(entry.dossier.iter().all(|d| d.status == DocumentStatus::Missing as i32));
+    assert_eq!(entry.dossier.iter().filter(|d| d.mandatory).count(), 5);
+    let item = |document: &str, status: DocumentStatus, note: &str| UpdateDossierItemRequest {
+        entry: entry.name.clone(),
+        document: document.into(),
+        status: status as i32,
+        note: note.into(),
+    };
+    let checked = w
+        .evaluation
+        .update_dossier_item(authorized(
+            item("business_plan", DocumentStatus::Accepted, ""),
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entry
+        .unwrap();
+    let plan = checked.dossier.iter().find(|d| d.document == "business_plan").unwrap();
+    assert_eq!((plan.status, plan.mandatory), (DocumentStatus::Accepted as i32, true));
+    for (request, field) in [
+        (item("test_results", DocumentStatus::Rejected, ""), "note"),
+        (item("horoscope", DocumentStatus::Submitted, ""), "document"),
+        (item("awards", DocumentStatus::Unspecified, ""), "status"),
+    ] {
+        let err = w
+            .evaluation
+            .update_dossier_item(authorized(request, &officer))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), fields(&err)),
+            (Code::InvalidArgument, vec![field.to_string()])
+        );
+    }
+    let outsider = w.env.token("province_officer", Some("01"), None);
+    let err = w
+        .evaluation
+        .update_dossier_item(authorized(item("awards", DocumentStatus::Submitted, ""), &outsider))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
     let set = w
         .evaluation
         .get_criteria_set(authorized(
@@ -329,7 +373,7 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.entries, vec![entry]);
+    assert_eq!(listed.entries, vec![checked], "as last updated");
 
     // Under 1048 (a 2022 round), the honey sheet exists.
     let old = w
