@@ -150,7 +150,7 @@ impl Row {
 }
 
 /// One set by name.
-pub async fn get(db: &PgPool, name: &str) -> Result<CriteriaSet> {
+pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, name: &str) -> Result<CriteriaSet> {
     let id = name
         .strip_prefix("criteriaSets/")
         .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))

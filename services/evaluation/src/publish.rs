@@ -212,7 +212,7 @@ pub async fn publish(
     }
     let mut published = Vec::new();
     for entry in &entries {
-        let set = criteria::get(db, &format!("criteriaSets/{}", entry.criteria_set)).await?;
+        let set = criteria::get(&mut *tx, &format!("criteriaSets/{}", entry.criteria_set)).await?;
         let answers: Vec<Vec<Answer>> = sheets
             .get(&entry.id)
             .map(|s| s.iter().map(|(_, a)| a.clone()).collect())

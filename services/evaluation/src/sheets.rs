@@ -207,6 +207,10 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Res
         ));
     }
     let round = scoring_round(db, who, &round_id).await?;
+    // Read the pinned set before the transaction: a request must never hold one
+    // pooled connection while waiting for a second (32 of them deadlock a pool of 8).
+    let pinned = crate::entries::fetch(db, &round_id, &entry_id).await?.criteria_set;
+    let set = criteria::get(db, &format!("criteriaSets/{pinned}")).await?;
     let mut tx = db.begin().await?;
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM score_sheets WHERE round_id = $1 AND entry_id = $2 AND member = $3 FOR UPDATE"
@@ -237,7 +241,6 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Res
             format!("{name} is already submitted"),
         ));
     }
-    let set = criteria::get(db, &format!("criteriaSets/{}", row.criteria_set)).await?;
     let answers: Vec<Answer> = row
         .answers
         .iter()

@@ -8,6 +8,7 @@
 
 mod baseline;
 mod data;
+mod evaluation;
 mod load;
 
 use std::future::Future;
@@ -153,6 +154,37 @@ async fn main() -> anyhow::Result<()> {
         "registry.ImportSubjectsProducts, 3,500 rows: median of {} runs {:.2} s",
         args.runs,
         median(import_secs)
+    );
+
+    // Issue 4: an evaluation service beside the registry, 500 entries × 7 sheets per round.
+    let evaluation = Process::start(
+        "evaluation",
+        &env,
+        &[quiet, ("OCOP_SERVICES__REGISTRY__URL", registry.url().as_str())],
+    );
+    TestApp::wait_serving_at(evaluation.grpc_addr, Duration::from_secs(60)).await;
+    let (mut publishes, mut submits) = (Vec::new(), Vec::new());
+    for batch in 1..=args.runs as i32 {
+        let run = evaluation::run(&env, &evaluation.url(), batch).await?;
+        publishes.push(run.publish.as_secs_f64());
+        let mut s = run.submit;
+        s.sort_unstable();
+        submits.push((
+            s[s.len() / 2].as_secs_f64() * 1000.0,
+            s[s.len() * 99 / 100].as_secs_f64() * 1000.0,
+        ));
+    }
+    let (p50s, p99s): (Vec<f64>, Vec<f64>) = submits.into_iter().unzip();
+    println!(
+        "evaluation.SubmitScoreSheet, 32 in flight, 3,500 sheets of 31 criteria: median of {} runs p50 {:.2} ms, p99 {:.2} ms",
+        args.runs,
+        median(p50s),
+        median(p99s)
+    );
+    println!(
+        "evaluation.PublishEvaluationRound, 500 entries × 7 sheets: median of {} runs {:.2} s",
+        args.runs,
+        median(publishes)
     );
 
     // The same registry with Redis unreachable: every read goes to PostgreSQL.
