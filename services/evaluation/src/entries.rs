@@ -309,21 +309,7 @@ pub async fn create(
     })?;
     let proto = row.to_proto();
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    audit::record(
-        &mut tx,
-        who,
-        Change {
-            method: "CreateEntry",
-            kind: "created",
-            resource: &proto.name,
-            province: &row.province_code,
-            etag_before: "",
-            etag_after: "",
-            request_id: &request,
-            payload: proto.encode_to_vec(),
-        },
-    )
-    .await?;
+    record(&mut tx, who, "CreateEntry", "created", &row, &proto, &request).await?;
     tx.commit().await?;
     Ok(proto)
 }
@@ -408,17 +394,7 @@ pub async fn disqualify(db: &PgPool, who: &Principal, name: &str, reason: &str) 
     .fetch_one(&mut *tx)
     .await?;
     let proto = row.to_proto();
-    let change = Change {
-        method: "DisqualifyEntry",
-        kind: "updated",
-        resource: &proto.name,
-        province: &row.province_code,
-        etag_before: "",
-        etag_after: "",
-        request_id: "",
-        payload: proto.encode_to_vec(),
-    };
-    audit::record(&mut tx, who, change).await?;
+    record(&mut tx, who, "DisqualifyEntry", "updated", &row, &proto, "").await?;
     tx.commit().await?;
     Ok(proto)
 }
@@ -475,17 +451,7 @@ pub async fn record_assessment(
     .fetch_one(&mut *tx)
     .await?;
     let proto = row.to_proto();
-    let change = Change {
-        method: "RecordCommuneAssessment",
-        kind: "updated",
-        resource: &proto.name,
-        province: &row.province_code,
-        etag_before: "",
-        etag_after: "",
-        request_id: "",
-        payload: proto.encode_to_vec(),
-    };
-    audit::record(&mut tx, who, change).await?;
+    record(&mut tx, who, "RecordCommuneAssessment", "updated", &row, &proto, "").await?;
     tx.commit().await?;
     Ok(proto)
 }
@@ -557,17 +523,30 @@ pub async fn update_dossier(
     .fetch_one(&mut *tx)
     .await?;
     let proto = row.to_proto();
+    record(&mut tx, who, "UpdateDossierItem", "updated", &row, &proto, "").await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// The audit and change-feed rows of a change to an entry.
+async fn record(
+    tx: &mut sqlx::PgConnection,
+    who: &Principal,
+    method: &'static str,
+    kind: &'static str,
+    row: &Row,
+    proto: &Entry,
+    request_id: &str,
+) -> Result<()> {
     let change = Change {
-        method: "UpdateDossierItem",
-        kind: "updated",
+        method,
+        kind,
         resource: &proto.name,
         province: &row.province_code,
         etag_before: "",
         etag_after: "",
-        request_id: "",
+        request_id,
         payload: proto.encode_to_vec(),
     };
-    audit::record(&mut tx, who, change).await?;
-    tx.commit().await?;
-    Ok(proto)
+    audit::record(tx, who, change).await
 }

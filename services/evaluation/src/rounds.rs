@@ -446,7 +446,7 @@ pub async fn start_scoring(db: &PgPool, who: &Principal, name: &str, etag: &str)
 }
 
 /// The current etag when `etag` matches it; INVALID_ARGUMENT or ABORTED otherwise.
-fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
+pub(crate) fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
     let current = format!("v{version}");
     if etag.is_empty() {
         return Err(Error::invalid(

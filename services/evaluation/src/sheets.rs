@@ -221,20 +221,7 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Res
     .fetch_optional(&mut *tx)
     .await?;
     let row = row.ok_or_else(|| Error::not_found(name))?;
-    let current = format!("v{}", row.version);
-    if etag.is_empty() {
-        return Err(Error::invalid(
-            "etag",
-            "required: send the etag of the version you read",
-        ));
-    }
-    if etag != current {
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!("{name} changed since you read it (etag {etag}, now {current})"),
-        ));
-    }
+    let current = rounds::check_version(name, etag, row.version)?;
     if row.state == "submitted" {
         return Err(Error::failed_precondition(
             "SHEET_SUBMITTED",
