@@ -30,9 +30,12 @@ pub struct Change<'a> {
 /// Writes the audit row and the outbox row of `change`.
 pub async fn record(tx: &mut PgConnection, who: &Principal, change: Change<'_>) -> Result<()> {
     let traceparent = crate::telemetry::current_traceparent().unwrap_or_default();
+    // One statement for both rows: every mutation pays one round trip less.
     sqlx::query(
-        "INSERT INTO audit_events (actor, role, request_id, method, resource, province_code, etag_before, etag_after, traceparent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "WITH audit AS (
+             INSERT INTO audit_events (actor, role, request_id, method, resource, province_code, etag_before, etag_after, traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+         INSERT INTO outbox (resource, change, payload, traceparent) VALUES ($5, $10, $11, NULLIF($9, ''))",
     )
     .bind(&who.subject)
     .bind(who.role.as_str())
@@ -43,15 +46,10 @@ pub async fn record(tx: &mut PgConnection, who: &Principal, change: Change<'_>) 
     .bind(change.etag_before)
     .bind(change.etag_after)
     .bind(&traceparent)
+    .bind(change.kind)
+    .bind(change.payload)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO outbox (resource, change, payload, traceparent) VALUES ($1, $2, $3, NULLIF($4, ''))")
-        .bind(change.resource)
-        .bind(change.kind)
-        .bind(change.payload)
-        .bind(&traceparent)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 

@@ -65,6 +65,34 @@ pub async fn claim(
     Ok(Claim::Done(first_resource, response))
 }
 
+/// The stored response of an earlier `method` on `resource` with this
+/// request_id, read without a transaction. For requests on an existing
+/// resource, whose retry must answer as the first attempt did even though the
+/// resource has moved on since (a submitted sheet refuses a second submit).
+pub async fn replay(
+    db: &sqlx::PgPool,
+    request_id: Option<uuid::Uuid>,
+    method: &str,
+    resource: &str,
+) -> Result<Option<Vec<u8>>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    let first: Option<(String, String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT method, resource, response FROM request_ids WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(db)
+            .await?;
+    match first {
+        None => Ok(None),
+        Some((m, r, response)) if m == method && r == resource => Ok(response),
+        Some((m, r, _)) => Err(Error::failed_precondition(
+            "REQUEST_ID_REUSED",
+            format!("request_id {request_id} was already used by {m} for {r}; use a new UUID"),
+        )),
+    }
+}
+
 /// Stores the response of a claimed request, in the same transaction.
 pub async fn store_response(tx: &mut PgConnection, request_id: Option<uuid::Uuid>, response: &[u8]) -> Result<()> {
     if let Some(request_id) = request_id {

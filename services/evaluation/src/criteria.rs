@@ -8,6 +8,8 @@ use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::{CriteriaSet, Decision};
 use prost::Message;
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use crate::sheet::{self, SourceSheet};
 
@@ -161,6 +163,31 @@ pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, name: &str) -> Result<Crite
             .fetch_optional(db)
             .await?;
     row.ok_or_else(|| Error::not_found(name))?.to_proto()
+}
+
+/// Sets pinned by an entry, decoded once per process. A pinned set is marked
+/// used, and a used set never changes (a trigger refuses it; a correction is a
+/// new version), so the copy can never go stale. Scoring reads the pinned set
+/// on every save and submit: this keeps a ~40 KB decode and a round trip off
+/// that path.
+#[derive(Clone, Default)]
+pub struct PinnedSets(Arc<RwLock<HashMap<String, Arc<CriteriaSet>>>>);
+
+impl PinnedSets {
+    /// The pinned set `id`, from memory or (first time) from the database.
+    pub async fn get<'e, E: sqlx::PgExecutor<'e>>(&self, db: E, id: &str) -> Result<Arc<CriteriaSet>> {
+        if let Some(set) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(get(db, &format!("criteriaSets/{id}")).await?);
+        if set.used {
+            self.0
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.to_owned(), set.clone());
+        }
+        Ok(set)
+    }
 }
 
 /// A page of sets.

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use ocop_kit::client::TracedChannel;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
-use crate::{criteria, entries, publish, rounds, sheets};
+use crate::{criteria, entries, publish, rounds, sheets, transitions};
 
 /// Implements `ocop.evaluation.v1.EvaluationService`.
 #[derive(Clone)]
@@ -20,6 +20,8 @@ pub struct Evaluation {
     pub registry: RegistryServiceClient<TracedChannel>,
     /// Quorum and spread limit (`[evaluation]` in the configuration).
     pub rules: ocop_kit::config::EvaluationConfig,
+    /// Criteria sets pinned by entries, decoded once.
+    pub sets: criteria::PinnedSets,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -94,7 +96,7 @@ impl EvaluationService for Evaluation {
     ) -> Reply<OpenEvaluationRoundResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let round = rounds::open(&self.db, &who, &r.name, &r.etag).await?;
+        let round = transitions::open(&self.db, &who, &r.name, &r.etag).await?;
         Ok(Response::new(OpenEvaluationRoundResponse {
             evaluation_round: Some(round),
         }))
@@ -123,8 +125,20 @@ impl EvaluationService for Evaluation {
     async fn start_scoring(&self, request: Request<StartScoringRequest>) -> Reply<StartScoringResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let round = rounds::start_scoring(&self.db, &who, &r.name, &r.etag).await?;
+        let round = transitions::start_scoring(&self.db, &who, &r.name, &r.etag).await?;
         Ok(Response::new(StartScoringResponse {
+            evaluation_round: Some(round),
+        }))
+    }
+
+    async fn cancel_evaluation_round(
+        &self,
+        request: Request<CancelEvaluationRoundRequest>,
+    ) -> Reply<CancelEvaluationRoundResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let round = transitions::cancel(&self.db, &who, &r.name, &r.etag, &r.reason).await?;
+        Ok(Response::new(CancelEvaluationRoundResponse {
             evaluation_round: Some(round),
         }))
     }
@@ -132,7 +146,7 @@ impl EvaluationService for Evaluation {
     async fn save_score_sheet(&self, request: Request<SaveScoreSheetRequest>) -> Reply<SaveScoreSheetResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sheet = sheets::save(&self.db, &who, &r.entry, &r.answers, &r.etag).await?;
+        let sheet = sheets::save(&self.db, &self.sets, &who, &r.entry, &r.answers, &r.etag).await?;
         Ok(Response::new(SaveScoreSheetResponse {
             score_sheet: Some(sheet),
         }))
@@ -141,7 +155,7 @@ impl EvaluationService for Evaluation {
     async fn submit_score_sheet(&self, request: Request<SubmitScoreSheetRequest>) -> Reply<SubmitScoreSheetResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sheet = sheets::submit(&self.db, &who, &r.name, &r.etag).await?;
+        let sheet = sheets::submit(&self.db, &self.sets, &who, &r.name, &r.etag, &r.request_id).await?;
         Ok(Response::new(SubmitScoreSheetResponse {
             score_sheet: Some(sheet),
         }))
@@ -161,7 +175,7 @@ impl EvaluationService for Evaluation {
     ) -> Reply<PublishEvaluationRoundResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (round, results) = publish::publish(&self.db, &self.rules, &who, &r.name, &r.etag).await?;
+        let (round, results) = publish::publish(&self.db, &self.sets, &self.rules, &who, &r.name, &r.etag).await?;
         Ok(Response::new(PublishEvaluationRoundResponse {
             evaluation_round: Some(round),
             results,
@@ -205,7 +219,7 @@ impl EvaluationService for Evaluation {
 
     async fn recompute_result(&self, request: Request<RecomputeResultRequest>) -> Reply<RecomputeResultResponse> {
         Principal::from_request(&request)?;
-        let (result, identical) = publish::recompute(&self.db, &request.get_ref().name).await?;
+        let (result, identical) = publish::recompute(&self.db, &self.sets, &request.get_ref().name).await?;
         Ok(Response::new(RecomputeResultResponse {
             result: Some(result),
             identical,

@@ -1,7 +1,8 @@
 //! The OCOP evaluation service: the versioned national criteria sheets
 //! (1048/2019 and 148/2023), checked and deliberately corrected where the
-//! source contradicts itself; rounds with their councils; and entries checked
-//! with the registry over gRPC. Score sheets and results are still to come.
+//! source contradicts itself; rounds with their councils; entries checked
+//! with the registry over gRPC; score sheets; and results under the 2019,
+//! 2023 and 2025 rules.
 
 pub mod criteria;
 pub mod entries;
@@ -12,6 +13,7 @@ pub mod rounds;
 pub mod scoring;
 pub mod sheet;
 pub mod sheets;
+pub mod transitions;
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec};
@@ -43,5 +45,6 @@ pub fn routes(context: &Context) -> Routes {
         db: context.db.clone(),
         registry,
         rules,
+        sets: Default::default(),
     }))
 }

@@ -26,24 +26,40 @@ struct StoredAnswer {
     options: Vec<i32>,
 }
 
+/// What a result states about its entry besides the scores: fixed when the
+/// entry was made and the round created, copied onto the result so that the
+/// published row stands on its own (certification and the feeds read it).
+#[derive(sqlx::FromRow, Clone)]
+struct Facts {
+    round_id: String,
+    entry_id: String,
+    product: String,
+    subject: String,
+    province_code: String,
+    commune_code: String,
+    subgroup_code: String,
+    group_code: String,
+    criteria_set: String,
+    level: String,
+    decision_date: time::Date,
+}
+
+/// The facts of a round's entries, with their knock-outs.
+const ENTRY_FACTS: &str = "SELECT e.round_id, e.id AS entry_id, e.product, e.subject, e.province_code, e.commune_code,
+        e.subgroup_code, c.group_code, e.criteria_set, r.level, r.decision_date, e.disqualifications
+    FROM entries e JOIN criteria_sets c ON c.id = e.criteria_set JOIN rounds r ON r.id = e.round_id";
+
 #[derive(sqlx::FromRow)]
 struct EntryRow {
-    id: String,
-    product: String,
-    subgroup_code: String,
-    criteria_set: String,
-    province_code: String,
+    #[sqlx(flatten)]
+    facts: Facts,
     disqualifications: Json<Vec<String>>,
 }
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    round_id: String,
-    entry_id: String,
-    product: String,
-    province_code: String,
-    subgroup_code: String,
-    criteria_set: String,
+    #[sqlx(flatten)]
+    facts: Facts,
     mean_tenths: i64,
     part_means: Json<Vec<(String, i64)>>,
     band_stars: i32,
@@ -54,26 +70,34 @@ struct Row {
     rescore: bool,
     reasons: Json<Vec<String>>,
     sheets: i32,
+    spread_limit: i32,
     publish_time: time::OffsetDateTime,
 }
 
 const COLUMNS: &str =
-    "round_id, entry_id, product, province_code, subgroup_code, criteria_set, mean_tenths, part_means,
-    band_stars, stars, recognised_stars, certifiable, nominated, rescore, reasons, sheets, publish_time";
+    "round_id, entry_id, product, subject, province_code, commune_code, subgroup_code, group_code, criteria_set,
+    level, decision_date, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable, nominated, rescore,
+    reasons, sheets, spread_limit, publish_time";
 
 fn to_proto(
-    round_id: &str,
-    entry: &EntryRow,
+    facts: &Facts,
     outcome: &Outcome,
     sheets: usize,
     publish_time: Option<time::OffsetDateTime>,
 ) -> EntryResult {
+    let mut level = ocop_proto::evaluation::v1::EvaluationRound::default();
+    level.set_level(rounds::level_of(&facts.level));
     EntryResult {
-        name: format!("evaluationRounds/{round_id}/entries/{}/result", entry.id),
-        product: entry.product.clone(),
-        province_code: entry.province_code.clone(),
-        subgroup_code: entry.subgroup_code.clone(),
-        criteria_set: format!("criteriaSets/{}", entry.criteria_set),
+        name: format!("evaluationRounds/{}/entries/{}/result", facts.round_id, facts.entry_id),
+        product: facts.product.clone(),
+        subject: facts.subject.clone(),
+        province_code: facts.province_code.clone(),
+        commune_code: facts.commune_code.clone(),
+        subgroup_code: facts.subgroup_code.clone(),
+        group_code: facts.group_code.clone(),
+        criteria_set: format!("criteriaSets/{}", facts.criteria_set),
+        level: level.level,
+        decision_date: Some(ocop_kit::date::to_proto(facts.decision_date)),
         mean: outcome.mean_tenths as f64 / 10.0,
         part_means: outcome
             .part_means_tenths
@@ -97,14 +121,6 @@ fn to_proto(
 
 impl Row {
     fn to_proto(&self) -> EntryResult {
-        let entry = EntryRow {
-            id: self.entry_id.clone(),
-            product: self.product.clone(),
-            subgroup_code: self.subgroup_code.clone(),
-            criteria_set: self.criteria_set.clone(),
-            province_code: self.province_code.clone(),
-            disqualifications: Json(Vec::new()),
-        };
         let outcome = Outcome {
             mean_tenths: self.mean_tenths,
             part_means_tenths: self.part_means.0.clone(),
@@ -116,13 +132,7 @@ impl Row {
             rescore: self.rescore,
             reasons: self.reasons.0.clone(),
         };
-        to_proto(
-            &self.round_id,
-            &entry,
-            &outcome,
-            self.sheets as usize,
-            Some(self.publish_time),
-        )
+        to_proto(&self.facts, &outcome, self.sheets as usize, Some(self.publish_time))
     }
 }
 
@@ -155,6 +165,7 @@ async fn submitted<'e, E: sqlx::PgExecutor<'e>>(
 /// Publishes every entry's result at once, once each has a quorum of sheets.
 pub async fn publish(
     db: &PgPool,
+    sets: &criteria::PinnedSets,
     rules: &EvaluationConfig,
     who: &Principal,
     name: &str,
@@ -176,9 +187,9 @@ pub async fn publish(
     // `evaluation.quorum` of the seats (2/3 by default), rounded up.
     let (numerator, denominator) = rules.quorum_fraction().unwrap_or((2, 3));
     let quorum = (council.len() * numerator).div_ceil(denominator);
-    let entries: Vec<EntryRow> = sqlx::query_as(
-        "SELECT id, product, subgroup_code, criteria_set, province_code, disqualifications FROM entries WHERE round_id = $1 ORDER BY id",
-    )
+    let entries: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ENTRY_FACTS} WHERE e.round_id = $1 ORDER BY e.id"
+    )))
     .bind(&id)
     .fetch_all(&mut *tx)
     .await?;
@@ -186,7 +197,7 @@ pub async fn publish(
     let mut short = Vec::new();
     for entry in &entries {
         let done: Vec<&String> = sheets
-            .get(&entry.id)
+            .get(&entry.facts.entry_id)
             .map(|s| s.iter().map(|(m, _)| m).collect())
             .unwrap_or_default();
         if done.len() < quorum {
@@ -197,8 +208,8 @@ pub async fn publish(
                 .collect();
             short.push(format!(
                 "{} ({}): {} of {quorum} sheets needed; not yet submitted by {}",
-                entry.product,
-                entry.id,
+                entry.facts.product,
+                entry.facts.entry_id,
                 done.len(),
                 missing.join(", ")
             ));
@@ -212,9 +223,10 @@ pub async fn publish(
     }
     let mut published = Vec::new();
     for entry in &entries {
-        let set = criteria::get(&mut *tx, &format!("criteriaSets/{}", entry.criteria_set)).await?;
+        let facts = &entry.facts;
+        let set = sets.get(&mut *tx, &facts.criteria_set).await?;
         let answers: Vec<Vec<Answer>> = sheets
-            .get(&entry.id)
+            .get(&facts.entry_id)
             .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
             .unwrap_or_default();
         let outcome = results::compute(
@@ -226,16 +238,22 @@ pub async fn publish(
             &entry.disqualifications,
         );
         sqlx::query(
-            "INSERT INTO results (round_id, entry_id, product, province_code, subgroup_code, criteria_set, mean_tenths, part_means,
-                band_stars, stars, recognised_stars, certifiable, nominated, rescore, reasons, sheets, spread_limit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            "INSERT INTO results (round_id, entry_id, product, subject, province_code, commune_code, subgroup_code, group_code,
+                criteria_set, level, decision_date, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable,
+                nominated, rescore, reasons, sheets, spread_limit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
         )
-        .bind(&id)
-        .bind(&entry.id)
-        .bind(&entry.product)
-        .bind(&entry.province_code)
-        .bind(&entry.subgroup_code)
-        .bind(&entry.criteria_set)
+        .bind(&facts.round_id)
+        .bind(&facts.entry_id)
+        .bind(&facts.product)
+        .bind(&facts.subject)
+        .bind(&facts.province_code)
+        .bind(&facts.commune_code)
+        .bind(&facts.subgroup_code)
+        .bind(&facts.group_code)
+        .bind(&facts.criteria_set)
+        .bind(&facts.level)
+        .bind(facts.decision_date)
         .bind(outcome.mean_tenths)
         .bind(Json(&outcome.part_means_tenths))
         .bind(outcome.band_stars)
@@ -250,8 +268,7 @@ pub async fn publish(
         .execute(&mut *tx)
         .await?;
         published.push(to_proto(
-            &id,
-            entry,
+            facts,
             &outcome,
             answers.len(),
             Some(time::OffsetDateTime::now_utc()),
@@ -308,14 +325,18 @@ fn parse_result(field: &str, name: &str) -> Result<(String, String)> {
 /// One published result.
 pub async fn get(db: &PgPool, name: &str) -> Result<EntryResult> {
     let (round_id, entry_id) = parse_result("name", name)?;
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row = fetch(db, &round_id, &entry_id).await?;
+    Ok(row.ok_or_else(|| Error::not_found(name))?.to_proto())
+}
+
+async fn fetch(db: &PgPool, round_id: &str, entry_id: &str) -> Result<Option<Row>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM results WHERE round_id = $1 AND entry_id = $2"
     )))
-    .bind(&round_id)
-    .bind(&entry_id)
+    .bind(round_id)
+    .bind(entry_id)
     .fetch_optional(db)
-    .await?;
-    Ok(row.ok_or_else(|| Error::not_found(name))?.to_proto())
+    .await?)
 }
 
 /// A page of published results; `nominated_only` for ListNominations.
@@ -333,9 +354,16 @@ pub async fn list(
         Some(rounds::parse_name("parent", parent)?)
     };
     let fields: &[&str] = if nominated_only {
-        &["province_code", "subgroup_code"]
+        &["province_code", "group_code", "subgroup_code"]
     } else {
-        &["stars", "certifiable", "subgroup_code", "province_code"]
+        &[
+            "stars",
+            "certifiable",
+            "group_code",
+            "subgroup_code",
+            "province_code",
+            "commune_code",
+        ]
     };
     let filter = Filter::parse(filter, fields)?;
     let query_id = format!("{parent}|{nominated_only}|{}", filter.canonical());
@@ -361,7 +389,7 @@ pub async fn list(
             .map_err(|_| Error::invalid("filter", format!("certifiable `{certifiable}` is not true or false")))?;
         sql.push(" AND certifiable = ").push_bind(certifiable);
     }
-    for field in ["subgroup_code", "province_code"] {
+    for field in ["group_code", "subgroup_code", "province_code", "commune_code"] {
         if let Some(value) = filter.get(field) {
             sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
         }
@@ -379,42 +407,45 @@ pub async fn list(
     sql.push(" ORDER BY round_id, entry_id LIMIT ")
         .push_bind(page.fetch_limit());
     let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
-    let next = page.finish(&mut rows, |r| format!("{}/{}", r.round_id, r.entry_id), &query_id);
+    let next = page.finish(
+        &mut rows,
+        |r| format!("{}/{}", r.facts.round_id, r.facts.entry_id),
+        &query_id,
+    );
     Ok((rows.iter().map(Row::to_proto).collect(), next))
 }
 
 /// Recomputes a published result from its stored sheets and pinned set.
-pub async fn recompute(db: &PgPool, name: &str) -> Result<(EntryResult, bool)> {
-    let stored = get(db, name).await?;
+pub async fn recompute(db: &PgPool, sets: &criteria::PinnedSets, name: &str) -> Result<(EntryResult, bool)> {
     let (round_id, entry_id) = parse_result("name", name)?;
+    let stored = fetch(db, &round_id, &entry_id)
+        .await?
+        .ok_or_else(|| Error::not_found(name))?;
+    let entry: EntryRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ENTRY_FACTS} WHERE e.round_id = $1 AND e.id = $2"
+    )))
+    .bind(&round_id)
+    .bind(&entry_id)
+    .fetch_one(db)
+    .await?;
     let round = rounds::fetch(db, &round_id).await?;
-    let set = criteria::get(db, &stored.criteria_set).await?;
+    let set = sets.get(db, &entry.facts.criteria_set).await?;
     let sheets = submitted(db, &round_id).await?;
     let answers: Vec<Vec<Answer>> = sheets
         .get(&entry_id)
         .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
         .unwrap_or_default();
     // The spread limit it was published with, whatever the setting is today.
-    let (round_key, entry_key) = parse_result("name", name)?;
-    let spread: i32 = sqlx::query_scalar("SELECT spread_limit FROM results WHERE round_id = $1 AND entry_id = $2")
-        .bind(&round_key)
-        .bind(&entry_key)
-        .fetch_one(db)
-        .await?;
-    let knocked = crate::entries::fetch(db, &round_key, &entry_key)
-        .await?
-        .disqualifications
-        .0;
-    let outcome = results::compute(&set, &answers, &round.level, round.decision_date, spread, &knocked);
-    let entry = EntryRow {
-        disqualifications: Json(knocked),
-        id: entry_id,
-        product: stored.product.clone(),
-        subgroup_code: stored.subgroup_code.clone(),
-        criteria_set: stored.criteria_set.trim_start_matches("criteriaSets/").to_owned(),
-        province_code: stored.province_code.clone(),
-    };
-    let mut again = to_proto(&round_id, &entry, &outcome, answers.len(), None);
+    let outcome = results::compute(
+        &set,
+        &answers,
+        &round.level,
+        round.decision_date,
+        stored.spread_limit,
+        &entry.disqualifications,
+    );
+    let mut again = to_proto(&entry.facts, &outcome, answers.len(), None);
+    let stored = stored.to_proto();
     again.publish_time = stored.publish_time;
     let identical = again == stored;
     Ok((again, identical))

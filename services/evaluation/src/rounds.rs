@@ -23,12 +23,14 @@ pub const DECISION_1489: time::Date = date!(2025 - 07 - 06);
 /// Filterable fields of `ListEvaluationRounds`.
 pub const FILTER_FIELDS: &[&str] = &["level", "year", "province_code", "state"];
 
+/// The columns of [`Row`].
 macro_rules! round_columns {
     () => {
         "id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
-         version, create_time, update_time"
+         version, create_time, update_time, cancel_reason"
     };
 }
+pub(crate) use round_columns;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Seat {
@@ -55,9 +57,11 @@ pub struct Row {
     pub state: String,
     council: Json<Vec<Seat>>,
     advisory_team: Json<Vec<String>>,
-    version: i64,
+    /// Its version (the etag's number).
+    pub version: i64,
     create_time: time::OffsetDateTime,
     update_time: time::OffsetDateTime,
+    cancel_reason: String,
 }
 
 fn level_str(level: RoundLevel) -> Option<&'static str> {
@@ -67,6 +71,16 @@ fn level_str(level: RoundLevel) -> Option<&'static str> {
         RoundLevel::District => Some("district"),
         RoundLevel::Province => Some("province"),
         RoundLevel::Central => Some("central"),
+    }
+}
+
+/// The proto level of a stored `level`.
+pub fn level_of(level: &str) -> RoundLevel {
+    match level {
+        "commune_assessment" => RoundLevel::CommuneAssessment,
+        "district" => RoundLevel::District,
+        "province" => RoundLevel::Province,
+        _ => RoundLevel::Central,
     }
 }
 
@@ -82,12 +96,7 @@ fn role_str(role: CouncilRole) -> Option<&'static str> {
 impl Row {
     /// The proto form.
     pub fn to_proto(&self) -> EvaluationRound {
-        let level = match self.level.as_str() {
-            "commune_assessment" => RoundLevel::CommuneAssessment,
-            "district" => RoundLevel::District,
-            "province" => RoundLevel::Province,
-            _ => RoundLevel::Central,
-        };
+        let level = level_of(&self.level);
         let state = match self.state.as_str() {
             "draft" => RoundState::Draft,
             "open" => RoundState::Open,
@@ -120,6 +129,7 @@ impl Row {
             etag: format!("v{}", self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
+            cancel_reason: self.cancel_reason.clone(),
         }
     }
 }
@@ -361,90 +371,6 @@ pub async fn list(
     Ok((rows.iter().map(Row::to_proto).collect(), next))
 }
 
-/// DRAFT → OPEN, once the council has a chair and at least 3 seats.
-pub async fn open(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Result<EvaluationRound> {
-    who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
-    let id = parse_name("name", name)?;
-    let mut tx = db.begin().await?;
-    let current = lock(&mut tx, &id).await?;
-    require_organiser(who, &current.level, &current.province_code)?;
-    let version = check_version(name, etag, current.version)?;
-    if current.state != "draft" {
-        return Err(Error::failed_precondition(
-            "WRONG_ROUND_STATE",
-            format!("{name} is {}; only a draft round opens", current.state),
-        ));
-    }
-    let chairs = current.council.iter().filter(|s| s.role == "chair").count();
-    if chairs != 1 || current.council.len() < 3 {
-        return Err(Error::failed_precondition(
-            "COUNCIL_INCOMPLETE",
-            format!(
-                "{name} has {} seat(s) and {chairs} chair(s); a council needs one chair and at least 3 seats",
-                current.council.len()
-            ),
-        ));
-    }
-    let row: Row = sqlx::query_as(concat!(
-        "UPDATE rounds SET state = 'open', version = version + 1, update_time = now() WHERE id = $1 RETURNING ",
-        round_columns!()
-    ))
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let proto = row.to_proto();
-    audit::record(
-        &mut tx,
-        who,
-        change("OpenEvaluationRound", "updated", &row, &version, &proto, ""),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(proto)
-}
-
-/// OPEN → SCORING: entries close and the council scores. Needs an entry.
-pub async fn start_scoring(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Result<EvaluationRound> {
-    who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
-    let id = parse_name("name", name)?;
-    let mut tx = db.begin().await?;
-    let current = lock(&mut tx, &id).await?;
-    require_organiser(who, &current.level, &current.province_code)?;
-    let version = check_version(name, etag, current.version)?;
-    if current.state != "open" {
-        return Err(Error::failed_precondition(
-            "WRONG_ROUND_STATE",
-            format!("{name} is {}; scoring starts on an open round", current.state),
-        ));
-    }
-    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM entries WHERE round_id = $1")
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-    if entries == 0 {
-        return Err(Error::failed_precondition(
-            "NO_ENTRIES",
-            format!("{name} has no entries to score"),
-        ));
-    }
-    let row: Row = sqlx::query_as(concat!(
-        "UPDATE rounds SET state = 'scoring', version = version + 1, update_time = now() WHERE id = $1 RETURNING ",
-        round_columns!()
-    ))
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let proto = row.to_proto();
-    audit::record(
-        &mut tx,
-        who,
-        change("StartScoring", "updated", &row, &version, &proto, ""),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(proto)
-}
-
 /// The current etag when `etag` matches it; INVALID_ARGUMENT or ABORTED otherwise.
 pub(crate) fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
     let current = format!("v{version}");
@@ -479,12 +405,17 @@ pub async fn lock_round(tx: &mut PgConnection, id: &str) -> Result<Row> {
     lock(tx, id).await
 }
 
+/// The council's seats: (user, role).
+pub fn seats(round: &Row) -> impl Iterator<Item = (&str, &str)> {
+    round.council.iter().map(|s| (s.user.as_str(), s.role.as_str()))
+}
+
 /// The council seat of `user`, if any.
 pub fn seat_of(round: &Row, user: &str) -> Option<String> {
     round.council.iter().find(|s| s.user == user).map(|s| s.role.clone())
 }
 
-async fn lock(tx: &mut PgConnection, id: &str) -> Result<Row> {
+pub(crate) async fn lock(tx: &mut PgConnection, id: &str) -> Result<Row> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         round_columns!(),
@@ -496,7 +427,7 @@ async fn lock(tx: &mut PgConnection, id: &str) -> Result<Row> {
     row.ok_or_else(|| Error::not_found(format!("evaluationRounds/{id}")))
 }
 
-fn change<'a>(
+pub(crate) fn change<'a>(
     method: &'static str,
     kind: &'static str,
     row: &'a Row,

@@ -5,6 +5,7 @@
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::Principal;
 use ocop_kit::date::to_timestamp;
+use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{Answer, ScoreSheet, SheetState};
 use prost::Message;
@@ -117,7 +118,14 @@ async fn scoring_round(db: &PgPool, who: &Principal, round_id: &str) -> Result<r
 }
 
 /// Saves the caller's draft sheet for `entry`.
-pub async fn save(db: &PgPool, who: &Principal, entry: &str, answers: &[Answer], etag: &str) -> Result<ScoreSheet> {
+pub async fn save(
+    db: &PgPool,
+    sets: &criteria::PinnedSets,
+    who: &Principal,
+    entry: &str,
+    answers: &[Answer],
+    etag: &str,
+) -> Result<ScoreSheet> {
     let (round_id, entry_id) = parse_entry("entry", entry)?;
     let round = scoring_round(db, who, &round_id).await?;
     let entry_row = crate::entries::fetch(db, &round_id, &entry_id).await?;
@@ -134,7 +142,7 @@ pub async fn save(db: &PgPool, who: &Principal, entry: &str, answers: &[Answer],
         ));
     }
     let set_id = entry_row.criteria_set.clone();
-    let set = criteria::get(db, &format!("criteriaSets/{set_id}")).await?;
+    let set = sets.get(db, &set_id).await?;
     let points = scoring::score(&set, answers)
         .map_err(|v| v.into_error().unwrap_or_else(|| Error::internal("empty violations")))?;
     let stored: Vec<StoredAnswer> = answers
@@ -197,39 +205,67 @@ pub async fn save(db: &PgPool, who: &Principal, entry: &str, answers: &[Answer],
     Ok(proto)
 }
 
+/// What submitting reads before its transaction: the entry's pinned set and
+/// the sheet as it is now.
+#[derive(sqlx::FromRow)]
+struct Snapshot {
+    criteria_set: String,
+    answers: Option<Json<Vec<StoredAnswer>>>,
+    state: Option<String>,
+    version: Option<i64>,
+}
+
 /// Submits and locks the caller's sheet; every criterion must be answered.
-pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Result<ScoreSheet> {
+/// A retry carrying the same `request_id` gets the first answer back.
+pub async fn submit(
+    db: &PgPool,
+    sets: &criteria::PinnedSets,
+    who: &Principal,
+    name: &str,
+    etag: &str,
+    request_id: &str,
+) -> Result<ScoreSheet> {
     let (round_id, entry_id, member) = parse_sheet("name", name)?;
+    let request_id = idempotency::parse("request_id", request_id)?;
     if member != who.subject {
         return Err(Error::permission_denied(
             "NOT_YOUR_SHEET",
             format!("{name} belongs to {member}; members submit their own sheets"),
         ));
     }
+    if let Some(first) = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
+        return ScoreSheet::decode(first.as_slice()).map_err(Error::internal);
+    }
     let round = scoring_round(db, who, &round_id).await?;
-    // Read the pinned set before the transaction: a request must never hold one
-    // pooled connection while waiting for a second (32 of them deadlock a pool of 8).
-    let pinned = crate::entries::fetch(db, &round_id, &entry_id).await?.criteria_set;
-    let set = criteria::get(db, &format!("criteriaSets/{pinned}")).await?;
-    let mut tx = db.begin().await?;
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM score_sheets WHERE round_id = $1 AND entry_id = $2 AND member = $3 FOR UPDATE"
-    )))
+    // Everything is read and checked before the transaction, which then only
+    // flips the sheet if nobody changed it meanwhile (its version): a submit
+    // holds one pooled connection for three statements, never while waiting
+    // for another (32 members at once would deadlock a pool of 8).
+    let snapshot: Option<Snapshot> = sqlx::query_as(
+        "SELECT e.criteria_set, s.answers, s.state, s.version FROM entries e
+         LEFT JOIN score_sheets s ON s.round_id = e.round_id AND s.entry_id = e.id AND s.member = $3
+         WHERE e.round_id = $1 AND e.id = $2",
+    )
     .bind(&round_id)
     .bind(&entry_id)
     .bind(&member)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await?;
-    let row = row.ok_or_else(|| Error::not_found(name))?;
-    let current = rounds::check_version(name, etag, row.version)?;
-    if row.state == "submitted" {
+    let snapshot =
+        snapshot.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}/entries/{entry_id}")))?;
+    let (Some(answers), Some(state), Some(version)) = (snapshot.answers, snapshot.state, snapshot.version) else {
+        return Err(Error::not_found(name));
+    };
+    // Said before the etag: "already submitted" is what a late retry needs to hear.
+    if state == "submitted" {
         return Err(Error::failed_precondition(
             "SHEET_SUBMITTED",
             format!("{name} is already submitted"),
         ));
     }
-    let answers: Vec<Answer> = row
-        .answers
+    let current = rounds::check_version(name, etag, version)?;
+    let set = sets.get(db, &snapshot.criteria_set).await?;
+    let answers: Vec<Answer> = answers
         .iter()
         .map(|a| Answer {
             criterion: a.criterion.clone(),
@@ -248,17 +284,34 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Res
             ),
         ));
     }
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+
+    let mut tx = db.begin().await?;
+    if let Claim::Done(..) = idempotency::claim(&mut tx, request_id, "SubmitScoreSheet", name).await? {
+        // A concurrent retry committed first: answer as it did.
+        drop(tx);
+        let first = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await?;
+        return ScoreSheet::decode(first.unwrap_or_default().as_slice()).map_err(Error::internal);
+    }
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE score_sheets SET state = 'submitted', total = $4, version = version + 1, update_time = now(), submit_time = now()
-         WHERE round_id = $1 AND entry_id = $2 AND member = $3 RETURNING {COLUMNS}"
+         WHERE round_id = $1 AND entry_id = $2 AND member = $3 AND version = $5 AND state = 'draft' RETURNING {COLUMNS}"
     )))
     .bind(&round_id)
     .bind(&entry_id)
     .bind(&member)
     .bind(points.total)
-    .fetch_one(&mut *tx)
+    .bind(version)
+    .fetch_optional(&mut *tx)
     .await?;
+    let Some(row) = row else {
+        return Err(Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed while it was being submitted (etag {current}); read it again"),
+        ));
+    };
     let proto = row.to_proto();
+    idempotency::store_response(&mut tx, request_id, &proto.encode_to_vec()).await?;
     record(&mut tx, who, "SubmitScoreSheet", &round.province_code, &current, &proto).await?;
     tx.commit().await?;
     Ok(proto)

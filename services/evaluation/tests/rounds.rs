@@ -1,196 +1,15 @@
 //! Rounds and entries, with the registry running beside the evaluation
 //! service: the entry check goes over gRPC with the caller's token.
 
+#[path = "support/world.rs"]
+mod world;
+
 use ocop_proto::common::v1::Date;
-use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::evaluation::v1::*;
-use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_proto::registry::v1::{
-    CreateProductRequest, CreateSubjectRequest, Product, Representative, Subject, SubjectKind, SubjectState,
-    UpdateSubjectRequest,
-};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_proto::registry::v1::{Subject, SubjectState, UpdateSubjectRequest};
+use ocop_testkit::authorized;
 use tonic::Code;
-use tonic::transport::Channel;
-use tonic_types::StatusExt;
-
-fn reason(status: &tonic::Status) -> String {
-    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
-struct World {
-    env: TestEnv,
-    _registry: TestApp,
-    _evaluation: TestApp,
-    registry: RegistryServiceClient<Channel>,
-    evaluation: EvaluationServiceClient<Channel>,
-    officer: String,
-}
-
-async fn world() -> World {
-    world_with(|_| {}).await
-}
-
-async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
-    let mut env = TestEnv::new().await;
-    edit(&mut env.config);
-    let registry_app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
-    env.config.services.registry.url = format!("http://{}", registry_app.grpc_addr);
-    let evaluation_app = env.spawn(ocop_evaluation::spec(), ocop_evaluation::routes).await;
-    World {
-        officer: env.token("province_officer", Some("38"), None),
-        registry: RegistryServiceClient::new(registry_app.channel().await),
-        evaluation: EvaluationServiceClient::new(evaluation_app.channel().await),
-        env,
-        _registry: registry_app,
-        _evaluation: evaluation_app,
-    }
-}
-
-impl World {
-    /// A producer in `commune` and its product of product set `subgroup`.
-    async fn product(&mut self, commune: &str, number: &str, subgroup: &str, token: &str) -> (Subject, Product) {
-        let subject = Subject {
-            kind: SubjectKind::Cooperative as i32,
-            legal_name: format!("HTX {number}"),
-            registration_number: number.into(),
-            representative: Some(Representative {
-                full_name: "Lan".into(),
-                ..Default::default()
-            }),
-            commune_code: commune.into(),
-            ..Default::default()
-        };
-        let subject = self
-            .registry
-            .create_subject(authorized(
-                CreateSubjectRequest {
-                    subject: Some(subject),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .subject
-            .unwrap();
-        let product = Product {
-            display_name: "Sản phẩm".into(),
-            group_code: "thuc-pham".into(),
-            subgroup_code: subgroup.into(),
-            ..Default::default()
-        };
-        let product = self
-            .registry
-            .create_product(authorized(
-                CreateProductRequest {
-                    parent: subject.name.clone(),
-                    product: Some(product),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .product
-            .unwrap();
-        (subject, product)
-    }
-
-    async fn create_round(&mut self, round: EvaluationRound, token: &str) -> Result<EvaluationRound, tonic::Status> {
-        self.evaluation
-            .create_evaluation_round(authorized(
-                CreateEvaluationRoundRequest {
-                    evaluation_round: Some(round),
-                    request_id: String::new(),
-                },
-                token,
-            ))
-            .await
-            .map(|r| r.into_inner().evaluation_round.unwrap())
-    }
-
-    /// The commune's assessment of an entry (Decision 1489), by an officer of `commune`.
-    async fn assess(&mut self, entry: &str, commune: &str) -> Result<Entry, tonic::Status> {
-        let token = self
-            .env
-            .signer
-            .issue("can-bo-xa", "commune_officer", Some("38"), Some(commune), 600)
-            .unwrap();
-        let assessment = CommuneAssessment {
-            local_origin: true,
-            local_labour: true,
-            local_idea: true,
-            local_identity: false,
-            report: "Biên bản họp UBND xã".into(),
-            ..Default::default()
-        };
-        self.evaluation
-            .record_commune_assessment(authorized(
-                RecordCommuneAssessmentRequest {
-                    name: entry.into(),
-                    commune_assessment: Some(assessment),
-                },
-                &token,
-            ))
-            .await
-            .map(|r| r.into_inner().entry.unwrap())
-    }
-
-    async fn enter(&mut self, round: &str, product: &str) -> Result<Entry, tonic::Status> {
-        let token = self.officer.clone();
-        self.evaluation
-            .create_entry(authorized(
-                CreateEntryRequest {
-                    parent: round.into(),
-                    entry: Some(Entry {
-                        product: product.into(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-                &token,
-            ))
-            .await
-            .map(|r| r.into_inner().entry.unwrap())
-    }
-}
-
-fn seat(user: &str, role: CouncilRole) -> CouncilMember {
-    CouncilMember {
-        user: user.into(),
-        role: role as i32,
-    }
-}
-
-fn province_round(year: i32, batch: i32, council: Vec<CouncilMember>) -> EvaluationRound {
-    EvaluationRound {
-        level: RoundLevel::Province as i32,
-        year,
-        batch,
-        province_code: "38".into(),
-        decision_date: Some(Date { year, month: 6, day: 1 }),
-        council,
-        ..Default::default()
-    }
-}
-
-fn full_council() -> Vec<CouncilMember> {
-    vec![
-        seat("chu-tich", CouncilRole::Chair),
-        seat("uy-vien-1", CouncilRole::Member),
-        seat("thu-ky", CouncilRole::Secretary),
-    ]
-}
+use world::*;
 
 #[tokio::test]
 async fn a_province_round_takes_entries_checked_with_the_registry() {
@@ -614,24 +433,6 @@ async fn rounds_follow_the_rules_of_their_level_and_date() {
 
 /// A complete set of answers for `set`: the best option of each single-choice
 /// criterion, the first option of each additive one.
-fn full_answers(set: &CriteriaSet) -> Vec<Answer> {
-    set.parts
-        .iter()
-        .flat_map(|p| &p.sections)
-        .flat_map(|s| &s.criteria)
-        .map(|c| {
-            let option = if c.scoring == Scoring::Additive as i32 {
-                0
-            } else {
-                c.options.len() as i32 - 1
-            };
-            Answer {
-                criterion: c.code.clone(),
-                options: vec![option],
-            }
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn members_score_their_own_sheets_on_the_pinned_set() {
@@ -863,6 +664,7 @@ async fn members_score_their_own_sheets_on_the_pinned_set() {
     let submit = |name: &str, etag: &str| SubmitScoreSheetRequest {
         name: name.into(),
         etag: etag.into(),
+        ..Default::default()
     };
     let err = w
         .evaluation
@@ -1099,6 +901,7 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
                 SubmitScoreSheetRequest {
                     name: draft.name,
                     etag: draft.etag,
+                    ..Default::default()
                 },
                 who,
             ))
@@ -1151,6 +954,7 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
             SubmitScoreSheetRequest {
                 name: draft.name,
                 etag: draft.etag,
+                ..Default::default()
             },
             &member,
         ))
@@ -1416,6 +1220,7 @@ async fn the_quorum_is_the_deployments_to_set() {
                 SubmitScoreSheetRequest {
                     name: draft.name,
                     etag: draft.etag,
+                    ..Default::default()
                 },
                 &token,
             ))

@@ -202,6 +202,7 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
                     SubmitScoreSheetRequest {
                         name: draft.name,
                         etag: draft.etag,
+                        ..Default::default()
                     },
                     token,
                 ))

@@ -267,6 +267,7 @@ async fn a_product_through_a_provincial_round_to_four_stars_and_another_to_a_nom
                 SubmitScoreSheetRequest {
                     name: draft.name,
                     etag: draft.etag,
+                    ..Default::default()
                 },
                 &token,
             ))
