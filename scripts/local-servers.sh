@@ -49,6 +49,15 @@ ensure_packages() {
   fi
 }
 
+# The headless browser the verify page is tested in (`./dev test` only).
+ensure_browser() {
+  if ! command -v chromium >/dev/null; then
+    log "installing chromium with apt (the verify page is tested in a headless browser)"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+  fi
+}
+
 # Runs a PostgreSQL binary as the user that owns the data folder.
 pg_run() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

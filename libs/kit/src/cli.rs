@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use tonic::service::Routes;
 
 use crate::config::{Config, ServiceName};
-use crate::server::{self, Context, Listeners, ServiceSpec};
+use crate::server::{self, Listeners, ServiceSpec};
 use crate::telemetry::Telemetry;
 
 /// Flags that override the configuration (the last layer).
@@ -94,7 +93,7 @@ fn merge(base: &mut Value, extra: Value) {
 
 /// The whole `main` of a service binary: flags, config, telemetry, serve
 /// until SIGTERM or Ctrl-C, flush. Exits 0 after a graceful shutdown.
-pub fn service_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> std::process::ExitCode {
+pub fn service_main(spec: ServiceSpec, routes: crate::server::Build) -> std::process::ExitCode {
     match run_main(spec, routes) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -104,7 +103,7 @@ pub fn service_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> std::p
     }
 }
 
-fn run_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> anyhow::Result<()> {
+fn run_main(spec: ServiceSpec, routes: crate::server::Build) -> anyhow::Result<()> {
     let args: ServiceArgs = clap::Parser::parse();
     let name = spec.name;
     let mut listen = json!({});
@@ -128,7 +127,7 @@ fn run_main(spec: ServiceSpec, routes: fn(&Context) -> Routes) -> anyhow::Result
         })
 }
 
-async fn run_one(spec: ServiceSpec, config: Arc<Config>, routes: fn(&Context) -> Routes) -> anyhow::Result<()> {
+async fn run_one(spec: ServiceSpec, config: Arc<Config>, routes: crate::server::Build) -> anyhow::Result<()> {
     let endpoint = config.services.get(spec.name);
     let listeners = Listeners::bind(endpoint).await.map_err(|e| {
         anyhow::anyhow!(

@@ -38,3 +38,57 @@ pub fn channel(url: &str, token: Option<&str>) -> anyhow::Result<TracedChannel> 
     let bearer = token.map(|t| format!("Bearer {t}").parse()).transpose()?;
     Ok(InterceptedService::new(channel, CallInterceptor { bearer }))
 }
+
+/// The caller's bearer token, to be passed on to another service so that its
+/// own rules on what the caller may read apply.
+pub type Bearer = Option<MetadataValue<Ascii>>;
+
+/// The caller's bearer token of an incoming request.
+pub fn bearer_of<T>(request: &tonic::Request<T>) -> Bearer {
+    request.metadata().get("authorization").cloned()
+}
+
+/// An outgoing request carrying `bearer`.
+pub fn with_token<T>(message: T, bearer: &Bearer) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(b) = bearer {
+        request.metadata_mut().insert("authorization", b.clone());
+    }
+    request
+}
+
+/// How to speak of another service's refusal in this one's vocabulary.
+pub struct Remote {
+    /// The other service, for logs and the `checked_with` metadata.
+    pub service: &'static str,
+    /// Reason when it refused the caller (PERMISSION_DENIED).
+    pub refused: &'static str,
+    /// Reason when it did not answer (UNAVAILABLE).
+    pub unavailable: &'static str,
+}
+
+impl Remote {
+    /// Maps `status`, answered about `what`, which the caller named in `field`.
+    pub fn error(&self, status: tonic::Status, what: &str, field: &str) -> crate::Error {
+        use crate::Error;
+        match status.code() {
+            tonic::Code::NotFound => Error::not_found(what).with_metadata("checked_with", self.service),
+            tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Error::permission_denied(
+                self.refused,
+                format!(
+                    "the {} service refused to show {what}: {}",
+                    self.service,
+                    status.message()
+                ),
+            ),
+            tonic::Code::InvalidArgument => Error::invalid(field, status.message().to_owned()),
+            _ => {
+                tracing::warn!(service = self.service, code = ?status.code(), message = status.message(), "call failed");
+                Error::unavailable(
+                    self.unavailable,
+                    format!("the {} service did not answer; retry shortly", self.service),
+                )
+            }
+        }
+    }
+}

@@ -95,6 +95,38 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// Rules of the evaluation service a deployment may tune.
     pub evaluation: EvaluationConfig,
+    /// Certificate signing, the public verify page and its rate limit.
+    pub certification: CertificationConfig,
+}
+
+/// Certificate signing, the public verify page and its rate limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CertificationConfig {
+    /// Ed25519 private key (PKCS#8 PEM) that signs certificates; created on
+    /// first start when missing. Keep it: its public key checks every QR code
+    /// it signed.
+    pub signing_key_path: PathBuf,
+    /// Base URL of the verify page as printed in QR codes (no trailing slash).
+    pub public_url: String,
+    /// Verifications allowed per client address per second, sustained.
+    pub verify_per_second: u32,
+    /// Verifications a client address may make in a burst.
+    pub verify_burst: u32,
+    /// How often the expiry sweep runs (expiries and 30-day notices).
+    pub sweep_interval_s: u64,
+}
+
+impl Default for CertificationConfig {
+    fn default() -> Self {
+        CertificationConfig {
+            signing_key_path: PathBuf::from(".local/keys/certificates.pem"),
+            public_url: "http://127.0.0.1:9053".into(),
+            verify_per_second: 10,
+            verify_burst: 60,
+            sweep_interval_s: 300,
+        }
+    }
 }
 
 /// Rules of the evaluation service a deployment may tune.
@@ -278,6 +310,7 @@ impl Default for Config {
             services: ServicesConfig::default(),
             shutdown_grace_ms: 10_000,
             evaluation: EvaluationConfig::default(),
+            certification: CertificationConfig::default(),
         }
     }
 }
@@ -508,6 +541,22 @@ impl Config {
                     format!("\"{}\" must start with http:// or https://", ep.url),
                 );
             }
+        }
+        let url = &self.certification.public_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+            bad(
+                "certification.public_url",
+                format!("\"{url}\" must be an http(s) URL without a trailing slash"),
+            );
+        }
+        if self.certification.verify_per_second == 0 || self.certification.verify_burst == 0 {
+            bad(
+                "certification.verify_per_second",
+                "verify_per_second and verify_burst must be at least 1".into(),
+            );
+        }
+        if self.certification.sweep_interval_s == 0 {
+            bad("certification.sweep_interval_s", "must be at least 1".into());
         }
         if self.evaluation.quorum_fraction().is_none() {
             bad(

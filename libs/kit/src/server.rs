@@ -49,6 +49,31 @@ pub struct ServiceSpec {
     pub prepare: Option<PrepareHook>,
 }
 
+/// What a service serves: its gRPC routes, and optionally pages on its HTTP
+/// port (beside `/metrics` and `/healthz`) and background tasks, which stop
+/// with the service.
+pub struct Surface {
+    /// The gRPC services.
+    pub grpc: Routes,
+    /// Extra HTTP routes.
+    pub http: axum::Router,
+    /// Long-running tasks (sweeps); aborted at shutdown.
+    pub tasks: Vec<BoxFuture<'static, ()>>,
+}
+
+impl From<Routes> for Surface {
+    fn from(grpc: Routes) -> Self {
+        Surface {
+            grpc,
+            http: axum::Router::new(),
+            tasks: Vec::new(),
+        }
+    }
+}
+
+/// Builds a service's surface from its context.
+pub type Build = fn(&Context) -> Surface;
+
 /// What a service's handlers are built from.
 #[derive(Clone)]
 pub struct Context {
@@ -85,16 +110,13 @@ impl Listeners {
 
 /// Serves `spec` until `shutdown` resolves, then drains in-flight requests
 /// for up to `shutdown_grace_ms` and returns.
-pub async fn serve<F>(
+pub async fn serve(
     spec: ServiceSpec,
     config: Arc<Config>,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
-    routes: F,
-) -> anyhow::Result<()>
-where
-    F: FnOnce(&Context) -> Routes,
-{
+    build: Build,
+) -> anyhow::Result<()> {
     let name = spec.name.as_str();
     let grpc_service = spec.grpc_service;
     let verifier = Arc::new(Verifier::from_config(&config.auth)?);
@@ -114,7 +136,9 @@ where
             .with_service_name(grpc_service)
             .with_service_name("grpc.health.v1.Health")
     };
-    let routes = routes(&context)
+    let surface = build(&context);
+    let routes = surface
+        .grpc
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?);
@@ -127,7 +151,11 @@ where
         .layer(GateLayer::new(verifier, spec.public_methods, name))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listeners.grpc), stopped(stop_rx.clone()));
-    let http = axum::serve(listeners.http, metrics_http::router(ready.clone()))
+    // With the peer's address, for pages that rate-limit per client.
+    let pages = metrics_http::router(ready.clone())
+        .merge(surface.http)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let http = axum::serve(listeners.http, pages)
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
     let readiness = readiness(spec, context.db.clone(), health.clone(), ready.clone(), stop_rx.clone());
@@ -136,6 +164,7 @@ where
     let grpc = tokio::spawn(grpc);
     let http = tokio::spawn(http);
     let readiness = tokio::spawn(readiness);
+    let tasks: Vec<_> = surface.tasks.into_iter().map(tokio::spawn).collect();
 
     shutdown.await;
     tracing::info!(service = name, "shutting down: draining in-flight requests");
@@ -151,6 +180,7 @@ where
     })
     .await;
     readiness.abort();
+    tasks.iter().for_each(|t| t.abort());
     match drained {
         Ok(result) => result,
         Err(_) => {

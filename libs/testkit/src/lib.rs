@@ -5,6 +5,8 @@
 //! Tests are run by `./dev test`, which starts the local servers and sets
 //! `OCOPTEST_DATABASE_URL` (an admin connection) and `OCOPTEST_REDIS_URL`.
 
+pub mod flows;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,11 +14,10 @@ use std::time::Duration;
 
 use ocop_kit::auth::{Signer, generate_keys};
 use ocop_kit::config::{Config, ServiceName};
-use ocop_kit::server::{self, Context, Listeners, ServiceSpec};
+use ocop_kit::server::{self, Listeners, ServiceSpec};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::service::Routes;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -71,6 +72,7 @@ impl TestEnv {
         config.auth.issuer = ISSUER.into();
         config.auth.jwks_path = dir.join("jwks.json");
         config.auth.signing_key_path = dir.join("signing.pem");
+        config.certification.signing_key_path = dir.join("certificates.pem");
         config.shutdown_grace_ms = 2_000;
         for name in ServiceName::ALL {
             let ep = config.services.get_mut(name);
@@ -91,7 +93,7 @@ impl TestEnv {
     }
 
     /// Starts `spec` in this process on port 0 and waits until it is SERVING.
-    pub async fn spawn(&self, spec: ServiceSpec, routes: fn(&Context) -> Routes) -> TestApp {
+    pub async fn spawn(&self, spec: ServiceSpec, routes: ocop_kit::server::Build) -> TestApp {
         let name = spec.name;
         // Migrate here first, so that a broken migration fails the test with its
         // error rather than as a service that never turns SERVING.

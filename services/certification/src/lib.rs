@@ -1,11 +1,27 @@
-//! The OCOP certification service: certificates, their verification, renewal, upgrade, revocation and expiry.
-//!
-//! Its methods arrive with its own issue; today it starts, migrates its
-//! schema and answers health and reflection like every service.
+//! The OCOP certification service: certificates issued from published
+//! evaluation results under the authority rules of their decision date,
+//! signed so that a QR code can be checked offline, verified publicly by RPC
+//! and on a web page, renewed, upgraded, revoked and expired, each step kept
+//! in an append-only history and written to the change feed.
 
-use ocop_kit::config::ServiceName;
-use ocop_kit::server::{Context, ServiceSpec};
-use ocop_proto::certification::v1::certification_service_server::{CertificationService, CertificationServiceServer};
+pub mod authority;
+pub mod events;
+pub mod grpc;
+pub mod issue;
+pub mod keys;
+pub mod page;
+pub mod revoke;
+pub mod store;
+pub mod sweep;
+pub mod validity;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ocop_kit::config::{DeploymentRole, ServiceName};
+use ocop_kit::server::{Context, ServiceSpec, Surface};
+use ocop_proto::certification::v1::certification_service_server::CertificationServiceServer;
 use tonic::service::Routes;
 
 /// Embedded migrations of the `certification` schema.
@@ -17,18 +33,51 @@ pub fn spec() -> ServiceSpec {
         name: ServiceName::Certification,
         grpc_service: "ocop.certification.v1.CertificationService",
         migrations: &MIGRATIONS,
-        public_methods: &[],
+        public_methods: &[
+            "/ocop.certification.v1.CertificationService/VerifyCertificate",
+            "/ocop.certification.v1.CertificationService/GetSigningKeys",
+        ],
         prepare: None,
     }
 }
 
-/// Implements `ocop.certification.v1.CertificationService`.
-#[derive(Debug, Clone, Copy)]
-pub struct Certification;
+/// The service's state, built from its context.
+pub fn service(context: &Context) -> grpc::Certification {
+    let config = &context.config;
+    let services = &config.services;
+    // Lazy channels: the other services may start after this one.
+    let evaluation = ocop_kit::client::channel(&services.evaluation.url, None)
+        .expect("services.evaluation.url is validated at start");
+    let registry =
+        ocop_kit::client::channel(&services.registry.url, None).expect("services.registry.url is validated at start");
+    let keys = keys::Keys::load_or_create(&config.certification.signing_key_path).unwrap_or_else(|e| {
+        panic!(
+            "certification.signing_key_path {}: {e:#}",
+            config.certification.signing_key_path.display()
+        )
+    });
+    grpc::Certification {
+        db: context.db.clone(),
+        cache: context.cache.clone(),
+        evaluation: ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient::new(evaluation),
+        registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(registry),
+        keys: Arc::new(keys),
+        limiter: Arc::new(verify::Limiter::new(
+            config.certification.verify_per_second,
+            config.certification.verify_burst,
+        )),
+        public_url: config.certification.public_url.clone(),
+        national: config.deployment.role == DeploymentRole::National,
+    }
+}
 
-impl CertificationService for Certification {}
-
-/// The service's gRPC routes.
-pub fn routes(_context: &Context) -> Routes {
-    Routes::new(CertificationServiceServer::new(Certification))
+/// The service: gRPC, the verify page, and the expiry sweep.
+pub fn routes(context: &Context) -> Surface {
+    let svc = service(context);
+    let interval = Duration::from_secs(context.config.certification.sweep_interval_s);
+    Surface {
+        grpc: Routes::new(CertificationServiceServer::new(svc.clone())),
+        http: page::router(svc.clone()),
+        tasks: vec![Box::pin(sweep::run(svc, interval))],
+    }
 }

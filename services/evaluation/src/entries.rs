@@ -4,7 +4,7 @@
 
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::Principal;
-use ocop_kit::client::TracedChannel;
+use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
 use ocop_kit::date::to_timestamp;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::paging::Page;
@@ -14,7 +14,6 @@ use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectState};
 use prost::Message;
 use sqlx::PgPool;
-use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::rounds::{self, require_organiser};
 
@@ -127,32 +126,15 @@ impl Row {
     }
 }
 
-/// A registry request carrying the caller's bearer token.
-fn with_token<T>(message: T, bearer: &Option<MetadataValue<Ascii>>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(b) = bearer {
-        request.metadata_mut().insert("authorization", b.clone());
-    }
-    request
-}
+/// The registry, as entries speak of it.
+const REGISTRY: Remote = Remote {
+    service: "registry",
+    refused: "REGISTRY_REFUSED",
+    unavailable: "REGISTRY_UNAVAILABLE",
+};
 
-/// Maps a registry answer to this service's vocabulary.
 fn registry_error(status: tonic::Status, what: &str) -> Error {
-    match status.code() {
-        tonic::Code::NotFound => Error::not_found(what).with_metadata("checked_with", "registry"),
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Error::permission_denied(
-            "REGISTRY_REFUSED",
-            format!("the registry refused to show {what}: {}", status.message()),
-        ),
-        tonic::Code::InvalidArgument => Error::invalid("entry.product", status.message().to_owned()),
-        _ => {
-            tracing::warn!(code = ?status.code(), message = status.message(), "registry call failed");
-            Error::unavailable(
-                "REGISTRY_UNAVAILABLE",
-                "the registry service did not answer; retry shortly",
-            )
-        }
-    }
+    REGISTRY.error(status, what, "entry.product")
 }
 
 /// Enters `product` into the OPEN round `parent`.
@@ -160,7 +142,7 @@ pub async fn create(
     db: &PgPool,
     registry: &RegistryServiceClient<TracedChannel>,
     who: &Principal,
-    bearer: Option<MetadataValue<Ascii>>,
+    bearer: Bearer,
     parent: &str,
     entry: &Entry,
     request_id: &str,

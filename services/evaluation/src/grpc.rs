@@ -105,7 +105,7 @@ impl EvaluationService for Evaluation {
     async fn create_entry(&self, request: Request<CreateEntryRequest>) -> Reply<CreateEntryResponse> {
         let who = Principal::from_request(&request)?;
         // The registry is asked with the caller's own token.
-        let bearer = request.metadata().get("authorization").cloned();
+        let bearer = ocop_kit::client::bearer_of(&request);
         let r = request.get_ref();
         let entry = r.entry.clone().unwrap_or_default();
         let entry = entries::create(&self.db, &self.registry, &who, bearer, &r.parent, &entry, &r.request_id).await?;

@@ -16,7 +16,7 @@ pub mod sheets;
 pub mod transitions;
 
 use ocop_kit::config::ServiceName;
-use ocop_kit::server::{Context, ServiceSpec};
+use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use tonic::service::Routes;
 
@@ -35,7 +35,7 @@ pub fn spec() -> ServiceSpec {
 }
 
 /// The service's gRPC routes.
-pub fn routes(context: &Context) -> Routes {
+pub fn routes(context: &Context) -> Surface {
     // A lazy channel: the registry may start after this service.
     let channel = ocop_kit::client::channel(&context.config.services.registry.url, None)
         .expect("services.registry.url is validated at start");
@@ -47,4 +47,5 @@ pub fn routes(context: &Context) -> Routes {
         rules,
         sets: Default::default(),
     }))
+    .into()
 }

@@ -242,13 +242,13 @@ async fn a_resubmitted_sheet_answers_as_the_first_time_and_results_are_found_by_
         products
     };
     let mut cases = vec![
-        (format!("commune_code = \"14758\""), vec![first.name.clone()]),
-        (format!("commune_code = \"14797\""), vec![second.name.clone()]),
+        ("commune_code = \"14758\"".to_string(), vec![first.name.clone()]),
+        ("commune_code = \"14797\"".to_string(), vec![second.name.clone()]),
         (
             format!("group_code = \"{}\"", result.group_code),
             vec![first.name.clone(), second.name.clone()],
         ),
-        (format!("group_code = \"my-pham\""), vec![]),
+        ("group_code = \"my-pham\"".to_string(), vec![]),
         (
             format!("group_code = \"{}\" AND commune_code = \"14797\"", result.group_code),
             vec![second.name.clone()],

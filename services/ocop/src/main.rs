@@ -136,6 +136,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     config.auth.jwks_path.display()
                 );
             }
+            let path = &config.certification.signing_key_path;
+            let existed = path.exists();
+            let keys = ocop_certification::keys::Keys::load_or_create(path)?;
+            if !existed {
+                eprintln!("created {} (certificate signing key {})", path.display(), keys.key_id);
+            }
             Ok(())
         }
         Command::Token {

@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::{Config, ServiceName};
-use ocop_kit::server::{self, Context, Listeners, ServiceSpec};
+use ocop_kit::server::{self, Listeners, ServiceSpec};
 use ocop_kit::telemetry::Telemetry;
 use tokio::sync::watch;
-use tonic::service::Routes;
 
 /// The spec and routes of one service.
-fn service(name: ServiceName) -> (ServiceSpec, fn(&Context) -> Routes) {
+fn service(name: ServiceName) -> (ServiceSpec, ocop_kit::server::Build) {
     match name {
         ServiceName::Registry => (ocop_registry::spec(), ocop_registry::routes),
         ServiceName::Evaluation => (ocop_evaluation::spec(), ocop_evaluation::routes),

@@ -4,7 +4,7 @@
 //! schema and answers health and reflection like every service.
 
 use ocop_kit::config::ServiceName;
-use ocop_kit::server::{Context, ServiceSpec};
+use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::promotion::v1::promotion_service_server::{PromotionService, PromotionServiceServer};
 use tonic::service::Routes;
 
@@ -29,6 +29,6 @@ pub struct Promotion;
 impl PromotionService for Promotion {}
 
 /// The service's gRPC routes.
-pub fn routes(_context: &Context) -> Routes {
-    Routes::new(PromotionServiceServer::new(Promotion))
+pub fn routes(_context: &Context) -> Surface {
+    Routes::new(PromotionServiceServer::new(Promotion)).into()
 }

@@ -17,7 +17,7 @@ pub mod transfer;
 pub mod units;
 
 use ocop_kit::config::ServiceName;
-use ocop_kit::server::{Context, ServiceSpec};
+use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use tonic::service::Routes;
 
@@ -36,7 +36,7 @@ pub fn spec() -> ServiceSpec {
 }
 
 /// The service's gRPC routes.
-pub fn routes(context: &Context) -> Routes {
+pub fn routes(context: &Context) -> Surface {
     let (db, cache) = (context.db.clone(), context.cache.clone());
     let units = units::Units::new(db.clone(), cache.clone());
     let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
@@ -56,5 +56,5 @@ pub fn routes(context: &Context) -> Routes {
     let server = RegistryServiceServer::new(registry)
         .max_decoding_message_size(32 * 1024 * 1024)
         .max_encoding_message_size(32 * 1024 * 1024);
-    Routes::new(server)
+    Routes::new(server).into()
 }

@@ -44,6 +44,10 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
             "OCOP_AUTH__SIGNING_KEY_PATH".into(),
             c.auth.signing_key_path.display().to_string(),
         ),
+        (
+            "OCOP_CERTIFICATION__SIGNING_KEY_PATH".into(),
+            c.certification.signing_key_path.display().to_string(),
+        ),
         ("OCOP_SHUTDOWN_GRACE_MS".into(), "5000".into()),
         ("OCOP_TELEMETRY__LOG_FORMAT".into(), "json".into()),
     ]

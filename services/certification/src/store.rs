@@ -1,0 +1,420 @@
+//! Certificates as stored, and the reads: one, a filtered page, the ones
+//! about to expire, and a certificate's history.
+
+use ocop_kit::date::{self, to_timestamp};
+use ocop_kit::filter::Filter;
+use ocop_kit::paging::Page;
+use ocop_kit::{Error, Result};
+use ocop_proto::certification::v1::{
+    Certificate, CertificateEvent, CertificateState, IssueKind, IssuingLevel, Revocation, RevocationReason,
+    Verification, VerificationStatus,
+};
+use sqlx::types::Json;
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+
+use crate::{keys, validity};
+
+/// A stored revocation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredRevocation {
+    /// `failed_mandatory_criteria`, ...
+    pub reason: String,
+    /// In words.
+    pub text: String,
+    /// Deciding document.
+    pub document: String,
+    /// Who.
+    pub actor: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: time::OffsetDateTime,
+}
+
+/// A row of `certificates`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Row {
+    /// Public code (the id).
+    pub code: String,
+    /// The result it was issued from.
+    pub result: String,
+    /// Registry product.
+    pub product: String,
+    subject: String,
+    product_name: String,
+    subject_name: String,
+    /// Province code.
+    pub province_code: String,
+    province_name: String,
+    commune_code: String,
+    group_code: String,
+    /// 3 to 5.
+    pub stars: i32,
+    /// `district`, `province` or `central`.
+    pub issuing_level: String,
+    authority: String,
+    authority_name: String,
+    decision_number: i32,
+    decision_reference: String,
+    decision_date: time::Date,
+    issue_date: time::Date,
+    /// The first day it is no longer valid.
+    pub expire_date: time::Date,
+    /// Stored state (`active` may read as expired: [`validity::effective_state`]).
+    pub state: String,
+    kind: String,
+    supersedes: Option<String>,
+    superseded_by: Option<String>,
+    revocation: Option<Json<StoredRevocation>>,
+    key_id: String,
+    signed_fields: Vec<u8>,
+    signature: Vec<u8>,
+    expiry_notice_time: Option<time::OffsetDateTime>,
+    /// Etag number.
+    pub version: i64,
+    create_time: time::OffsetDateTime,
+    update_time: time::OffsetDateTime,
+}
+
+/// Columns of [`Row`].
+pub const COLUMNS: &str = "code, result, product, subject, product_name, subject_name, province_code, province_name,
+    commune_code, group_code, stars, issuing_level, authority, authority_name, decision_number, decision_reference,
+    decision_date, issue_date, expire_date, state, kind, supersedes, superseded_by, revocation, key_id, signed_fields,
+    signature, expiry_notice_time, version, create_time, update_time";
+
+/// The resource name of a code.
+pub fn name_of(code: &str) -> String {
+    format!("certificates/{code}")
+}
+
+/// The code of `certificates/{code}`.
+pub fn parse_name(field: &str, name: &str) -> Result<String> {
+    name.strip_prefix("certificates/")
+        .and_then(normalize_code)
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!("`{name}` is not a certificate name; expected `certificates/{{code}}`, e.g. `certificates/38-K7M9Q2XA`"),
+            )
+        })
+}
+
+/// Crockford base32: digits and capitals without I, L, O, U.
+pub const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A code as typed (any case, spaces around) in canonical form, if it is one:
+/// a 2-character issuer (province code or `TW`), `-`, 8 base32 characters.
+pub fn normalize_code(code: &str) -> Option<String> {
+    let code = code.trim().to_ascii_uppercase();
+    let (issuer, rest) = code.split_once('-')?;
+    let issuer_ok = issuer == "TW" || (issuer.len() == 2 && issuer.bytes().all(|b| b.is_ascii_digit()));
+    let rest_ok = rest.len() == 8 && rest.bytes().all(|b| ALPHABET.contains(&b));
+    (issuer_ok && rest_ok).then_some(code)
+}
+
+fn level_of(level: &str) -> IssuingLevel {
+    match level {
+        "district" => IssuingLevel::District,
+        "province" => IssuingLevel::Province,
+        _ => IssuingLevel::Central,
+    }
+}
+
+/// The stored spelling of a revocation reason.
+pub fn reason_str(reason: RevocationReason) -> Option<&'static str> {
+    Some(match reason {
+        RevocationReason::Unspecified => return None,
+        RevocationReason::FailedMandatoryCriteria => "failed_mandatory_criteria",
+        RevocationReason::QualityOrFoodSafetyViolation => "quality_or_food_safety_violation",
+        RevocationReason::FacilitySuspended => "facility_suspended",
+        RevocationReason::ProducerRequest => "producer_request",
+        RevocationReason::Other => "other",
+    })
+}
+
+fn reason_of(reason: &str) -> RevocationReason {
+    match reason {
+        "failed_mandatory_criteria" => RevocationReason::FailedMandatoryCriteria,
+        "quality_or_food_safety_violation" => RevocationReason::QualityOrFoodSafetyViolation,
+        "facility_suspended" => RevocationReason::FacilitySuspended,
+        "producer_request" => RevocationReason::ProducerRequest,
+        _ => RevocationReason::Other,
+    }
+}
+
+fn state_of(state: &str) -> CertificateState {
+    match state {
+        "active" => CertificateState::Active,
+        "superseded" => CertificateState::Superseded,
+        "revoked" => CertificateState::Revoked,
+        _ => CertificateState::Expired,
+    }
+}
+
+impl Row {
+    /// The state on `today`.
+    pub fn state_on(&self, today: time::Date) -> &str {
+        validity::effective_state(&self.state, self.expire_date, today)
+    }
+
+    /// The proto form as of `today`, with its QR payload under `public_url`.
+    pub fn to_proto(&self, public_url: &str, today: time::Date) -> Certificate {
+        let mut kind = Certificate::default();
+        kind.set_kind(match self.kind.as_str() {
+            "renewal" => IssueKind::Renewal,
+            "upgrade" => IssueKind::Upgrade,
+            _ => IssueKind::New,
+        });
+        Certificate {
+            name: name_of(&self.code),
+            code: self.code.clone(),
+            result: self.result.clone(),
+            product: self.product.clone(),
+            subject: self.subject.clone(),
+            product_name: self.product_name.clone(),
+            subject_name: self.subject_name.clone(),
+            province_code: self.province_code.clone(),
+            province_name: self.province_name.clone(),
+            commune_code: self.commune_code.clone(),
+            group_code: self.group_code.clone(),
+            stars: self.stars,
+            issuing_level: level_of(&self.issuing_level) as i32,
+            authority: self.authority.clone(),
+            authority_name: self.authority_name.clone(),
+            decision_number: self.decision_number,
+            decision_reference: self.decision_reference.clone(),
+            decision_date: Some(date::to_proto(self.decision_date)),
+            issue_date: Some(date::to_proto(self.issue_date)),
+            valid_until: Some(date::to_proto(validity::valid_until(self.issue_date))),
+            state: state_of(self.state_on(today)) as i32,
+            kind: kind.kind,
+            supersedes: self.supersedes.as_deref().map(name_of).unwrap_or_default(),
+            superseded_by: self.superseded_by.as_deref().map(name_of).unwrap_or_default(),
+            revocation: self.revocation.as_ref().map(|r| Revocation {
+                reason: reason_of(&r.reason) as i32,
+                text: r.text.clone(),
+                document: r.document.clone(),
+                actor: r.actor.clone(),
+                revoke_time: Some(to_timestamp(r.time)),
+            }),
+            qr_payload: keys::qr_payload(
+                public_url,
+                &self.code,
+                &self.signed_fields,
+                &self.signature,
+                &self.key_id,
+            ),
+            key_id: self.key_id.clone(),
+            expiry_notice_time: self.expiry_notice_time.map(to_timestamp),
+            etag: format!("v{}", self.version),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+        }
+    }
+
+    /// What a verifier is shown, with the status as stored (VALID for
+    /// active): [`crate::verify`] turns VALID into EXPIRED at read time.
+    pub fn to_verification(&self) -> Verification {
+        let status = match self.state.as_str() {
+            "active" => VerificationStatus::Valid,
+            "superseded" => VerificationStatus::Superseded,
+            "revoked" => VerificationStatus::Revoked,
+            _ => VerificationStatus::Expired,
+        };
+        Verification {
+            code: self.code.clone(),
+            status: status as i32,
+            stars: self.stars,
+            product_name: self.product_name.clone(),
+            subject_name: self.subject_name.clone(),
+            province_code: self.province_code.clone(),
+            province_name: self.province_name.clone(),
+            issue_date: Some(date::to_proto(self.issue_date)),
+            valid_until: Some(date::to_proto(validity::valid_until(self.issue_date))),
+            decision_reference: self.decision_reference.clone(),
+            authority_name: self.authority_name.clone(),
+            superseded_by_code: self.superseded_by.clone().unwrap_or_default(),
+            revocation_text: self.revocation.as_ref().map(|r| r.text.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// One certificate by code, if any.
+pub async fn fetch<'e, E: PgExecutor<'e>>(db: E, code: &str) -> Result<Option<Row>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM certificates WHERE code = $1"
+    )))
+    .bind(code)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// One certificate by name, or NOT_FOUND.
+pub async fn get(db: &PgPool, name: &str) -> Result<Row> {
+    let code = parse_name("name", name)?;
+    fetch(db, &code).await?.ok_or_else(|| Error::not_found(name))
+}
+
+/// Filterable fields of `ListCertificates`.
+pub const FILTER_FIELDS: &[&str] = &["product", "subject", "stars", "state", "province_code", "issuing_level"];
+
+/// A page of certificates, newest first.
+pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<Row>, String)> {
+    let filter = Filter::parse(filter, FILTER_FIELDS)?;
+    let query_id = filter.canonical();
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM certificates WHERE TRUE"));
+    for field in ["product", "subject", "province_code"] {
+        if let Some(value) = filter.get(field) {
+            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
+        }
+    }
+    if let Some(stars) = filter.get("stars") {
+        let stars: i32 = stars
+            .parse()
+            .ok()
+            .filter(|s| (3..=5).contains(s))
+            .ok_or_else(|| Error::invalid("filter", format!("stars `{stars}` is not 3, 4 or 5")))?;
+        sql.push(" AND stars = ").push_bind(stars);
+    }
+    if let Some(level) = filter.get("issuing_level") {
+        if !["district", "province", "central"].contains(&level) {
+            return Err(Error::invalid(
+                "filter",
+                format!("issuing_level `{level}` is not district, province or central"),
+            ));
+        }
+        sql.push(" AND issuing_level = ").push_bind(level.to_owned());
+    }
+    if let Some(state) = filter.get("state") {
+        // Read-time expiry: an `active` row past its date is expired.
+        let today = date::today_vn();
+        match state {
+            "active" => sql.push(" AND state = 'active' AND expire_date > ").push_bind(today),
+            "expired" => sql
+                .push(" AND (state = 'expired' OR (state = 'active' AND expire_date <= ")
+                .push_bind(today)
+                .push("))"),
+            "superseded" | "revoked" => sql.push(" AND state = ").push_bind(state.to_owned()),
+            _ => {
+                return Err(Error::invalid(
+                    "filter",
+                    format!("state `{state}` is not active, superseded, revoked or expired"),
+                ));
+            }
+        };
+    }
+    if let Some(after) = &page.after {
+        let (time, code) = after
+            .split_once('|')
+            .and_then(|(t, c)| Some((t.parse::<i128>().ok()?, c.to_owned())))
+            .ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        let time = time::OffsetDateTime::from_unix_timestamp_nanos(time)
+            .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        sql.push(" AND (create_time, code) < (")
+            .push_bind(time)
+            .push(", ")
+            .push_bind(code)
+            .push(")");
+    }
+    sql.push(" ORDER BY create_time DESC, code DESC LIMIT ")
+        .push_bind(page.fetch_limit());
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
+    let next = page.finish(
+        &mut rows,
+        |r| format!("{}|{}", r.create_time.unix_timestamp_nanos(), r.code),
+        &query_id,
+    );
+    Ok((rows, next))
+}
+
+/// Certificates in force whose last valid day is within `days` of `today`, soonest first.
+pub async fn expiring(
+    db: &PgPool,
+    today: time::Date,
+    days: i32,
+    page_size: i32,
+    page_token: &str,
+) -> Result<(Vec<Row>, String)> {
+    if !(0..=366).contains(&days) {
+        return Err(Error::invalid(
+            "within_days",
+            format!("{days} is not between 1 and 366 (0 means the 30-day notice period)"),
+        ));
+    }
+    let days = if days == 0 {
+        validity::NOTICE_DAYS
+    } else {
+        i64::from(days)
+    };
+    let query_id = format!("expiring|{days}");
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    // Valid on `today` and its last valid day no later than today + days.
+    let horizon = today + time::Duration::days(days + 1);
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM certificates WHERE state = 'active' AND expire_date > "
+    ));
+    sql.push_bind(today).push(" AND expire_date <= ").push_bind(horizon);
+    if let Some(after) = &page.after {
+        let (day, code) = after
+            .split_once('|')
+            .and_then(|(d, c)| Some((date::parse_iso("page_token", d).ok()?, c.to_owned())))
+            .ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        sql.push(" AND (expire_date, code) > (")
+            .push_bind(day)
+            .push(", ")
+            .push_bind(code)
+            .push(")");
+    }
+    sql.push(" ORDER BY expire_date, code LIMIT ")
+        .push_bind(page.fetch_limit());
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
+    let next = page.finish(&mut rows, |r| format!("{}|{}", r.expire_date, r.code), &query_id);
+    Ok((rows, next))
+}
+
+/// A certificate's history, oldest first.
+pub async fn history(db: &PgPool, name: &str) -> Result<Vec<CertificateEvent>> {
+    let row = get(db, name).await?;
+    let rows: Vec<(String, String, String, String, String, time::OffsetDateTime)> = sqlx::query_as(
+        "SELECT kind, actor, reason, related, traceparent, event_time FROM certificate_events
+         WHERE code = $1 ORDER BY sequence",
+    )
+    .bind(&row.code)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, actor, reason, related, traceparent, at)| CertificateEvent {
+            kind,
+            actor,
+            reason,
+            related,
+            traceparent,
+            event_time: Some(to_timestamp(at)),
+        })
+        .collect())
+}
+
+/// Appends one event to a certificate's history.
+pub async fn record_event(
+    tx: &mut sqlx::PgConnection,
+    code: &str,
+    kind: &str,
+    actor: &str,
+    reason: &str,
+    related: &str,
+) -> Result<()> {
+    let traceparent = ocop_kit::telemetry::current_traceparent().unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO certificate_events (code, kind, actor, reason, related, traceparent) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(code)
+    .bind(kind)
+    .bind(actor)
+    .bind(reason)
+    .bind(related)
+    .bind(traceparent)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
