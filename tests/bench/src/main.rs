@@ -7,6 +7,7 @@
 //! Run it with `./dev bench` (release build, local PostgreSQL and Redis).
 
 mod baseline;
+mod certification;
 mod data;
 mod evaluation;
 mod load;
@@ -187,6 +188,22 @@ async fn main() -> anyhow::Result<()> {
         median(publishes)
     );
 
+    // Issue 5: a certification service with one real certificate; no rate limit in the way.
+    let certification_process = Process::start(
+        "certification",
+        &env,
+        &[
+            quiet,
+            ("OCOP_SERVICES__REGISTRY__URL", registry.url().as_str()),
+            ("OCOP_SERVICES__EVALUATION__URL", evaluation.url().as_str()),
+            ("OCOP_CERTIFICATION__VERIFY_PER_SECOND", "100000000"),
+            ("OCOP_CERTIFICATION__VERIFY_BURST", "100000000"),
+        ],
+    );
+    TestApp::wait_serving_at(certification_process.grpc_addr, Duration::from_secs(60)).await;
+    let code =
+        certification::certified_code(&env, &registry.url(), &evaluation.url(), &certification_process.url()).await?;
+
     // The same registry with Redis unreachable: every read goes to PostgreSQL.
     let registry_cold = Process::start("registry", &env, &[quiet, ("OCOP_REDIS__URL", "redis://127.0.0.1:9")]);
     TestApp::wait_serving_at(registry_cold.grpc_addr, Duration::from_secs(60)).await;
@@ -266,6 +283,16 @@ async fn main() -> anyhow::Result<()> {
                 .is_ok()
         }
     };
+    let certifying = channels(&certification_process.url(), n).await?;
+    let page_path: std::sync::Arc<str> = format!("/verify/{code}").into();
+    let verify = move |ch: Channel, _| certification::verify(ch, code.clone());
+    let page_addr = certification_process.http_addr;
+    let page: Run = Box::new(move || {
+        let (connections, path) = (certification::connections(c), page_path.clone());
+        Box::pin(load::run(c, d, move |worker| {
+            certification::get(connections.clone(), worker, page_addr, path.clone())
+        }))
+    });
     let scenarios: Vec<(&str, Run)> = vec![
         (
             "a. bare echo",
@@ -335,6 +362,11 @@ async fn main() -> anyhow::Result<()> {
             "registry.ResolveAdministrativeUnit (old commune)",
             scenario(&warm, c, d, resolve),
         ),
+        (
+            "certification.VerifyCertificate (warm cache)",
+            scenario(&certifying, c, d, verify),
+        ),
+        ("certification verify page (HTTP/1.1 keep-alive)", page),
     ];
 
     println!(
