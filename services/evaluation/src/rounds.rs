@@ -32,6 +32,15 @@ macro_rules! round_columns {
 }
 pub(crate) use round_columns;
 
+/// The columns of [`Row`], qualified by `alias` (for joins).
+pub fn qualified_columns(alias: &str) -> String {
+    round_columns!()
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Seat {
     user: String,

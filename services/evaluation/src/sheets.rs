@@ -5,12 +5,12 @@
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::Principal;
 use ocop_kit::date::to_timestamp;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{Answer, ScoreSheet, SheetState};
 use prost::Message;
-use sqlx::PgPool;
 use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::{criteria, rounds, scoring};
 
@@ -94,6 +94,12 @@ fn parse_sheet(field: &str, name: &str) -> Result<(String, String, String)> {
 /// The round (SCORING) and the caller's seat on its council, or the refusal.
 async fn scoring_round(db: &PgPool, who: &Principal, round_id: &str) -> Result<rounds::Row> {
     let round = rounds::fetch(db, round_id).await?;
+    check_scoring(&round, who, round_id)?;
+    Ok(round)
+}
+
+/// The caller sits on the round's council and the round is SCORING.
+fn check_scoring(round: &rounds::Row, who: &Principal, round_id: &str) -> Result<()> {
     if rounds::seat_of(&round, &who.subject).is_none() {
         return Err(Error::permission_denied(
             "NOT_ON_COUNCIL",
@@ -114,7 +120,7 @@ async fn scoring_round(db: &PgPool, who: &Principal, round_id: &str) -> Result<r
             format!("evaluationRounds/{round_id} is {}; {why}", round.state),
         ));
     }
-    Ok(round)
+    Ok(())
 }
 
 /// Saves the caller's draft sheet for `entry`.
@@ -205,18 +211,24 @@ pub async fn save(
     Ok(proto)
 }
 
-/// What submitting reads before its transaction: the entry's pinned set and
-/// the sheet as it is now.
+/// What submitting reads first, in one query: the round, the entry's pinned
+/// set and the sheet as it is now.
 #[derive(sqlx::FromRow)]
 struct Snapshot {
-    criteria_set: String,
-    answers: Option<Json<Vec<StoredAnswer>>>,
-    state: Option<String>,
-    version: Option<i64>,
+    #[sqlx(flatten)]
+    round: rounds::Row,
+    pinned_set: Option<String>,
+    sheet_answers: Option<Json<Vec<StoredAnswer>>>,
+    sheet_state: Option<String>,
+    sheet_version: Option<i64>,
 }
 
 /// Submits and locks the caller's sheet; every criterion must be answered.
 /// A retry carrying the same `request_id` gets the first answer back.
+///
+/// Two round trips: one read, then one statement that flips the sheet only if
+/// nobody changed it since (its version) and writes the audit, outbox and
+/// request_id rows with it, so no transaction is held open across the network.
 pub async fn submit(
     db: &PgPool,
     sets: &criteria::PinnedSets,
@@ -236,24 +248,28 @@ pub async fn submit(
     if let Some(first) = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
         return ScoreSheet::decode(first.as_slice()).map_err(Error::internal);
     }
-    let round = scoring_round(db, who, &round_id).await?;
-    // Everything is read and checked before the transaction, which then only
-    // flips the sheet if nobody changed it meanwhile (its version): a submit
-    // holds one pooled connection for three statements, never while waiting
-    // for another (32 members at once would deadlock a pool of 8).
-    let snapshot: Option<Snapshot> = sqlx::query_as(
-        "SELECT e.criteria_set, s.answers, s.state, s.version FROM entries e
-         LEFT JOIN score_sheets s ON s.round_id = e.round_id AND s.entry_id = e.id AND s.member = $3
-         WHERE e.round_id = $1 AND e.id = $2",
-    )
+    let snapshot: Option<Snapshot> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {}, e.criteria_set AS pinned_set, s.answers AS sheet_answers, s.state AS sheet_state,
+             s.version AS sheet_version
+         FROM rounds r
+         LEFT JOIN entries e ON e.round_id = r.id AND e.id = $2
+         LEFT JOIN score_sheets s ON s.round_id = r.id AND s.entry_id = $2 AND s.member = $3
+         WHERE r.id = $1",
+        rounds::qualified_columns("r")
+    )))
     .bind(&round_id)
     .bind(&entry_id)
     .bind(&member)
     .fetch_optional(db)
     .await?;
-    let snapshot =
-        snapshot.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}/entries/{entry_id}")))?;
-    let (Some(answers), Some(state), Some(version)) = (snapshot.answers, snapshot.state, snapshot.version) else {
+    let snapshot = snapshot.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))?;
+    check_scoring(&snapshot.round, who, &round_id)?;
+    let pinned = snapshot
+        .pinned_set
+        .ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}/entries/{entry_id}")))?;
+    let (Some(answers), Some(state), Some(version)) =
+        (snapshot.sheet_answers, snapshot.sheet_state, snapshot.sheet_version)
+    else {
         return Err(Error::not_found(name));
     };
     // Said before the etag: "already submitted" is what a late retry needs to hear.
@@ -264,7 +280,7 @@ pub async fn submit(
         ));
     }
     let current = rounds::check_version(name, etag, version)?;
-    let set = sets.get(db, &snapshot.criteria_set).await?;
+    let set = sets.get(db, &pinned).await?;
     let answers: Vec<Answer> = answers
         .iter()
         .map(|a| Answer {
@@ -285,35 +301,74 @@ pub async fn submit(
         ));
     }
 
-    let mut tx = db.begin().await?;
-    if let Claim::Done(..) = idempotency::claim(&mut tx, request_id, "SubmitScoreSheet", name).await? {
-        // A concurrent retry committed first: answer as it did.
-        drop(tx);
-        let first = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await?;
-        return ScoreSheet::decode(first.unwrap_or_default().as_slice()).map_err(Error::internal);
+    // The sheet after the change, known before it is made: the statement sets
+    // exactly these values (PostgreSQL keeps microseconds).
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now);
+    let after = Row {
+        round_id: round_id.clone(),
+        entry_id: entry_id.clone(),
+        member: member.clone(),
+        criteria_set: pinned,
+        answers: Json(Vec::new()),
+        state: "submitted".into(),
+        total: points.total,
+        version: version + 1,
+        update_time: now,
+        submit_time: Some(now),
+    };
+    let mut proto = after.to_proto();
+    proto.answers = answers;
+    let response = proto.encode_to_vec();
+    let mut sql =
+        QueryBuilder::<Postgres>::new("WITH changed AS (UPDATE score_sheets SET state = 'submitted', total = ");
+    sql.push_bind(points.total)
+        .push(", version = version + 1, update_time = ")
+        .push_bind(now)
+        .push(", submit_time = ")
+        .push_bind(now)
+        .push(" WHERE round_id = ")
+        .push_bind(round_id)
+        .push(" AND entry_id = ")
+        .push_bind(entry_id)
+        .push(" AND member = ")
+        .push_bind(member)
+        .push(" AND version = ")
+        .push_bind(version)
+        .push(" AND state = 'draft' RETURNING 1)");
+    if let Some(id) = request_id {
+        sql.push(", claimed AS (INSERT INTO request_ids (request_id, method, resource, response) SELECT ")
+            .push_bind(id)
+            .push(", 'SubmitScoreSheet', ")
+            .push_bind(name.to_owned())
+            .push(", ")
+            .push_bind(response)
+            .push(" FROM changed)");
     }
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE score_sheets SET state = 'submitted', total = $4, version = version + 1, update_time = now(), submit_time = now()
-         WHERE round_id = $1 AND entry_id = $2 AND member = $3 AND version = $5 AND state = 'draft' RETURNING {COLUMNS}"
-    )))
-    .bind(&round_id)
-    .bind(&entry_id)
-    .bind(&member)
-    .bind(points.total)
-    .bind(version)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    let change = Change {
+        method: "SubmitScoreSheet",
+        kind: "updated",
+        resource: &proto.name,
+        province: &snapshot.round.province_code,
+        etag_before: &current,
+        etag_after: &proto.etag,
+        request_id: "",
+        payload: proto.encode_to_vec(),
+    };
+    audit::push_record(&mut sql, who, change, "changed");
+    sql.push(" SELECT count(*) FROM changed");
+    let changed: i64 = sql.build_query_scalar().fetch_one(db).await?;
+    if changed == 0 {
+        // Someone got there first: a concurrent retry of this very request, or another change.
+        if let Some(first) = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
+            return ScoreSheet::decode(first.as_slice()).map_err(Error::internal);
+        }
         return Err(Error::new(
             ErrorKind::Aborted,
             "STALE_ETAG",
             format!("{name} changed while it was being submitted (etag {current}); read it again"),
         ));
-    };
-    let proto = row.to_proto();
-    idempotency::store_response(&mut tx, request_id, &proto.encode_to_vec()).await?;
-    record(&mut tx, who, "SubmitScoreSheet", &round.province_code, &current, &proto).await?;
-    tx.commit().await?;
+    }
     Ok(proto)
 }
 

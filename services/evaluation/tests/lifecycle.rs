@@ -177,6 +177,20 @@ async fn a_resubmitted_sheet_answers_as_the_first_time_and_results_are_found_by_
     assert_eq!(fields(&err), vec!["request_id"]);
     let submitted = w.submit(&sheet, "chu-tich", request_id).await.unwrap();
     assert_eq!(submitted.state(), SheetState::Submitted);
+    let stored = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: sheet.name.clone(),
+            },
+            &w.member("chu-tich"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!(stored, submitted, "the answer is the sheet as stored");
     let retried = w.submit(&sheet, "chu-tich", request_id).await.unwrap();
     assert_eq!(retried, submitted, "a retry gets the first answer");
     let err = w.submit(&sheet, "chu-tich", "").await.unwrap_err();
