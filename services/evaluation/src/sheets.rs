@@ -91,16 +91,9 @@ fn parse_sheet(field: &str, name: &str) -> Result<(String, String, String)> {
     Ok((round, entry, member.to_owned()))
 }
 
-/// The round (SCORING) and the caller's seat on its council, or the refusal.
-async fn scoring_round(db: &PgPool, who: &Principal, round_id: &str) -> Result<rounds::Row> {
-    let round = rounds::fetch(db, round_id).await?;
-    check_scoring(&round, who, round_id)?;
-    Ok(round)
-}
-
 /// The caller sits on the round's council and the round is SCORING.
 fn check_scoring(round: &rounds::Row, who: &Principal, round_id: &str) -> Result<()> {
-    if rounds::seat_of(&round, &who.subject).is_none() {
+    if rounds::seat_of(round, &who.subject).is_none() {
         return Err(Error::permission_denied(
             "NOT_ON_COUNCIL",
             format!(
@@ -123,7 +116,8 @@ fn check_scoring(round: &rounds::Row, who: &Principal, round_id: &str) -> Result
     Ok(())
 }
 
-/// Saves the caller's draft sheet for `entry`.
+/// Saves the caller's draft sheet for `entry`, in two round trips like
+/// [`submit`]: one read, one guarded statement with its audit and outbox rows.
 pub async fn save(
     db: &PgPool,
     sets: &criteria::PinnedSets,
@@ -133,12 +127,14 @@ pub async fn save(
     etag: &str,
 ) -> Result<ScoreSheet> {
     let (round_id, entry_id) = parse_entry("entry", entry)?;
-    let round = scoring_round(db, who, &round_id).await?;
-    let entry_row = crate::entries::fetch(db, &round_id, &entry_id).await?;
+    let member = who.subject.clone();
+    let snapshot = snapshot(db, &round_id, &entry_id, &member).await?;
+    check_scoring(&snapshot.round, who, &round_id)?;
+    let Some(set_id) = snapshot.pinned_set else {
+        return Err(Error::not_found(entry));
+    };
     // Decision 1489/2025: a provincial entry is scored after its commune's assessment.
-    if round.level == "province"
-        && round.decision_date >= rounds::DECISION_1489
-        && entry_row.commune_assessment.is_none()
+    if snapshot.round.level == "province" && snapshot.round.decision_date >= rounds::DECISION_1489 && !snapshot.assessed
     {
         return Err(Error::failed_precondition(
             "COMMUNE_ASSESSMENT_MISSING",
@@ -147,38 +143,20 @@ pub async fn save(
             ),
         ));
     }
-    let set_id = entry_row.criteria_set.clone();
     let set = sets.get(db, &set_id).await?;
     let points = scoring::score(&set, answers)
         .map_err(|v| v.into_error().unwrap_or_else(|| Error::internal("empty violations")))?;
-    let stored: Vec<StoredAnswer> = answers
-        .iter()
-        .map(|a| StoredAnswer {
-            criterion: a.criterion.clone(),
-            options: a.options.clone(),
-        })
-        .collect();
-
-    let mut tx = db.begin().await?;
-    let current: Option<(i64, String)> = sqlx::query_as(
-        "SELECT version, state FROM score_sheets WHERE round_id = $1 AND entry_id = $2 AND member = $3 FOR UPDATE",
-    )
-    .bind(&round_id)
-    .bind(&entry_id)
-    .bind(&who.subject)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let name = format!("{entry}/scoreSheets/{}", who.subject);
-    let before = match &current {
-        None if !etag.is_empty() => return Err(Error::not_found(&name)),
-        None => String::new(),
-        Some((_, state)) if state == "submitted" => {
+    let name = format!("{entry}/scoreSheets/{member}");
+    let before = match (snapshot.sheet_state.as_deref(), snapshot.sheet_version) {
+        (None, _) if !etag.is_empty() => return Err(Error::not_found(&name)),
+        (None, _) | (_, None) => None,
+        (Some("submitted"), _) => {
             return Err(Error::failed_precondition(
                 "SHEET_SUBMITTED",
                 format!("{name} is submitted and locked"),
             ));
         }
-        Some((version, _)) => {
+        (Some(_), Some(version)) => {
             let current = format!("v{version}");
             if etag != current {
                 return Err(Error::new(
@@ -187,40 +165,125 @@ pub async fn save(
                     format!("{name} changed since you read it (etag `{etag}`, now {current}); read it again"),
                 ));
             }
-            current
+            Some(version)
         }
     };
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO score_sheets (round_id, entry_id, member, criteria_set, answers, state, total)
-         VALUES ($1, $2, $3, $4, $5, 'draft', $6)
-         ON CONFLICT (round_id, entry_id, member) DO UPDATE SET answers = EXCLUDED.answers, total = EXCLUDED.total,
-             version = score_sheets.version + 1, update_time = now()
-         RETURNING {COLUMNS}"
-    )))
-    .bind(&round_id)
-    .bind(&entry_id)
-    .bind(&who.subject)
-    .bind(&set_id)
-    .bind(Json(&stored))
-    .bind(points.total)
-    .fetch_one(&mut *tx)
-    .await?;
-    let proto = row.to_proto();
-    record(&mut tx, who, "SaveScoreSheet", &round.province_code, &before, &proto).await?;
-    tx.commit().await?;
+    let stored: Vec<StoredAnswer> = answers
+        .iter()
+        .map(|a| StoredAnswer {
+            criterion: a.criterion.clone(),
+            options: a.options.clone(),
+        })
+        .collect();
+    let now = now_micros();
+    let after = Row {
+        round_id: round_id.clone(),
+        entry_id: entry_id.clone(),
+        member: member.clone(),
+        criteria_set: set_id.clone(),
+        answers: Json(stored),
+        state: "draft".into(),
+        total: points.total,
+        version: before.map_or(1, |v| v + 1),
+        update_time: now,
+        submit_time: None,
+    };
+    let proto = after.to_proto();
+    let mut sql = QueryBuilder::<Postgres>::new("WITH changed AS (");
+    match before {
+        None => sql
+            .push("INSERT INTO score_sheets (round_id, entry_id, member, criteria_set, answers, state, total, update_time) VALUES (")
+            .push_bind(round_id)
+            .push(", ")
+            .push_bind(entry_id)
+            .push(", ")
+            .push_bind(member)
+            .push(", ")
+            .push_bind(set_id)
+            .push(", ")
+            .push_bind(after.answers)
+            .push(", 'draft', ")
+            .push_bind(points.total)
+            .push(", ")
+            .push_bind(now)
+            .push(") ON CONFLICT DO NOTHING RETURNING 1)"),
+        Some(version) => sql
+            .push("UPDATE score_sheets SET answers = ")
+            .push_bind(after.answers)
+            .push(", total = ")
+            .push_bind(points.total)
+            .push(", version = version + 1, update_time = ")
+            .push_bind(now)
+            .push(" WHERE round_id = ")
+            .push_bind(round_id)
+            .push(" AND entry_id = ")
+            .push_bind(entry_id)
+            .push(" AND member = ")
+            .push_bind(member)
+            .push(" AND version = ")
+            .push_bind(version)
+            .push(" AND state = 'draft' RETURNING 1)"),
+    };
+    let etag_before = before.map(|v| format!("v{v}")).unwrap_or_default();
+    let change = Change {
+        method: "SaveScoreSheet",
+        kind: if before.is_none() { "created" } else { "updated" },
+        resource: &proto.name,
+        province: &snapshot.round.province_code,
+        etag_before: &etag_before,
+        etag_after: &proto.etag,
+        request_id: "",
+        payload: proto.encode_to_vec(),
+    };
+    audit::push_record(&mut sql, who, change, "changed");
+    sql.push(" SELECT count(*) FROM changed");
+    let changed: i64 = sql.build_query_scalar().fetch_one(db).await?;
+    if changed == 0 {
+        return Err(Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed while it was being saved; read it again"),
+        ));
+    }
     Ok(proto)
 }
 
-/// What submitting reads first, in one query: the round, the entry's pinned
-/// set and the sheet as it is now.
+/// Now, to the microsecond PostgreSQL keeps, so that a sheet built before
+/// its statement equals the sheet stored.
+fn now_micros() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
+}
+
+/// What saving and submitting read first, in one query: the round, the
+/// entry's pinned set and assessment, and the member's sheet as it is now.
 #[derive(sqlx::FromRow)]
 struct Snapshot {
     #[sqlx(flatten)]
     round: rounds::Row,
     pinned_set: Option<String>,
+    assessed: bool,
     sheet_answers: Option<Json<Vec<StoredAnswer>>>,
     sheet_state: Option<String>,
     sheet_version: Option<i64>,
+}
+
+async fn snapshot(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> Result<Snapshot> {
+    let snapshot: Option<Snapshot> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {}, e.criteria_set AS pinned_set, e.commune_assessment IS NOT NULL AS assessed,
+             s.answers AS sheet_answers, s.state AS sheet_state, s.version AS sheet_version
+         FROM rounds r
+         LEFT JOIN entries e ON e.round_id = r.id AND e.id = $2
+         LEFT JOIN score_sheets s ON s.round_id = r.id AND s.entry_id = $2 AND s.member = $3
+         WHERE r.id = $1",
+        rounds::qualified_columns("r")
+    )))
+    .bind(round_id)
+    .bind(entry_id)
+    .bind(member)
+    .fetch_optional(db)
+    .await?;
+    snapshot.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))
 }
 
 /// Submits and locks the caller's sheet; every criterion must be answered.
@@ -248,21 +311,7 @@ pub async fn submit(
     if let Some(first) = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
         return ScoreSheet::decode(first.as_slice()).map_err(Error::internal);
     }
-    let snapshot: Option<Snapshot> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {}, e.criteria_set AS pinned_set, s.answers AS sheet_answers, s.state AS sheet_state,
-             s.version AS sheet_version
-         FROM rounds r
-         LEFT JOIN entries e ON e.round_id = r.id AND e.id = $2
-         LEFT JOIN score_sheets s ON s.round_id = r.id AND s.entry_id = $2 AND s.member = $3
-         WHERE r.id = $1",
-        rounds::qualified_columns("r")
-    )))
-    .bind(&round_id)
-    .bind(&entry_id)
-    .bind(&member)
-    .fetch_optional(db)
-    .await?;
-    let snapshot = snapshot.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))?;
+    let snapshot = snapshot(db, &round_id, &entry_id, &member).await?;
     check_scoring(&snapshot.round, who, &round_id)?;
     let pinned = snapshot
         .pinned_set
@@ -303,8 +352,7 @@ pub async fn submit(
 
     // The sheet after the change, known before it is made: the statement sets
     // exactly these values (PostgreSQL keeps microseconds).
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now);
+    let now = now_micros();
     let after = Row {
         round_id: round_id.clone(),
         entry_id: entry_id.clone(),
@@ -391,26 +439,4 @@ pub async fn get(db: &PgPool, who: &Principal, name: &str) -> Result<ScoreSheet>
     .fetch_optional(db)
     .await?;
     Ok(row.ok_or_else(|| Error::not_found(name))?.to_proto())
-}
-
-async fn record(
-    tx: &mut sqlx::PgConnection,
-    who: &Principal,
-    method: &'static str,
-    province: &str,
-    before: &str,
-    proto: &ScoreSheet,
-) -> Result<()> {
-    let kind = if before.is_empty() { "created" } else { "updated" };
-    let change = Change {
-        method,
-        kind,
-        resource: &proto.name,
-        province,
-        etag_before: before,
-        etag_after: &proto.etag,
-        request_id: "",
-        payload: proto.encode_to_vec(),
-    };
-    audit::record(tx, who, change).await
 }
