@@ -1,5 +1,5 @@
-//! Issue 4's figures: SubmitScoreSheet latency with 32 council members
-//! submitting at once, and publishing a provincial round of 500 entries ×
+//! Issue 4's figures: SaveScoreSheet and SubmitScoreSheet latency with 32
+//! requests in flight (all sheets saved, then all submitted), and publishing a provincial round of 500 entries ×
 //! 7 members' sheets, end to end. Uses 2022 rounds (Decision 1048), whose
 //! sheet for the bench products' set (gia-vi-khac) has 31 criteria.
 
@@ -16,7 +16,9 @@ const ENTRIES: usize = 500;
 
 /// What one run measured.
 pub struct Run {
-    /// SubmitScoreSheet latencies.
+    /// SaveScoreSheet latencies (32 in flight).
+    pub save: Vec<Duration>,
+    /// SubmitScoreSheet latencies (32 in flight).
     pub submit: Vec<Duration>,
     /// PublishEvaluationRound, end to end.
     pub publish: Duration,
@@ -152,11 +154,8 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
         .unwrap_or_default();
     let answers = answers(&set);
 
-    // 3,500 sheets: save then submit, 32 members' requests in flight.
-    let jobs: Vec<(String, String)> = members
-        .iter()
-        .flat_map(|m| entries.iter().map(move |e| (m.clone(), e.name.clone())))
-        .collect();
+    // 3,500 sheets, 32 requests in flight: all saved, then all submitted, so
+    // that each phase measures one RPC under exactly that load.
     let tokens: std::collections::HashMap<String, String> = members
         .iter()
         .map(|m| {
@@ -168,54 +167,52 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
             )
         })
         .collect();
-    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(jobs));
-    let mut workers = Vec::new();
-    for _ in 0..32 {
-        let (queue, tokens, answers, mut eval) = (
-            queue.clone(),
-            tokens.clone(),
-            answers.clone(),
-            EvaluationServiceClient::new(channel.clone()),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let Some((member, entry)) = queue.lock().await.pop() else {
-                    break;
-                };
-                let token = &tokens[&member];
-                let draft = eval
-                    .save_score_sheet(authorized(
-                        SaveScoreSheetRequest {
-                            entry,
-                            answers: answers.clone(),
-                            etag: String::new(),
-                        },
-                        token,
-                    ))
-                    .await?
-                    .into_inner()
-                    .score_sheet
-                    .unwrap_or_default();
-                let started = Instant::now();
-                eval.submit_score_sheet(authorized(
-                    SubmitScoreSheetRequest {
-                        name: draft.name,
-                        etag: draft.etag,
-                        ..Default::default()
+    let jobs: Vec<(String, String)> = members
+        .iter()
+        .flat_map(|m| entries.iter().map(move |e| (m.clone(), e.name.clone())))
+        .collect();
+    let (tokens, eval_client) = (
+        std::sync::Arc::new(tokens),
+        EvaluationServiceClient::new(channel.clone()),
+    );
+    let (t, c) = (tokens.clone(), eval_client.clone());
+    let (save, drafts) = in_flight(jobs, move |(member, entry)| {
+        let (tokens, mut eval, answers) = (t.clone(), c.clone(), answers.clone());
+        async move {
+            let sheet = eval
+                .save_score_sheet(authorized(
+                    SaveScoreSheetRequest {
+                        entry,
+                        answers,
+                        etag: String::new(),
                     },
-                    token,
+                    &tokens[&member],
                 ))
-                .await?;
-                latencies.push(started.elapsed());
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut submit = Vec::new();
-    for worker in workers {
-        submit.extend(worker.await??);
-    }
+                .await?
+                .into_inner()
+                .score_sheet
+                .unwrap_or_default();
+            anyhow::Ok((member, sheet))
+        }
+    })
+    .await?;
+    let (t, c) = (tokens.clone(), eval_client.clone());
+    let (submit, _) = in_flight(drafts, move |(member, sheet)| {
+        let (tokens, mut eval) = (t.clone(), c.clone());
+        async move {
+            eval.submit_score_sheet(authorized(
+                SubmitScoreSheetRequest {
+                    name: sheet.name,
+                    etag: sheet.etag,
+                    ..Default::default()
+                },
+                &tokens[&member],
+            ))
+            .await?;
+            anyhow::Ok(())
+        }
+    })
+    .await?;
     let started = Instant::now();
     let published = eval
         .publish_evaluation_round(authorized(
@@ -233,5 +230,38 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
         "published {} results",
         published.results.len()
     );
-    Ok(Run { submit, publish })
+    Ok(Run { save, submit, publish })
+}
+
+/// Runs `call` on every job with 32 in flight: each call's latency and output.
+async fn in_flight<J, O, F, Fut>(jobs: Vec<J>, call: F) -> anyhow::Result<(Vec<Duration>, Vec<O>)>
+where
+    J: Send + 'static,
+    O: Send + 'static,
+    F: Fn(J) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<O>> + Send,
+{
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+    let mut workers = Vec::new();
+    for _ in 0..32 {
+        let (queue, call) = (queue.clone(), call.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut latencies, mut outputs) = (Vec::new(), Vec::new());
+            loop {
+                let job = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
+                let Some(job) = job else { break };
+                let started = Instant::now();
+                outputs.push(call(job).await?);
+                latencies.push(started.elapsed());
+            }
+            anyhow::Ok((latencies, outputs))
+        }));
+    }
+    let (mut latencies, mut outputs) = (Vec::new(), Vec::new());
+    for worker in workers {
+        let (l, o) = worker.await??;
+        latencies.extend(l);
+        outputs.extend(o);
+    }
+    Ok((latencies, outputs))
 }
