@@ -20,23 +20,34 @@ pub const COUNCIL: [(&str, CouncilRole); 3] = [
     ("thu-ky", CouncilRole::Secretary),
 ];
 
-/// A cooperative in `commune` of province 38 and its fresh-vegetable product.
+/// A producer and its product to register.
+#[derive(Debug, Clone, Copy)]
+pub struct NewProduct<'a> {
+    /// 2025 commune code in province 38.
+    pub commune: &'a str,
+    /// The producer's registration number (unique per test database).
+    pub registration: &'a str,
+    /// The product's name; the cooperative is named after it.
+    pub name: &'a str,
+    /// Product set, e.g. `rau-cu-qua-hat-tuoi`.
+    pub subgroup: &'a str,
+}
+
+/// Registers a cooperative and its product (group `thuc-pham`).
 pub async fn product(
     registry: &mut RegistryServiceClient<Channel>,
     token: &str,
-    commune: &str,
-    registration: &str,
-    name: &str,
-) -> Product {
+    new: NewProduct<'_>,
+) -> (Subject, Product) {
     let subject = Subject {
         kind: SubjectKind::Cooperative as i32,
-        legal_name: format!("HTX {name}"),
-        registration_number: registration.into(),
+        legal_name: format!("HTX {}", new.name),
+        registration_number: new.registration.into(),
         representative: Some(Representative {
             full_name: "Lê Thị Lan".into(),
             ..Default::default()
         }),
-        commune_code: commune.into(),
+        commune_code: new.commune.into(),
         ..Default::default()
     };
     let subject = registry
@@ -53,15 +64,15 @@ pub async fn product(
         .subject
         .expect("subject");
     let product = Product {
-        display_name: name.into(),
+        display_name: new.name.into(),
         group_code: "thuc-pham".into(),
-        subgroup_code: "rau-cu-qua-hat-tuoi".into(),
+        subgroup_code: new.subgroup.into(),
         ..Default::default()
     };
-    registry
+    let product = registry
         .create_product(authorized(
             CreateProductRequest {
-                parent: subject.name,
+                parent: subject.name.clone(),
                 product: Some(product),
                 ..Default::default()
             },
@@ -71,7 +82,8 @@ pub async fn product(
         .expect("create product")
         .into_inner()
         .product
-        .expect("product")
+        .expect("product");
+    (subject, product)
 }
 
 /// What round to run.

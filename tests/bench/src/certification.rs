@@ -27,7 +27,13 @@ pub async fn certified_code(
     let officer = env.token("province_officer", Some("38"), None);
     let mut registry = RegistryServiceClient::new(Channel::from_shared(registry.to_owned())?.connect().await?);
     let mut evaluation = EvaluationServiceClient::new(Channel::from_shared(evaluation.to_owned())?.connect().await?);
-    let product = flows::product(&mut registry, &officer, "14758", "2899999999", "Nem chua bench").await;
+    let new = flows::NewProduct {
+        commune: "14758",
+        registration: "2899999999",
+        name: "Nem chua bench",
+        subgroup: "rau-cu-qua-hat-tuoi",
+    };
+    let (_, product) = flows::product(&mut registry, &officer, new).await;
     let evaluated = flows::evaluate(
         env,
         &mut evaluation,

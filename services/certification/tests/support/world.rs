@@ -79,7 +79,13 @@ impl World {
         self.products += 1;
         let registration = format!("28{:08}", self.products);
         let officer = self.officer.clone();
-        flows::product(&mut self.registry, &officer, "14758", &registration, name).await
+        let new = flows::NewProduct {
+            commune: "14758",
+            registration: &registration,
+            name,
+            subgroup: "rau-cu-qua-hat-tuoi",
+        };
+        flows::product(&mut self.registry, &officer, new).await.1
     }
 
     /// Runs `plan` on `products` and returns their results.

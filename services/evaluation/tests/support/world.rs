@@ -7,9 +7,8 @@ use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::evaluation::v1::*;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_proto::registry::v1::{
-    CreateProductRequest, CreateSubjectRequest, Product, Representative, Subject, SubjectKind,
-};
+use ocop_proto::registry::v1::{Product, Subject};
+use ocop_testkit::flows::{self, NewProduct};
 use ocop_testkit::{TestApp, TestEnv, authorized};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -57,53 +56,13 @@ pub async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> Wor
 impl World {
     /// A producer in `commune` and its product of product set `subgroup`.
     pub async fn product(&mut self, commune: &str, number: &str, subgroup: &str, token: &str) -> (Subject, Product) {
-        let subject = Subject {
-            kind: SubjectKind::Cooperative as i32,
-            legal_name: format!("HTX {number}"),
-            registration_number: number.into(),
-            representative: Some(Representative {
-                full_name: "Lan".into(),
-                ..Default::default()
-            }),
-            commune_code: commune.into(),
-            ..Default::default()
+        let new = NewProduct {
+            commune,
+            registration: number,
+            name: "Sản phẩm",
+            subgroup,
         };
-        let subject = self
-            .registry
-            .create_subject(authorized(
-                CreateSubjectRequest {
-                    subject: Some(subject),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .subject
-            .unwrap();
-        let product = Product {
-            display_name: "Sản phẩm".into(),
-            group_code: "thuc-pham".into(),
-            subgroup_code: subgroup.into(),
-            ..Default::default()
-        };
-        let product = self
-            .registry
-            .create_product(authorized(
-                CreateProductRequest {
-                    parent: subject.name.clone(),
-                    product: Some(product),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .product
-            .unwrap();
-        (subject, product)
+        flows::product(&mut self.registry, token, new).await
     }
 
     pub async fn create_round(
