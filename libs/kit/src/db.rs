@@ -36,6 +36,7 @@ pub async fn migrate(pool: &PgPool, schema: &'static str, migrations: &Migrator)
     migrator.create_schema(schema);
     migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
     migrator.run(pool).await?;
+    crate::feed::install(pool).await?;
     Ok(())
 }
 

@@ -134,11 +134,17 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(ocop_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(grpc_service)
+            .with_service_name("ocop.feed.v1.FeedService")
             .with_service_name("grpc.health.v1.Health")
     };
     let surface = build(&context);
+    let feed = ocop_proto::feed::v1::feed_service_server::FeedServiceServer::new(crate::feed::Feed::new(
+        context.db.clone(),
+        name,
+    ));
     let routes = surface
         .grpc
+        .add_service(feed)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?);

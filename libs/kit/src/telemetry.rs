@@ -99,6 +99,19 @@ pub fn server_span(service: &str, request: &http::Request<()>) -> tracing::Span 
     span
 }
 
+/// The span context a stored W3C `traceparent` names (invalid when it names none).
+pub fn span_context_of(traceparent: &str) -> opentelemetry::trace::SpanContext {
+    use opentelemetry::trace::TraceContextExt;
+    let carrier: std::collections::HashMap<String, String> = [("traceparent".to_owned(), traceparent.to_owned())]
+        .into_iter()
+        .collect();
+    TraceContextPropagator::new()
+        .extract(&carrier)
+        .span()
+        .span_context()
+        .clone()
+}
+
 /// The W3C `traceparent` of the current span, for outbox rows and logs.
 pub fn current_traceparent() -> Option<String> {
     let mut carrier = std::collections::HashMap::new();

@@ -41,6 +41,13 @@ pub mod ocop {
             tonic::include_proto!("ocop.promotion.v1");
         }
     }
+    /// The change feed every service serves.
+    pub mod feed {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.feed.v1");
+        }
+    }
     /// Baseline handlers of the benchmark harness.
     pub mod bench {
         /// Version 1.

@@ -67,9 +67,15 @@ impl Process {
     /// Starts service binary `name` on port 0 with `extra` variables, and
     /// waits for its "listening" line.
     pub fn start(name: &str, env: &TestEnv, extra: &[(&str, &str)]) -> Process {
+        Process::start_on(name, env, extra, "127.0.0.1:0")
+    }
+
+    /// As [`Process::start`], with gRPC on `grpc_listen` (to restart a
+    /// service where its clients expect it).
+    pub fn start_on(name: &str, env: &TestEnv, extra: &[(&str, &str)], grpc_listen: &str) -> Process {
         let mut command = Command::new(binary(name));
         command
-            .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(["--grpc-listen", grpc_listen, "--http-listen", "127.0.0.1:0"])
             .envs(env_vars(env))
             .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .env_remove("OCOP_CONFIG")

@@ -1,0 +1,157 @@
+//! The change feed across processes: a follower of the registry's feed is
+//! killed mid-stream and restarted, the registry itself is killed and
+//! restarted on its port, writes go on throughout, and in the end every
+//! change was applied exactly once, in commit order, with no gap.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ocop_e2e::Process;
+use ocop_kit::Result;
+use ocop_kit::follow::{Apply, Follower};
+use ocop_kit::server::BoxFuture;
+use ocop_proto::feed::v1::Change;
+use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_proto::registry::v1::{CreateSubjectRequest, Representative, Subject, SubjectKind};
+use ocop_testkit::{TestApp, TestEnv, authorized};
+use sqlx::PgConnection;
+
+/// Records each change; applying one twice would break the primary key.
+struct Record(Arc<AtomicUsize>);
+
+impl Apply for Record {
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO applied (sequence, resource) VALUES ($1, $2)")
+                .bind(change.sequence)
+                .bind(&change.resource)
+                .execute(&mut *tx)
+                .await?;
+            self.0.fetch_add(1, Ordering::SeqCst);
+            // Slow enough that the kill below lands mid-stream.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Ok(())
+        })
+    }
+}
+
+fn subject(i: usize) -> CreateSubjectRequest {
+    CreateSubjectRequest {
+        subject: Some(Subject {
+            kind: SubjectKind::HouseholdBusiness as i32,
+            legal_name: format!("Hộ kinh doanh {i}"),
+            registration_number: format!("38{i:08}"),
+            representative: Some(Representative {
+                full_name: "Nguyễn Văn An".into(),
+                ..Default::default()
+            }),
+            commune_code: "14758".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn write(url: &str, token: &str, range: std::ops::Range<usize>) {
+    let mut registry = RegistryServiceClient::connect(url.to_owned()).await.unwrap();
+    for i in range {
+        registry.create_subject(authorized(subject(i), token)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
+    let env = TestEnv::new().await;
+    let officer = env.token("province_officer", Some("38"), None);
+    let mut registry = Process::start("registry", &env, &[]);
+    TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(60)).await;
+    let url = registry.url();
+
+    // The follower's own schema, as a consuming service would have.
+    let admin = sqlx::PgPool::connect(&env.config.database.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE SCHEMA follower;
+         CREATE TABLE follower.feed_cursors (source text PRIMARY KEY, sequence bigint NOT NULL,
+             update_time timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE follower.applied (sequence bigint PRIMARY KEY, resource text NOT NULL);",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    let db = ocop_kit::db::connect_lazy(&env.config.database, "follower").unwrap();
+    let token = env.token("service", None, None);
+    let applied = Arc::new(AtomicUsize::new(0));
+    let follower = || Follower {
+        source: "registry".into(),
+        feed: FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token)).unwrap()),
+        db: db.clone(),
+        apply: Record(applied.clone()),
+    };
+
+    write(&url, &officer, 0..60).await;
+    let first = tokio::spawn(follower().run());
+    while applied.load(Ordering::SeqCst) < 20 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.abort(); // killed mid-stream
+    let _ = first.await;
+    let at_kill = applied.load(Ordering::SeqCst);
+    assert!(at_kill < 60, "the kill landed mid-stream ({at_kill} of 60 applied)");
+    write(&url, &officer, 60..80).await;
+    let second = tokio::spawn(follower().run());
+
+    // The producer goes away and comes back where it was; writes continue.
+    registry.terminate();
+    registry.wait_exit(Duration::from_secs(10));
+    let grpc = registry.grpc_addr.to_string();
+    drop(registry);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let registry = Process::start_on("registry", &env, &[], &grpc);
+    TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(60)).await;
+    write(&url, &officer, 80..120).await;
+
+    let produced: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.outbox")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT max(sequence) FROM registry.outbox")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let cursor: Option<i64> = sqlx::query_scalar("SELECT sequence FROM follower.feed_cursors")
+            .fetch_optional(&admin)
+            .await
+            .unwrap();
+        if cursor == Some(last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower stopped at {cursor:?} of {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    second.abort();
+    let sequences: Vec<i64> = sqlx::query_scalar("SELECT sequence FROM follower.applied ORDER BY sequence")
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    assert_eq!(produced, last, "the producer's sequence has no gap");
+    assert_eq!(
+        sequences,
+        (1..=last).collect::<Vec<_>>(),
+        "every change applied once, none lost"
+    );
+    assert!(produced >= 120, "{produced} changes for 120 subjects");
+    let same: bool = sqlx::query_scalar(
+        "SELECT bool_and(a.resource = o.resource) FROM follower.applied a JOIN registry.outbox o USING (sequence)",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(same, "each applied change is the producer's change of that number");
+}
