@@ -21,12 +21,16 @@ pub trait Apply: Send + Sync + 'static {
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, Result<()>>;
 }
 
+/// Opens the producer's feed with a fresh `service` token; called for every
+/// (re)connection, so a token only has to outlive the start of a stream.
+pub type Connect = Box<dyn Fn() -> anyhow::Result<FeedServiceClient<TracedChannel>> + Send + Sync>;
+
 /// One feed followed into one database.
 pub struct Follower<A> {
     /// The cursor's name, e.g. `certification`.
     pub source: String,
-    /// The producer's feed, with a `service` token.
-    pub feed: FeedServiceClient<TracedChannel>,
+    /// How to reach the producer's feed.
+    pub connect: Connect,
     /// The consumer's pool (its schema has `feed_cursors`).
     pub db: PgPool,
     /// What to do with each change.
@@ -54,7 +58,7 @@ impl<A: Apply> Follower<A> {
     }
 
     /// Follows forever: replays from the cursor, then applies changes as they come.
-    pub async fn run(mut self) {
+    pub async fn run(self) {
         let mut pause = BACKOFF.0;
         loop {
             match self.session().await {
@@ -69,10 +73,15 @@ impl<A: Apply> Follower<A> {
     }
 
     /// One connection: until the stream ends or fails.
-    async fn session(&mut self) -> Result<()> {
+    async fn session(&self) -> Result<()> {
         let after = self.cursor().await?;
-        let mut stream = self
-            .feed
+        let mut feed = (self.connect)().map_err(|e| {
+            crate::Error::unavailable(
+                "FEED_UNAVAILABLE",
+                format!("cannot open the {} feed: {e:#}", self.source),
+            )
+        })?;
+        let mut stream = feed
             .watch_changes(WatchChangesRequest { after_sequence: after })
             .await
             .map_err(unreachable_feed)?

@@ -1,11 +1,19 @@
-//! The OCOP promotion service: the public catalog, sales points, fairs, targets and statistics.
-//!
-//! Its methods arrive with its own issue; today it starts, migrates its
-//! schema and answers health and reflection like every service.
+//! The OCOP promotion service: the public catalog of products whose
+//! certificate is in force, a read model in the promotion schema fed only by
+//! the registry's and certification's change feeds. (Sales points, fairs,
+//! targets and statistics are still to come.)
 
+pub mod catalog;
+pub mod grpc;
+
+use ocop_kit::auth::Signer;
 use ocop_kit::config::ServiceName;
-use ocop_kit::server::{Context, ServiceSpec, Surface};
-use ocop_proto::promotion::v1::promotion_service_server::{PromotionService, PromotionServiceServer};
+use ocop_kit::follow::{Apply, Follower};
+use ocop_kit::server::{BoxFuture, Context, ServiceSpec, Surface};
+use ocop_proto::feed::v1::Change;
+use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
+use ocop_proto::promotion::v1::promotion_service_server::PromotionServiceServer;
+use sqlx::PgConnection;
 use tonic::service::Routes;
 
 /// Embedded migrations of the `promotion` schema.
@@ -17,18 +25,83 @@ pub fn spec() -> ServiceSpec {
         name: ServiceName::Promotion,
         grpc_service: "ocop.promotion.v1.PromotionService",
         migrations: &MIGRATIONS,
-        public_methods: &[],
+        public_methods: &["/ocop.promotion.v1.PromotionService/ListCatalog"],
         prepare: None,
     }
 }
 
-/// Implements `ocop.promotion.v1.PromotionService`.
-#[derive(Debug, Clone, Copy)]
-pub struct Promotion;
+struct Certifications;
 
-impl PromotionService for Promotion {}
+impl Apply for Certifications {
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, ocop_kit::Result<()>> {
+        Box::pin(catalog::apply_certification(tx, change))
+    }
+}
 
-/// The service's gRPC routes.
-pub fn routes(_context: &Context) -> Surface {
-    Routes::new(PromotionServiceServer::new(Promotion)).into()
+struct Registrations;
+
+impl Apply for Registrations {
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, ocop_kit::Result<()>> {
+        Box::pin(catalog::apply_registry(tx, change))
+    }
+}
+
+/// Lifetime of the `service` tokens the followers present; a stream keeps
+/// its connection past it, a reconnection signs a new one.
+const TOKEN_TTL_S: i64 = 3600;
+
+/// The service: ListCatalog, and the two followers that feed the catalog.
+pub fn routes(context: &Context) -> Surface {
+    let config = context.config.clone();
+    // The followers sign their own `service` tokens with the deployment's key.
+    let signer = std::fs::read_to_string(&config.auth.signing_key_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|pem| Signer::from_pem(&pem, &config.auth.issuer));
+    let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
+    match signer {
+        Ok(signer) => {
+            let signer = std::sync::Arc::new(signer);
+            for (source, url) in [
+                ("certification", config.services.certification.url.clone()),
+                ("registry", config.services.registry.url.clone()),
+            ] {
+                let signer = signer.clone();
+                let connect = Box::new(move || {
+                    let token = signer.issue("promotion", "service", None, None, TOKEN_TTL_S)?;
+                    Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token))?))
+                });
+                let db = context.db.clone();
+                tasks.push(match source {
+                    "certification" => Box::pin(
+                        Follower {
+                            source: source.into(),
+                            connect,
+                            db,
+                            apply: Certifications,
+                        }
+                        .run(),
+                    ),
+                    _ => Box::pin(
+                        Follower {
+                            source: source.into(),
+                            connect,
+                            db,
+                            apply: Registrations,
+                        }
+                        .run(),
+                    ),
+                });
+            }
+        }
+        Err(e) => tracing::error!(
+            error = %e,
+            path = %config.auth.signing_key_path.display(),
+            "no key to sign the feed followers' tokens: the catalog will not be fed"
+        ),
+    }
+    Surface {
+        grpc: Routes::new(PromotionServiceServer::new(grpc::Promotion { db: context.db.clone() })),
+        http: Default::default(),
+        tasks,
+    }
 }

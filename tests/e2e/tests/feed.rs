@@ -85,7 +85,10 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
     let applied = Arc::new(AtomicUsize::new(0));
     let follower = || Follower {
         source: "registry".into(),
-        feed: FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token)).unwrap()),
+        connect: {
+            let (url, token) = (url.clone(), token.clone());
+            Box::new(move || Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token))?)))
+        },
         db: db.clone(),
         apply: Record(applied.clone()),
     };

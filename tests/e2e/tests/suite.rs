@@ -79,8 +79,12 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
         assert_eq!(health(&process.url(), "").await, ServingStatus::Serving);
         assert_eq!(
             listed_services(&process.url()).await,
-            vec!["grpc.health.v1.Health".to_string(), service.to_string()],
-            "{binary}"
+            vec![
+                "grpc.health.v1.Health".to_string(),
+                "ocop.feed.v1.FeedService".to_string(),
+                service.to_string()
+            ],
+            "{binary}: health, its change feed and itself"
         );
         let metrics = http_get(process.http_addr, "/metrics").await;
         assert!(metrics.contains("200 OK"), "{metrics}");

@@ -1,0 +1,199 @@
+//! The catalog fed by the feeds: a certified product appears, follows its
+//! renames, and leaves when its certificate is revoked; an expired
+//! certificate never shows; the public listing refuses bad input.
+
+use std::time::{Duration, Instant};
+
+use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
+use ocop_proto::certification::v1::{IssueCertificateRequest, RevocationReason, RevokeCertificateRequest};
+use ocop_proto::common::v1::Date;
+use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
+use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
+use ocop_proto::promotion::v1::{CatalogEntry, ListCatalogRequest};
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_proto::registry::v1::{Product, UpdateProductRequest};
+use ocop_testkit::flows::{self, NewProduct, RoundPlan};
+use ocop_testkit::{TestEnv, authorized};
+use tonic::Code;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+async fn catalog(
+    promotion: &mut PromotionServiceClient<tonic::transport::Channel>,
+    filter: &str,
+    query: &str,
+) -> Vec<CatalogEntry> {
+    promotion
+        .list_catalog(ListCatalogRequest {
+            filter: filter.into(),
+            query: query.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+}
+
+/// Polls the catalog until `done` holds (the feeds are asynchronous).
+async fn until(
+    promotion: &mut PromotionServiceClient<tonic::transport::Channel>,
+    what: &str,
+    done: impl Fn(&[CatalogEntry]) -> bool,
+) -> Vec<CatalogEntry> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let entries = catalog(promotion, "", "").await;
+        if done(&entries) {
+            return entries;
+        }
+        assert!(Instant::now() < deadline, "{what}: the catalog shows {entries:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
+    let mut env = TestEnv::new().await;
+    let registry_app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
+    env.config.services.registry.url = format!("http://{}", registry_app.grpc_addr);
+    let evaluation_app = env.spawn(ocop_evaluation::spec(), ocop_evaluation::routes).await;
+    env.config.services.evaluation.url = format!("http://{}", evaluation_app.grpc_addr);
+    let certification_app = env.spawn(ocop_certification::spec(), ocop_certification::routes).await;
+    env.config.services.certification.url = format!("http://{}", certification_app.grpc_addr);
+    let promotion_app = env.spawn(ocop_promotion::spec(), ocop_promotion::routes).await;
+    let officer = env.token("province_officer", Some("38"), None);
+    let mut registry = RegistryServiceClient::new(registry_app.channel().await);
+    let mut evaluation = EvaluationServiceClient::new(evaluation_app.channel().await);
+    let mut certification = CertificationServiceClient::new(certification_app.channel().await);
+    let mut promotion = PromotionServiceClient::new(promotion_app.channel().await);
+
+    let new = |registration, name| NewProduct {
+        commune: "14758",
+        registration,
+        name,
+        subgroup: "rau-cu-qua-hat-tuoi",
+    };
+    let (_, honey) = flows::product(&mut registry, &officer, new("2800000001", "Mật ong Như Xuân")).await;
+    let (_, old) = flows::product(&mut registry, &officer, new("2800000002", "Chè lam cũ")).await;
+    let current = flows::evaluate(
+        &env,
+        &mut evaluation,
+        &officer,
+        &[&honey],
+        RoundPlan::province_2026(1, 4),
+    )
+    .await;
+    let lapsed = flows::evaluate(
+        &env,
+        &mut evaluation,
+        &officer,
+        &[&old],
+        RoundPlan {
+            date: (2022, 8, 1),
+            ..RoundPlan::province_2026(1, 4)
+        },
+    )
+    .await;
+    let issue = |result: &str, decision| IssueCertificateRequest {
+        result: result.into(),
+        decision_date: decision,
+        ..Default::default()
+    };
+    // Expired since 2025: never listed, whatever the feed says.
+    certification
+        .issue_certificate(authorized(issue(&lapsed.results[0].name, date(2022, 9, 1)), &officer))
+        .await
+        .unwrap();
+    let cert = certification
+        .issue_certificate(authorized(issue(&current.results[0].name, date(2026, 6, 15)), &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap();
+
+    let listed = until(&mut promotion, "the certified product appears", |e| !e.is_empty()).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let entry = &listed[0];
+    assert_eq!((entry.code.as_str(), entry.stars), (cert.code.as_str(), 4));
+    assert_eq!(
+        (entry.product_name.as_str(), entry.province_name.as_str()),
+        ("Mật ong Như Xuân", "Tỉnh Thanh Hóa")
+    );
+    assert_eq!(entry.valid_until, date(2029, 6, 14));
+    for (filter, query, expected) in [
+        ("province_code = \"38\"", "", 1),
+        ("province_code = \"01\"", "", 0),
+        ("stars = 4 AND commune_code = \"14758\"", "", 1),
+        ("group_code = \"my-pham\"", "", 0),
+        ("", "mat ong nhu xuan", 1),
+        ("", "MẬT ONG", 1),
+        ("", "che lam", 0),
+    ] {
+        assert_eq!(
+            catalog(&mut promotion, filter, query).await.len(),
+            expected,
+            "{filter} / {query}"
+        );
+    }
+    for (filter, query) in [("stars = 2", ""), ("colour = \"red\"", ""), ("", &"x".repeat(201))] {
+        let err = promotion
+            .list_catalog(ListCatalogRequest {
+                filter: filter.into(),
+                query: query.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{filter}");
+    }
+    let err = promotion
+        .list_catalog(ListCatalogRequest {
+            page_token: "nonsense".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // A rename in the registry reaches the catalog through the registry's feed.
+    let renamed = registry
+        .update_product(authorized(
+            UpdateProductRequest {
+                product: Some(Product {
+                    display_name: "Mật ong bạc hà Như Xuân".into(),
+                    ..honey.clone()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(renamed.product.is_some());
+    until(&mut promotion, "the rename arrives", |e| {
+        e.first().is_some_and(|e| e.product_name == "Mật ong bạc hà Như Xuân")
+    })
+    .await;
+
+    certification
+        .revoke_certificate(authorized(
+            RevokeCertificateRequest {
+                name: cert.name.clone(),
+                etag: cert.etag.clone(),
+                reason: RevocationReason::ProducerRequest as i32,
+                text: "Chủ thể ngừng sản xuất".into(),
+                document: "Quyết định 45/QĐ-UBND".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap();
+    until(&mut promotion, "the revoked certificate leaves", |e| e.is_empty()).await;
+}
