@@ -1,13 +1,16 @@
-//! The serving side of the change feed: every service's `outbox`, numbered in
-//! commit order and streamed by `ocop.feed.v1.FeedService/WatchChanges`.
+//! The serving side of the change feed: every service's `outbox`, given feed
+//! positions in commit order and streamed by
+//! `ocop.feed.v1.FeedService/WatchChanges`.
 //!
-//! Why commit order: an identity column numbers rows when they are inserted,
+//! Why positions: the outbox's identity numbers rows when they are inserted,
 //! and transactions commit in another order, so a follower that saw 11 could
-//! later find 10 committed behind its cursor and miss it. Here a trigger takes
-//! a per-schema advisory lock before numbering the row, and the lock is held
-//! to the commit: the row numbered next commits after this one. Writers queue
-//! on that lock only from their outbox insert to their commit, which every
-//! write path keeps as its last step.
+//! later find 10 committed behind its cursor and miss it. A sequencer (one per
+//! schema at a time, across replicas) gives the rows it can see, which are
+//! committed ones, the next positions in insert order; a row of a transaction
+//! still running is invisible to it and gets a later position once it
+//! commits. Positions are therefore gap-free, and no row ever appears behind
+//! a position already served. Writers pay nothing for it: no lock, no NOTIFY
+//! (which would serialize their commits).
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -24,8 +27,9 @@ use crate::auth::{Principal, Role};
 use crate::date::to_timestamp;
 use crate::error::{Error, Result};
 
-/// Installs the commit-order numbering on the `outbox` of the pool's schema.
-/// Idempotent; run after the service's migrations.
+/// Adds feed positions to the `outbox` of the pool's schema, and the
+/// `feed_cursors` of what it follows. Idempotent; run after the service's
+/// migrations.
 pub async fn install(pool: &PgPool) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     // One installer at a time, whichever replica starts first.
@@ -34,30 +38,21 @@ pub async fn install(pool: &PgPool) -> anyhow::Result<()> {
         .await?;
     sqlx::raw_sql(
         r#"
+-- An earlier version numbered rows under a lock in a trigger; undo it.
+DROP TRIGGER IF EXISTS outbox_in_commit_order ON outbox;
+DROP FUNCTION IF EXISTS outbox_in_commit_order();
 DO $$ BEGIN
-    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
-               AND table_name = 'outbox' AND column_name = 'sequence' AND is_identity = 'YES') THEN
-        ALTER TABLE outbox ALTER COLUMN sequence DROP IDENTITY;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'outbox' AND column_name = 'sequence' AND is_identity = 'YES') THEN
+        ALTER TABLE outbox ALTER COLUMN sequence ADD GENERATED ALWAYS AS IDENTITY;
+        PERFORM setval(pg_get_serial_sequence(format('%I.outbox', current_schema()), 'sequence'),
+                       COALESCE((SELECT max(sequence) FROM outbox), 0) + 1, false);
     END IF;
 END $$;
-CREATE SEQUENCE IF NOT EXISTS outbox_commit_order;
-DO $$ DECLARE top bigint; BEGIN
-    -- Continue after the rows numbered before this was installed.
-    SELECT max(sequence) INTO top FROM outbox;
-    IF top IS NOT NULL AND top >= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
-                                   FROM outbox_commit_order) THEN
-        PERFORM setval('outbox_commit_order', top, true);
-    END IF;
-END $$;
-CREATE OR REPLACE FUNCTION outbox_in_commit_order() RETURNS trigger LANGUAGE plpgsql AS $f$
-BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA || '.outbox'));
-    NEW.sequence := nextval(format('%I.outbox_commit_order', TG_TABLE_SCHEMA));
-    PERFORM pg_notify('outbox_' || TG_TABLE_SCHEMA, '');
-    RETURN NEW;
-END $f$;
-CREATE OR REPLACE TRIGGER outbox_in_commit_order BEFORE INSERT ON outbox
-    FOR EACH ROW EXECUTE FUNCTION outbox_in_commit_order();
+DROP SEQUENCE IF EXISTS outbox_commit_order;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS position bigint;
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_position ON outbox (position);
+CREATE INDEX IF NOT EXISTS outbox_unpositioned ON outbox (sequence) WHERE position IS NULL;
 -- Where this service is in the feeds it follows (see ocop_kit::follow).
 CREATE TABLE IF NOT EXISTS feed_cursors (
     source      text PRIMARY KEY,
@@ -70,6 +65,55 @@ CREATE TABLE IF NOT EXISTS feed_cursors (
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Rows positioned per statement.
+const SEQUENCER_BATCH: i64 = 1000;
+/// How often the sequencer looks for committed rows without a position.
+const SEQUENCER_PAUSE: Duration = Duration::from_millis(50);
+
+/// Gives positions to the committed rows that have none, unless another
+/// replica's sequencer holds the schema's lock. Returns how many.
+pub async fn position(db: &PgPool) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let ours: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox.sequencer'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !ours {
+        return Ok(0);
+    }
+    let positioned = sqlx::query(
+        "WITH top AS (SELECT COALESCE(max(position), 0) AS p FROM outbox),
+              todo AS (SELECT sequence, row_number() OVER (ORDER BY sequence) AS n FROM outbox
+                       WHERE position IS NULL ORDER BY sequence LIMIT $1)
+         UPDATE outbox o SET position = top.p + todo.n FROM todo, top WHERE o.sequence = todo.sequence",
+    )
+    .bind(SEQUENCER_BATCH)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if positioned > 0 {
+        // Once per batch, not per write: wakes the streams of every replica.
+        sqlx::query("SELECT pg_notify('outbox_' || current_schema(), '')")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(positioned)
+}
+
+/// Positions new rows for as long as the service runs.
+pub async fn sequencer(db: PgPool) {
+    loop {
+        match position(&db).await {
+            Ok(n) if n as i64 == SEQUENCER_BATCH => continue,
+            Ok(_) => {}
+            // Not migrated or not reachable yet: try again shortly.
+            Err(e) => tracing::debug!(error = %e, "outbox sequencer"),
+        }
+        tokio::time::sleep(SEQUENCER_PAUSE).await;
+    }
 }
 
 /// Rows fetched per query while replaying.
@@ -97,8 +141,8 @@ impl Feed {
     pub async fn read(&self, after: i64, limit: i64) -> Result<Vec<Change>> {
         type OutboxRow = (i64, String, String, Vec<u8>, Option<String>, time::OffsetDateTime);
         let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT sequence, resource, change, payload, traceparent, created_at FROM outbox
-             WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+            "SELECT position, resource, change, payload, traceparent, created_at FROM outbox
+             WHERE position > $1 ORDER BY position LIMIT $2",
         )
         .bind(after)
         .bind(limit)

@@ -170,7 +170,8 @@ pub async fn serve(
     let grpc = tokio::spawn(grpc);
     let http = tokio::spawn(http);
     let readiness = tokio::spawn(readiness);
-    let tasks: Vec<_> = surface.tasks.into_iter().map(tokio::spawn).collect();
+    let mut tasks: Vec<_> = surface.tasks.into_iter().map(tokio::spawn).collect();
+    tasks.push(tokio::spawn(crate::feed::sequencer(context.db.clone())));
 
     shutdown.await;
     tracing::info!(service = name, "shutting down: draining in-flight requests");

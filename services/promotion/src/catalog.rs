@@ -28,6 +28,12 @@ pub async fn apply_certification(tx: &mut PgConnection, change: &Change) -> Resu
             .bind(&cert.code)
             .execute(&mut *tx)
             .await?;
+        let reason = match cert.state() {
+            CertificateState::Revoked => "the certificate was revoked",
+            CertificateState::Superseded => "the certificate was replaced; add the new one",
+            _ => "the certificate expired",
+        };
+        crate::sales_points::flag(tx, &cert.code, reason).await?;
         return Ok(());
     }
     sqlx::query(

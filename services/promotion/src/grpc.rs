@@ -1,18 +1,25 @@
 //! The gRPC adapter of the promotion service.
 
+use ocop_kit::auth::Principal;
+use ocop_kit::client::{TracedChannel, bearer_of};
 use ocop_proto::promotion::v1::promotion_service_server::PromotionService;
-use ocop_proto::promotion::v1::{ListCatalogRequest, ListCatalogResponse};
+use ocop_proto::promotion::v1::*;
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::catalog;
+use crate::{catalog, sales_points};
 
 /// Implements `ocop.promotion.v1.PromotionService`.
 #[derive(Clone)]
 pub struct Promotion {
     /// The promotion schema's pool.
     pub db: PgPool,
+    /// Where communes are resolved to their province.
+    pub registry: RegistryServiceClient<TracedChannel>,
 }
+
+type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl PromotionService for Promotion {
@@ -26,6 +33,60 @@ impl PromotionService for Promotion {
         Ok(Response::new(ListCatalogResponse {
             entries,
             next_page_token,
+        }))
+    }
+
+    async fn create_sales_point(&self, request: Request<CreateSalesPointRequest>) -> Reply<CreateSalesPointResponse> {
+        let who = Principal::from_request(&request)?;
+        let bearer = bearer_of(&request);
+        let r = request.get_ref();
+        let point = r.sales_point.clone().unwrap_or_default();
+        let sales_point = sales_points::create(&self.db, &self.registry, &who, &bearer, &point, &r.request_id).await?;
+        Ok(Response::new(CreateSalesPointResponse {
+            sales_point: Some(sales_point),
+        }))
+    }
+
+    async fn get_sales_point(&self, request: Request<GetSalesPointRequest>) -> Reply<GetSalesPointResponse> {
+        Principal::from_request(&request)?;
+        let sales_point = sales_points::get(&self.db, &request.get_ref().name).await?;
+        Ok(Response::new(GetSalesPointResponse {
+            sales_point: Some(sales_point),
+        }))
+    }
+
+    async fn list_sales_points(&self, request: Request<ListSalesPointsRequest>) -> Reply<ListSalesPointsResponse> {
+        Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (sales_points, next_page_token) =
+            sales_points::list(&self.db, r.page_size, &r.page_token, &r.filter).await?;
+        Ok(Response::new(ListSalesPointsResponse {
+            sales_points,
+            next_page_token,
+        }))
+    }
+
+    async fn add_sales_point_product(
+        &self,
+        request: Request<AddSalesPointProductRequest>,
+    ) -> Reply<AddSalesPointProductResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let sales_point = sales_points::add_product(&self.db, &who, &r.sales_point, &r.certificate, &r.etag).await?;
+        Ok(Response::new(AddSalesPointProductResponse {
+            sales_point: Some(sales_point),
+        }))
+    }
+
+    async fn remove_sales_point_product(
+        &self,
+        request: Request<RemoveSalesPointProductRequest>,
+    ) -> Reply<RemoveSalesPointProductResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let sales_point = sales_points::remove_product(&self.db, &who, &r.sales_point, &r.certificate, &r.etag).await?;
+        Ok(Response::new(RemoveSalesPointProductResponse {
+            sales_point: Some(sales_point),
         }))
     }
 }

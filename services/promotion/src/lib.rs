@@ -1,10 +1,11 @@
 //! The OCOP promotion service: the public catalog of products whose
 //! certificate is in force, a read model in the promotion schema fed only by
-//! the registry's and certification's change feeds. (Sales points, fairs,
-//! targets and statistics are still to come.)
+//! the registry's and certification's change feeds, and the OCOP sales points
+//! that carry them. (Fairs, listings, targets and statistics are still to come.)
 
 pub mod catalog;
 pub mod grpc;
+pub mod sales_points;
 
 use ocop_kit::auth::Signer;
 use ocop_kit::config::ServiceName;
@@ -100,7 +101,13 @@ pub fn routes(context: &Context) -> Surface {
         ),
     }
     Surface {
-        grpc: Routes::new(PromotionServiceServer::new(grpc::Promotion { db: context.db.clone() })),
+        grpc: Routes::new(PromotionServiceServer::new(grpc::Promotion {
+            db: context.db.clone(),
+            registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(
+                ocop_kit::client::channel(&config.services.registry.url, None)
+                    .expect("services.registry.url is validated at start"),
+            ),
+        })),
         http: Default::default(),
         tasks,
     }

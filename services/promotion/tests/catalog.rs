@@ -9,7 +9,7 @@ use ocop_proto::certification::v1::{IssueCertificateRequest, RevocationReason, R
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
-use ocop_proto::promotion::v1::{CatalogEntry, ListCatalogRequest};
+use ocop_proto::promotion::v1::*;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{Product, UpdateProductRequest};
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
@@ -182,6 +182,178 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
     })
     .await;
 
+    // A sales point carries it; only certificates in force, 3 stars or more.
+    let point = SalesPoint {
+        display_name: "Điểm giới thiệu sản phẩm OCOP ga Thanh Hóa".into(),
+        location_type: LocationType::StationAirportPort as i32,
+        address: "Ga Thanh Hóa, đường Dương Đình Nghệ".into(),
+        commune_code: "14758".into(),
+        operator: "HTX Dịch vụ Hàm Rồng".into(),
+        opening_date: date(2025, 10, 1),
+        ..Default::default()
+    };
+    let create = |point: SalesPoint| CreateSalesPointRequest {
+        sales_point: Some(point),
+        request_id: String::new(),
+    };
+    let stranger = env.token("province_officer", Some("01"), None);
+    let cases: Vec<(SalesPoint, &str, Code)> = vec![
+        (SalesPoint::default(), officer.as_str(), Code::InvalidArgument),
+        (
+            SalesPoint {
+                location_type: 0,
+                ..point.clone()
+            },
+            officer.as_str(),
+            Code::InvalidArgument,
+        ),
+        (
+            SalesPoint {
+                opening_date: date(2099, 1, 1),
+                ..point.clone()
+            },
+            officer.as_str(),
+            Code::InvalidArgument,
+        ),
+        (
+            SalesPoint {
+                commune_code: "00004".into(),
+                ..point.clone()
+            },
+            officer.as_str(),
+            Code::PermissionDenied,
+        ),
+        (point.clone(), stranger.as_str(), Code::PermissionDenied),
+    ];
+    for (p, token, code) in cases {
+        let err = promotion
+            .create_sales_point(authorized(create(p.clone()), token))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{p:?}: {}", err.message());
+    }
+    let err = promotion
+        .create_sales_point(authorized(create(SalesPoint::default()), &officer))
+        .await
+        .unwrap_err();
+    let fields: Vec<String> = tonic_types::StatusExt::get_details_bad_request(&err)
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        [
+            "sales_point.display_name",
+            "sales_point.location_type",
+            "sales_point.address",
+            "sales_point.operator",
+            "sales_point.commune_code",
+            "sales_point.opening_date"
+        ]
+    );
+    let station = promotion
+        .create_sales_point(authorized(create(point.clone()), &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .sales_point
+        .unwrap();
+    assert_eq!(station.province_code, "38");
+    let add = |certificate: &str, etag: &str| AddSalesPointProductRequest {
+        sales_point: station.name.clone(),
+        certificate: certificate.into(),
+        etag: etag.into(),
+    };
+    let lapsed_code = certification
+        .list_certificates(authorized(
+            ocop_proto::certification::v1::ListCertificatesRequest {
+                filter: "state = \"expired\"".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates[0]
+        .name
+        .clone();
+    for (request, code, why) in [
+        (
+            add("certificates/38-ZZZZZZZZ", &station.etag),
+            Code::FailedPrecondition,
+            "NOT_CERTIFIED",
+        ),
+        (
+            add(&lapsed_code, &station.etag),
+            Code::FailedPrecondition,
+            "NOT_CERTIFIED",
+        ),
+        (add(&cert.name, "v9"), Code::Aborted, "STALE_ETAG"),
+        (add("38-ABC", &station.etag), Code::InvalidArgument, "INVALID_FIELD"),
+    ] {
+        let err = promotion
+            .add_sales_point_product(authorized(request, &officer))
+            .await
+            .unwrap_err();
+        let reason = tonic_types::StatusExt::get_details_error_info(&err)
+            .map(|i| i.reason)
+            .unwrap_or_default();
+        assert_eq!((err.code(), reason.as_str()), (code, why), "{}", err.message());
+    }
+    let err = promotion
+        .add_sales_point_product(authorized(add(&cert.name, &station.etag), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let carrying = promotion
+        .add_sales_point_product(authorized(add(&cert.name, &station.etag), &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .sales_point
+        .unwrap();
+    assert_eq!(carrying.products.len(), 1);
+    assert!(!carrying.products[0].flagged);
+    let err = promotion
+        .add_sales_point_product(authorized(add(&cert.name, &carrying.etag), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    let listed = promotion
+        .list_sales_points(authorized(
+            ListSalesPointsRequest {
+                filter: "location_type = station_airport_port AND province_code = \"38\"".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .sales_points;
+    assert_eq!(listed, vec![carrying.clone()]);
+    let err = promotion
+        .list_sales_points(authorized(
+            ListSalesPointsRequest {
+                filter: "location_type = spaceport".into(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = promotion
+        .get_sales_point(authorized(
+            GetSalesPointRequest {
+                name: "salesPoints/none".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
     certification
         .revoke_certificate(authorized(
             RevokeCertificateRequest {
@@ -196,4 +368,46 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .await
         .unwrap();
     until(&mut promotion, "the revoked certificate leaves", |e| e.is_empty()).await;
+    let flagged = promotion
+        .get_sales_point(authorized(
+            GetSalesPointRequest {
+                name: station.name.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .sales_point
+        .unwrap();
+    let carried = &flagged.products[0];
+    assert!(carried.flagged, "{carried:?}");
+    assert_eq!(carried.flag_reason, "the certificate was revoked");
+    let err = promotion
+        .remove_sales_point_product(authorized(
+            RemoveSalesPointProductRequest {
+                sales_point: flagged.name.clone(),
+                certificate: "certificates/38-ZZZZZZZZ".into(),
+                etag: flagged.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let emptied = promotion
+        .remove_sales_point_product(authorized(
+            RemoveSalesPointProductRequest {
+                sales_point: flagged.name.clone(),
+                certificate: cert.name.clone(),
+                etag: flagged.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .sales_point
+        .unwrap();
+    assert!(emptied.products.is_empty());
 }

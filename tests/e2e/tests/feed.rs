@@ -119,7 +119,20 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
         .fetch_one(&admin)
         .await
         .unwrap();
-    let last: i64 = sqlx::query_scalar("SELECT max(sequence) FROM registry.outbox")
+    // Positions are given shortly after commit: wait until every row has one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.outbox WHERE position IS NULL")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        if waiting == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{waiting} rows never got a position");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last: i64 = sqlx::query_scalar("SELECT max(position) FROM registry.outbox")
         .fetch_one(&admin)
         .await
         .unwrap();
@@ -143,7 +156,7 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
         .fetch_all(&admin)
         .await
         .unwrap();
-    assert_eq!(produced, last, "the producer's sequence has no gap");
+    assert_eq!(produced, last, "the producer's positions have no gap");
     assert_eq!(
         sequences,
         (1..=last).collect::<Vec<_>>(),
@@ -151,7 +164,7 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
     );
     assert!(produced >= 120, "{produced} changes for 120 subjects");
     let same: bool = sqlx::query_scalar(
-        "SELECT bool_and(a.resource = o.resource) FROM follower.applied a JOIN registry.outbox o USING (sequence)",
+        "SELECT bool_and(a.resource = o.resource) FROM follower.applied a JOIN registry.outbox o ON o.position = a.sequence",
     )
     .fetch_one(&admin)
     .await
