@@ -8,7 +8,7 @@ use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{catalog, sales_points};
+use crate::{catalog, fairs, sales_points};
 
 /// Implements `ocop.promotion.v1.PromotionService`.
 #[derive(Clone)]
@@ -88,5 +88,46 @@ impl PromotionService for Promotion {
         Ok(Response::new(RemoveSalesPointProductResponse {
             sales_point: Some(sales_point),
         }))
+    }
+
+    async fn create_fair(&self, request: Request<CreateFairRequest>) -> Reply<CreateFairResponse> {
+        let who = Principal::from_request(&request)?;
+        let fair = request.get_ref().fair.clone().unwrap_or_default();
+        let fair = fairs::create_fair(&self.db, &who, &fair).await?;
+        Ok(Response::new(CreateFairResponse { fair: Some(fair) }))
+    }
+
+    async fn get_fair(&self, request: Request<GetFairRequest>) -> Reply<GetFairResponse> {
+        Principal::from_request(&request)?;
+        let fair = fairs::get_fair(&self.db, &request.get_ref().name).await?;
+        Ok(Response::new(GetFairResponse { fair: Some(fair) }))
+    }
+
+    async fn list_fairs(&self, request: Request<ListFairsRequest>) -> Reply<ListFairsResponse> {
+        Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let (fairs, next_page_token) = fairs::list_fairs(&self.db, r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListFairsResponse { fairs, next_page_token }))
+    }
+
+    async fn add_fair_booth(&self, request: Request<AddFairBoothRequest>) -> Reply<AddFairBoothResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let booth = r.booth.clone().unwrap_or_default();
+        let fair = fairs::add_booth(&self.db, &who, &r.fair, &booth, &r.etag).await?;
+        Ok(Response::new(AddFairBoothResponse { fair: Some(fair) }))
+    }
+
+    async fn create_listing(&self, request: Request<CreateListingRequest>) -> Reply<CreateListingResponse> {
+        let who = Principal::from_request(&request)?;
+        let listing = request.get_ref().listing.clone().unwrap_or_default();
+        let listing = fairs::create_listing(&self.db, &who, &listing).await?;
+        Ok(Response::new(CreateListingResponse { listing: Some(listing) }))
+    }
+
+    async fn list_listings(&self, request: Request<ListListingsRequest>) -> Reply<ListListingsResponse> {
+        Principal::from_request(&request)?;
+        let listings = fairs::list_listings(&self.db, &request.get_ref().certificate).await?;
+        Ok(Response::new(ListListingsResponse { listings }))
     }
 }

@@ -1,9 +1,11 @@
 //! The OCOP promotion service: the public catalog of products whose
 //! certificate is in force, a read model in the promotion schema fed only by
 //! the registry's and certification's change feeds, and the OCOP sales points
-//! that carry them. (Fairs, listings, targets and statistics are still to come.)
+//! that carry them, fairs with their booths and e-commerce listings.
+//! (Targets and statistics are still to come.)
 
 pub mod catalog;
+pub mod fairs;
 pub mod grpc;
 pub mod sales_points;
 

@@ -2,93 +2,40 @@
 //! renames, and leaves when its certificate is revoked; an expired
 //! certificate never shows; the public listing refuses bad input.
 
-use std::time::{Duration, Instant};
+#[path = "support/world.rs"]
+mod world;
 
-use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::certification::v1::{IssueCertificateRequest, RevocationReason, RevokeCertificateRequest};
-use ocop_proto::common::v1::Date;
-use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
-use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::promotion::v1::*;
-use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{Product, UpdateProductRequest};
+use ocop_testkit::authorized;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestEnv, authorized};
 use tonic::Code;
-
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-async fn catalog(
-    promotion: &mut PromotionServiceClient<tonic::transport::Channel>,
-    filter: &str,
-    query: &str,
-) -> Vec<CatalogEntry> {
-    promotion
-        .list_catalog(ListCatalogRequest {
-            filter: filter.into(),
-            query: query.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-}
-
-/// Polls the catalog until `done` holds (the feeds are asynchronous).
-async fn until(
-    promotion: &mut PromotionServiceClient<tonic::transport::Channel>,
-    what: &str,
-    done: impl Fn(&[CatalogEntry]) -> bool,
-) -> Vec<CatalogEntry> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let entries = catalog(promotion, "", "").await;
-        if done(&entries) {
-            return entries;
-        }
-        assert!(Instant::now() < deadline, "{what}: the catalog shows {entries:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use world::*;
 
 #[tokio::test]
 async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
-    let mut env = TestEnv::new().await;
-    let registry_app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
-    env.config.services.registry.url = format!("http://{}", registry_app.grpc_addr);
-    let evaluation_app = env.spawn(ocop_evaluation::spec(), ocop_evaluation::routes).await;
-    env.config.services.evaluation.url = format!("http://{}", evaluation_app.grpc_addr);
-    let certification_app = env.spawn(ocop_certification::spec(), ocop_certification::routes).await;
-    env.config.services.certification.url = format!("http://{}", certification_app.grpc_addr);
-    let promotion_app = env.spawn(ocop_promotion::spec(), ocop_promotion::routes).await;
-    let officer = env.token("province_officer", Some("38"), None);
-    let mut registry = RegistryServiceClient::new(registry_app.channel().await);
-    let mut evaluation = EvaluationServiceClient::new(evaluation_app.channel().await);
-    let mut certification = CertificationServiceClient::new(certification_app.channel().await);
-    let mut promotion = PromotionServiceClient::new(promotion_app.channel().await);
-
+    let mut w = world().await;
+    let officer = w.officer.clone();
     let new = |registration, name| NewProduct {
         commune: "14758",
         registration,
         name,
         subgroup: "rau-cu-qua-hat-tuoi",
     };
-    let (_, honey) = flows::product(&mut registry, &officer, new("2800000001", "Mật ong Như Xuân")).await;
-    let (_, old) = flows::product(&mut registry, &officer, new("2800000002", "Chè lam cũ")).await;
+    let (_, honey) = flows::product(&mut w.registry, &officer, new("2800000001", "Mật ong Như Xuân")).await;
+    let (_, old) = flows::product(&mut w.registry, &officer, new("2800000002", "Chè lam cũ")).await;
     let current = flows::evaluate(
-        &env,
-        &mut evaluation,
+        &w.env,
+        &mut w.evaluation,
         &officer,
         &[&honey],
         RoundPlan::province_2026(1, 4),
     )
     .await;
     let lapsed = flows::evaluate(
-        &env,
-        &mut evaluation,
+        &w.env,
+        &mut w.evaluation,
         &officer,
         &[&old],
         RoundPlan {
@@ -103,11 +50,12 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         ..Default::default()
     };
     // Expired since 2025: never listed, whatever the feed says.
-    certification
+    w.certification
         .issue_certificate(authorized(issue(&lapsed.results[0].name, date(2022, 9, 1)), &officer))
         .await
         .unwrap();
-    let cert = certification
+    let cert = w
+        .certification
         .issue_certificate(authorized(issue(&current.results[0].name, date(2026, 6, 15)), &officer))
         .await
         .unwrap()
@@ -115,7 +63,7 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .certificate
         .unwrap();
 
-    let listed = until(&mut promotion, "the certified product appears", |e| !e.is_empty()).await;
+    let listed = w.until("the certified product appears", |e| !e.is_empty()).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     let entry = &listed[0];
     assert_eq!((entry.code.as_str(), entry.stars), (cert.code.as_str(), 4));
@@ -133,14 +81,11 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         ("", "MẬT ONG", 1),
         ("", "che lam", 0),
     ] {
-        assert_eq!(
-            catalog(&mut promotion, filter, query).await.len(),
-            expected,
-            "{filter} / {query}"
-        );
+        assert_eq!(w.catalog(filter, query).await.len(), expected, "{filter} / {query}");
     }
     for (filter, query) in [("stars = 2", ""), ("colour = \"red\"", ""), ("", &"x".repeat(201))] {
-        let err = promotion
+        let err = w
+            .promotion
             .list_catalog(ListCatalogRequest {
                 filter: filter.into(),
                 query: query.into(),
@@ -150,7 +95,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{filter}");
     }
-    let err = promotion
+    let err = w
+        .promotion
         .list_catalog(ListCatalogRequest {
             page_token: "nonsense".into(),
             ..Default::default()
@@ -160,7 +106,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
     assert_eq!(err.code(), Code::InvalidArgument);
 
     // A rename in the registry reaches the catalog through the registry's feed.
-    let renamed = registry
+    let renamed = w
+        .registry
         .update_product(authorized(
             UpdateProductRequest {
                 product: Some(Product {
@@ -177,7 +124,7 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .unwrap()
         .into_inner();
     assert!(renamed.product.is_some());
-    until(&mut promotion, "the rename arrives", |e| {
+    w.until("the rename arrives", |e| {
         e.first().is_some_and(|e| e.product_name == "Mật ong bạc hà Như Xuân")
     })
     .await;
@@ -196,7 +143,7 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         sales_point: Some(point),
         request_id: String::new(),
     };
-    let stranger = env.token("province_officer", Some("01"), None);
+    let stranger = w.env.token("province_officer", Some("01"), None);
     let cases: Vec<(SalesPoint, &str, Code)> = vec![
         (SalesPoint::default(), officer.as_str(), Code::InvalidArgument),
         (
@@ -226,13 +173,15 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         (point.clone(), stranger.as_str(), Code::PermissionDenied),
     ];
     for (p, token, code) in cases {
-        let err = promotion
+        let err = w
+            .promotion
             .create_sales_point(authorized(create(p.clone()), token))
             .await
             .unwrap_err();
         assert_eq!(err.code(), code, "{p:?}: {}", err.message());
     }
-    let err = promotion
+    let err = w
+        .promotion
         .create_sales_point(authorized(create(SalesPoint::default()), &officer))
         .await
         .unwrap_err();
@@ -250,7 +199,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
             "sales_point.opening_date"
         ]
     );
-    let station = promotion
+    let station = w
+        .promotion
         .create_sales_point(authorized(create(point.clone()), &officer))
         .await
         .unwrap()
@@ -263,7 +213,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         certificate: certificate.into(),
         etag: etag.into(),
     };
-    let lapsed_code = certification
+    let lapsed_code = w
+        .certification
         .list_certificates(authorized(
             ocop_proto::certification::v1::ListCertificatesRequest {
                 filter: "state = \"expired\"".into(),
@@ -291,7 +242,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         (add(&cert.name, "v9"), Code::Aborted, "STALE_ETAG"),
         (add("38-ABC", &station.etag), Code::InvalidArgument, "INVALID_FIELD"),
     ] {
-        let err = promotion
+        let err = w
+            .promotion
             .add_sales_point_product(authorized(request, &officer))
             .await
             .unwrap_err();
@@ -300,12 +252,14 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
             .unwrap_or_default();
         assert_eq!((err.code(), reason.as_str()), (code, why), "{}", err.message());
     }
-    let err = promotion
+    let err = w
+        .promotion
         .add_sales_point_product(authorized(add(&cert.name, &station.etag), &stranger))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let carrying = promotion
+    let carrying = w
+        .promotion
         .add_sales_point_product(authorized(add(&cert.name, &station.etag), &officer))
         .await
         .unwrap()
@@ -314,12 +268,14 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .unwrap();
     assert_eq!(carrying.products.len(), 1);
     assert!(!carrying.products[0].flagged);
-    let err = promotion
+    let err = w
+        .promotion
         .add_sales_point_product(authorized(add(&cert.name, &carrying.etag), &officer))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
-    let listed = promotion
+    let listed = w
+        .promotion
         .list_sales_points(authorized(
             ListSalesPointsRequest {
                 filter: "location_type = station_airport_port AND province_code = \"38\"".into(),
@@ -332,7 +288,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .into_inner()
         .sales_points;
     assert_eq!(listed, vec![carrying.clone()]);
-    let err = promotion
+    let err = w
+        .promotion
         .list_sales_points(authorized(
             ListSalesPointsRequest {
                 filter: "location_type = spaceport".into(),
@@ -343,7 +300,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let err = promotion
+    let err = w
+        .promotion
         .get_sales_point(authorized(
             GetSalesPointRequest {
                 name: "salesPoints/none".into(),
@@ -354,7 +312,7 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
-    certification
+    w.certification
         .revoke_certificate(authorized(
             RevokeCertificateRequest {
                 name: cert.name.clone(),
@@ -367,8 +325,9 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         ))
         .await
         .unwrap();
-    until(&mut promotion, "the revoked certificate leaves", |e| e.is_empty()).await;
-    let flagged = promotion
+    w.until("the revoked certificate leaves", |e| e.is_empty()).await;
+    let flagged = w
+        .promotion
         .get_sales_point(authorized(
             GetSalesPointRequest {
                 name: station.name.clone(),
@@ -383,7 +342,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
     let carried = &flagged.products[0];
     assert!(carried.flagged, "{carried:?}");
     assert_eq!(carried.flag_reason, "the certificate was revoked");
-    let err = promotion
+    let err = w
+        .promotion
         .remove_sales_point_product(authorized(
             RemoveSalesPointProductRequest {
                 sales_point: flagged.name.clone(),
@@ -395,7 +355,8 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let emptied = promotion
+    let emptied = w
+        .promotion
         .remove_sales_point_product(authorized(
             RemoveSalesPointProductRequest {
                 sales_point: flagged.name.clone(),

@@ -1,0 +1,460 @@
+//! Fairs and trade events with their booths, and e-commerce listings: both
+//! show only products whose certificate is in the catalog.
+
+use ocop_kit::audit::{self, Change};
+use ocop_kit::auth::{Principal, Role};
+use ocop_kit::date::{self, to_timestamp, today_vn};
+use ocop_kit::error::Violations;
+use ocop_kit::paging::Page;
+use ocop_kit::{Error, ErrorKind, Result};
+use ocop_proto::promotion::v1::{Booth, Fair, Listing};
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+
+fn require_officer(who: &Principal) -> Result<String> {
+    who.require(&[Role::ProvinceOfficer])?;
+    who.province
+        .clone()
+        .ok_or_else(|| Error::permission_denied("NO_PROVINCE", "your token names no province"))
+}
+
+fn change<'a>(
+    method: &'static str,
+    kind: &'static str,
+    name: &'a str,
+    province: &'a str,
+    before: &'a str,
+    after: &'a str,
+    payload: Vec<u8>,
+) -> Change<'a> {
+    Change {
+        method,
+        kind,
+        resource: name,
+        province,
+        etag_before: before,
+        etag_after: after,
+        request_id: "",
+        payload,
+    }
+}
+
+/// A certificate in the catalog today: (code, product, product name, subject, subject name, province).
+async fn in_force(
+    tx: &mut PgConnection,
+    field: &str,
+    certificate: &str,
+) -> Result<(String, String, String, String, String, String)> {
+    let code = certificate
+        .strip_prefix("certificates/")
+        .filter(|c| !c.is_empty() && !c.contains('/'))
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!("`{certificate}` is not a certificate name; expected `certificates/{{code}}`"),
+            )
+        })?
+        .to_uppercase();
+    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT product, product_name, subject, subject_name, province_code FROM catalog WHERE code = $1 AND valid_until >= $2",
+    )
+    .bind(&code)
+    .bind(today_vn())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (product, product_name, subject, subject_name, province) = row.ok_or_else(|| {
+        Error::failed_precondition(
+            "NOT_CERTIFIED",
+            format!(
+                "certificates/{code} is not a certificate in force here; only certified OCOP products are promoted"
+            ),
+        )
+    })?;
+    Ok((code, product, product_name, subject, subject_name, province))
+}
+
+#[derive(sqlx::FromRow)]
+struct FairRow {
+    id: String,
+    display_name: String,
+    start_date: time::Date,
+    end_date: time::Date,
+    place: String,
+    organiser: String,
+    province_code: String,
+    version: i64,
+    create_time: time::OffsetDateTime,
+}
+
+const FAIR_COLUMNS: &str =
+    "id, display_name, start_date, end_date, place, organiser, province_code, version, create_time";
+
+async fn fair_proto(db: &mut PgConnection, row: &FairRow) -> Result<Fair> {
+    let booths: Vec<(String, String, String, Vec<String>)> = sqlx::query_as(
+        "SELECT label, subject, subject_name, certificates FROM fair_booths WHERE fair = $1 ORDER BY label",
+    )
+    .bind(&row.id)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(Fair {
+        name: format!("fairs/{}", row.id),
+        display_name: row.display_name.clone(),
+        start_date: Some(date::to_proto(row.start_date)),
+        end_date: Some(date::to_proto(row.end_date)),
+        place: row.place.clone(),
+        organiser: row.organiser.clone(),
+        province_code: row.province_code.clone(),
+        booths: booths
+            .into_iter()
+            .map(|(label, subject, subject_name, codes)| Booth {
+                label,
+                subject,
+                subject_name,
+                certificates: codes.into_iter().map(|c| format!("certificates/{c}")).collect(),
+            })
+            .collect(),
+        etag: format!("v{}", row.version),
+        create_time: Some(to_timestamp(row.create_time)),
+    })
+}
+
+/// Registers a fair organised in the caller's province.
+pub async fn create_fair(db: &PgPool, who: &Principal, fair: &Fair) -> Result<Fair> {
+    let province = require_officer(who)?;
+    let mut v = Violations::default();
+    for (field, value, max) in [
+        ("fair.display_name", fair.display_name.trim(), 200),
+        ("fair.place", fair.place.trim(), 500),
+        ("fair.organiser", fair.organiser.trim(), 200),
+    ] {
+        if value.is_empty() || value.chars().count() > max {
+            v.push(field, format!("required, up to {max} characters"));
+        }
+    }
+    let day = |field: &str, d: &Option<ocop_proto::common::v1::Date>, v: &mut Violations| match d {
+        Some(d) => date::from_proto(field, d)
+            .map_err(|_| v.push(field, "not a calendar date"))
+            .ok(),
+        None => {
+            v.push(field, "required");
+            None
+        }
+    };
+    let start = day("fair.start_date", &fair.start_date, &mut v);
+    let end = day("fair.end_date", &fair.end_date, &mut v);
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        v.push("fair.end_date", format!("{e} is before the first day, {s}"));
+    }
+    v.check()?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.begin().await?;
+    let row: FairRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO fairs (id, display_name, start_date, end_date, place, organiser, province_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {FAIR_COLUMNS}"
+    )))
+    .bind(&id)
+    .bind(fair.display_name.trim())
+    .bind(start)
+    .bind(end)
+    .bind(fair.place.trim())
+    .bind(fair.organiser.trim())
+    .bind(&province)
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = fair_proto(&mut tx, &row).await?;
+    audit::record(
+        &mut tx,
+        who,
+        change(
+            "CreateFair",
+            "created",
+            &proto.name,
+            &province,
+            "",
+            &proto.etag,
+            proto.encode_to_vec(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+fn fair_id(field: &str, name: &str) -> Result<String> {
+    name.strip_prefix("fairs/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid(field, format!("`{name}` is not a fair name; expected `fairs/{{id}}`")))
+}
+
+/// One fair with its booths.
+pub async fn get_fair(db: &PgPool, name: &str) -> Result<Fair> {
+    let id = fair_id("name", name)?;
+    let mut conn = db.acquire().await?;
+    let row: FairRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FAIR_COLUMNS} FROM fairs WHERE id = $1"
+    )))
+    .bind(&id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found(name))?;
+    fair_proto(&mut conn, &row).await
+}
+
+/// Fairs, latest first.
+pub async fn list_fairs(db: &PgPool, page_size: i32, page_token: &str) -> Result<(Vec<Fair>, String)> {
+    let page = Page::parse(page_size, page_token, "fairs")?;
+    let offset: i64 = page
+        .after
+        .as_deref()
+        .map(|a| {
+            a.parse()
+                .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))
+        })
+        .transpose()?
+        .unwrap_or(0);
+    let mut conn = db.acquire().await?;
+    let mut rows: Vec<FairRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FAIR_COLUMNS} FROM fairs ORDER BY start_date DESC, id LIMIT $1 OFFSET $2"
+    )))
+    .bind(page.fetch_limit())
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let shown = rows.len().min(page.size) as i64;
+    let next = page.finish(&mut rows, |_| (offset + shown).to_string(), "fairs");
+    let mut fairs = Vec::new();
+    for row in &rows {
+        fairs.push(fair_proto(&mut conn, row).await?);
+    }
+    Ok((fairs, next))
+}
+
+/// Adds a producer's booth; every product shown must be certified and the producer's.
+pub async fn add_booth(db: &PgPool, who: &Principal, name: &str, booth: &Booth, etag: &str) -> Result<Fair> {
+    let province = require_officer(who)?;
+    let id = fair_id("fair", name)?;
+    let label = booth.label.trim();
+    if label.is_empty() || label.chars().count() > 20 {
+        return Err(Error::invalid(
+            "booth.label",
+            "required, up to 20 characters, e.g. \"A12\"",
+        ));
+    }
+    if booth.certificates.is_empty() || booth.certificates.len() > 50 {
+        return Err(Error::invalid(
+            "booth.certificates",
+            "1 to 50 certificates of the products shown",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let row: FairRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FAIR_COLUMNS} FROM fairs WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::not_found(name))?;
+    if row.province_code != province {
+        return Err(Error::permission_denied(
+            "OUTSIDE_JURISDICTION",
+            format!(
+                "{name} is organised by province {}; your token is for {province}",
+                row.province_code
+            ),
+        ));
+    }
+    let before = format!("v{}", row.version);
+    if etag != before {
+        return Err(Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed since you read it (etag `{etag}`, now {before}); read it again"),
+        ));
+    }
+    let mut codes = Vec::new();
+    let mut producer: Option<(String, String)> = None;
+    for (i, certificate) in booth.certificates.iter().enumerate() {
+        let (code, _, _, subject, subject_name, _) =
+            in_force(&mut tx, &format!("booth.certificates[{i}]"), certificate).await?;
+        match &producer {
+            Some((s, _)) if *s != subject => {
+                return Err(Error::invalid(
+                    format!("booth.certificates[{i}]"),
+                    format!("certificates/{code} is {subject_name}'s; a booth shows one producer's products"),
+                ));
+            }
+            _ => producer = Some((subject, subject_name)),
+        }
+        codes.push(code);
+    }
+    let (subject, subject_name) = producer.unwrap_or_default();
+    let added = sqlx::query(
+        "INSERT INTO fair_booths (fair, label, subject, subject_name, certificates) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(&id)
+    .bind(label)
+    .bind(&subject)
+    .bind(&subject_name)
+    .bind(&codes)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if added == 0 {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            "BOOTH_TAKEN",
+            format!("{name} already has a booth {label}"),
+        ));
+    }
+    let row: FairRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE fairs SET version = version + 1 WHERE id = $1 RETURNING {FAIR_COLUMNS}"
+    )))
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = fair_proto(&mut tx, &row).await?;
+    audit::record(
+        &mut tx,
+        who,
+        change(
+            "AddFairBooth",
+            "updated",
+            &proto.name,
+            &province,
+            &before,
+            &proto.etag,
+            proto.encode_to_vec(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    id: String,
+    platform: String,
+    url: String,
+    code: String,
+    product: String,
+    product_name: String,
+    province_code: String,
+    create_time: time::OffsetDateTime,
+}
+
+impl ListingRow {
+    fn to_proto(&self) -> Listing {
+        Listing {
+            name: format!("listings/{}", self.id),
+            platform: self.platform.clone(),
+            url: self.url.clone(),
+            certificate: format!("certificates/{}", self.code),
+            product: self.product.clone(),
+            product_name: self.product_name.clone(),
+            province_code: self.province_code.clone(),
+            create_time: Some(to_timestamp(self.create_time)),
+        }
+    }
+}
+
+const LISTING_COLUMNS: &str = "id, platform, url, code, product, product_name, province_code, create_time";
+
+/// Records an e-commerce listing of a certified product of the caller's province.
+pub async fn create_listing(db: &PgPool, who: &Principal, listing: &Listing) -> Result<Listing> {
+    let province = require_officer(who)?;
+    let mut v = Violations::default();
+    let platform = listing.platform.trim();
+    if platform.is_empty() || platform.chars().count() > 100 {
+        v.push("listing.platform", "required, up to 100 characters, e.g. \"Postmart\"");
+    }
+    let url = listing.url.trim();
+    let host_ok = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|rest| {
+            rest.split('/')
+                .next()
+                .is_some_and(|h| h.contains('.') && !h.contains(' '))
+        });
+    if !host_ok || url.len() > 2000 || url.contains(char::is_whitespace) {
+        v.push(
+            "listing.url",
+            "required: the product page's http(s) address, up to 2,000 characters",
+        );
+    }
+    v.check()?;
+    let mut tx = db.begin().await?;
+    let (code, product, product_name, _, _, product_province) =
+        in_force(&mut tx, "listing.certificate", &listing.certificate).await?;
+    if product_province != province {
+        return Err(Error::permission_denied(
+            "OUTSIDE_JURISDICTION",
+            format!("certificates/{code} is a product of province {product_province}; your token is for {province}"),
+        ));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let row: Option<ListingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO listings (id, platform, url, code, product, product_name, province_code) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (url) DO NOTHING RETURNING {LISTING_COLUMNS}"
+    )))
+    .bind(&id)
+    .bind(platform)
+    .bind(url)
+    .bind(&code)
+    .bind(&product)
+    .bind(&product_name)
+    .bind(&province)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = row.ok_or_else(|| {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            "URL_LISTED",
+            format!("{url} is already listed"),
+        )
+    })?;
+    let proto = row.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        change(
+            "CreateListing",
+            "created",
+            &proto.name,
+            &province,
+            "",
+            "",
+            proto.encode_to_vec(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// Listings of a certificate (`certificates/{code}`), or all.
+pub async fn list_listings(db: &PgPool, certificate: &str) -> Result<Vec<Listing>> {
+    let rows: Vec<ListingRow> = if certificate.is_empty() {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {LISTING_COLUMNS} FROM listings ORDER BY create_time, id LIMIT 500"
+        )))
+        .fetch_all(db)
+        .await?
+    } else {
+        let code = certificate
+            .strip_prefix("certificates/")
+            .ok_or_else(|| Error::invalid("certificate", format!("`{certificate}` is not a certificate name")))?
+            .to_uppercase();
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {LISTING_COLUMNS} FROM listings WHERE code = $1 ORDER BY create_time, id"
+        )))
+        .bind(code)
+        .fetch_all(db)
+        .await?
+    };
+    Ok(rows.iter().map(ListingRow::to_proto).collect())
+}
