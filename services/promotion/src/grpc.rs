@@ -8,7 +8,7 @@ use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{catalog, fairs, sales_points};
+use crate::{catalog, fairs, sales_points, statistics};
 
 /// Implements `ocop.promotion.v1.PromotionService`.
 #[derive(Clone)]
@@ -129,5 +129,35 @@ impl PromotionService for Promotion {
         Principal::from_request(&request)?;
         let listings = fairs::list_listings(&self.db, &request.get_ref().certificate).await?;
         Ok(Response::new(ListListingsResponse { listings }))
+    }
+
+    async fn set_target(&self, request: Request<SetTargetRequest>) -> Reply<SetTargetResponse> {
+        let who = Principal::from_request(&request)?;
+        let target = request.get_ref().target.clone().unwrap_or_default();
+        let target = statistics::set_target(&self.db, &who, &target).await?;
+        Ok(Response::new(SetTargetResponse { target: Some(target) }))
+    }
+
+    async fn get_statistics(&self, request: Request<GetStatisticsRequest>) -> Reply<GetStatisticsResponse> {
+        let r = request.get_ref();
+        let statistics = statistics::statistics(&self.db, &r.province_code, r.year).await?;
+        Ok(Response::new(GetStatisticsResponse {
+            statistics: Some(statistics),
+        }))
+    }
+
+    async fn export_catalog(&self, request: Request<ExportCatalogRequest>) -> Reply<ExportCatalogResponse> {
+        let province = &request.get_ref().province_code;
+        statistics::check_province(province)?;
+        let csv = statistics::catalog_csv(&self.db, province).await?;
+        Ok(Response::new(ExportCatalogResponse { csv }))
+    }
+
+    async fn export_statistics(&self, request: Request<ExportStatisticsRequest>) -> Reply<ExportStatisticsResponse> {
+        let r = request.get_ref();
+        let stats = statistics::statistics(&self.db, &r.province_code, r.year).await?;
+        Ok(Response::new(ExportStatisticsResponse {
+            csv: statistics::statistics_csv(&stats),
+        }))
     }
 }

@@ -1,13 +1,14 @@
 //! The OCOP promotion service: the public catalog of products whose
 //! certificate is in force, a read model in the promotion schema fed only by
 //! the registry's and certification's change feeds, and the OCOP sales points
-//! that carry them, fairs with their booths and e-commerce listings.
-//! (Targets and statistics are still to come.)
+//! that carry them, fairs with their booths, e-commerce listings, and the
+//! provinces' targets with the statistics that measure them.
 
 pub mod catalog;
 pub mod fairs;
 pub mod grpc;
 pub mod sales_points;
+pub mod statistics;
 
 use ocop_kit::auth::Signer;
 use ocop_kit::config::ServiceName;
@@ -28,7 +29,12 @@ pub fn spec() -> ServiceSpec {
         name: ServiceName::Promotion,
         grpc_service: "ocop.promotion.v1.PromotionService",
         migrations: &MIGRATIONS,
-        public_methods: &["/ocop.promotion.v1.PromotionService/ListCatalog"],
+        public_methods: &[
+            "/ocop.promotion.v1.PromotionService/ListCatalog",
+            "/ocop.promotion.v1.PromotionService/GetStatistics",
+            "/ocop.promotion.v1.PromotionService/ExportCatalog",
+            "/ocop.promotion.v1.PromotionService/ExportStatistics",
+        ],
         prepare: None,
     }
 }
@@ -45,7 +51,10 @@ struct Registrations;
 
 impl Apply for Registrations {
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, ocop_kit::Result<()>> {
-        Box::pin(catalog::apply_registry(tx, change))
+        Box::pin(async move {
+            catalog::apply_registry(tx, change).await?;
+            statistics::apply_registry(tx, change).await
+        })
     }
 }
 
