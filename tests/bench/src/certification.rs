@@ -17,20 +17,21 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
-/// A product evaluated to 4 stars and certified: its public code.
+/// Product `n` evaluated to 4 stars and certified: its public code.
 pub async fn certified_code(
     env: &TestEnv,
     registry: &str,
     evaluation: &str,
     certification: &str,
+    n: i32,
 ) -> anyhow::Result<String> {
     let officer = env.token("province_officer", Some("38"), None);
     let mut registry = RegistryServiceClient::new(Channel::from_shared(registry.to_owned())?.connect().await?);
     let mut evaluation = EvaluationServiceClient::new(Channel::from_shared(evaluation.to_owned())?.connect().await?);
     let new = flows::NewProduct {
         commune: "14758",
-        registration: "2899999999",
-        name: "Nem chua bench",
+        registration: &format!("28999{n:05}"),
+        name: &format!("Nem chua bench {n}"),
         subgroup: "rau-cu-qua-hat-tuoi",
     };
     let (_, product) = flows::product(&mut registry, &officer, new).await;
@@ -39,7 +40,7 @@ pub async fn certified_code(
         &mut evaluation,
         &officer,
         &[&product],
-        RoundPlan::province_2026(90, 4),
+        RoundPlan::province_2026(90 + n, 4),
     )
     .await;
     let mut certification =

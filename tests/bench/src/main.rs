@@ -11,6 +11,7 @@ mod certification;
 mod data;
 mod evaluation;
 mod load;
+mod promotion;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -206,8 +207,52 @@ async fn main() -> anyhow::Result<()> {
         ],
     );
     TestApp::wait_serving_at(certification_process.grpc_addr, Duration::from_secs(60)).await;
-    let code =
-        certification::certified_code(&env, &registry.url(), &evaluation.url(), &certification_process.url()).await?;
+    let code = certification::certified_code(
+        &env,
+        &registry.url(),
+        &evaluation.url(),
+        &certification_process.url(),
+        0,
+    )
+    .await?;
+
+    // Issue 6: a promotion service following the certification and registry feeds.
+    let promotion_process = Process::start(
+        "promotion",
+        &env,
+        &[
+            quiet,
+            ("OCOP_SERVICES__REGISTRY__URL", registry.url().as_str()),
+            (
+                "OCOP_SERVICES__CERTIFICATION__URL",
+                certification_process.url().as_str(),
+            ),
+        ],
+    );
+    TestApp::wait_serving_at(promotion_process.grpc_addr, Duration::from_secs(60)).await;
+    let mut revocable = Vec::new();
+    for n in 1..=20 {
+        revocable.push(
+            certification::certified_code(
+                &env,
+                &registry.url(),
+                &evaluation.url(),
+                &certification_process.url(),
+                n,
+            )
+            .await?,
+        );
+    }
+    promotion::fill_catalog(&db, 3_500).await?;
+    let mut latencies =
+        promotion::revocation_latency(&env, &certification_process.url(), &promotion_process.url(), &revocable).await?;
+    latencies.sort_unstable();
+    println!(
+        "promotion: a revocation leaves the catalog, {} certificates: p50 {:.0} ms, max {:.0} ms",
+        latencies.len(),
+        latencies[latencies.len() / 2].as_secs_f64() * 1000.0,
+        latencies[latencies.len() - 1].as_secs_f64() * 1000.0
+    );
 
     // The same registry with Redis unreachable: every read goes to PostgreSQL.
     let registry_cold = Process::start("registry", &env, &[quiet, ("OCOP_REDIS__URL", "redis://127.0.0.1:9")]);
@@ -289,6 +334,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let certifying = channels(&certification_process.url(), n).await?;
+    let promoting = channels(&promotion_process.url(), n).await?;
     let page_path: std::sync::Arc<str> = format!("/verify/{code}").into();
     let verify = move |ch: Channel, _| certification::verify(ch, code.clone());
     let page_addr = certification_process.http_addr;
@@ -372,6 +418,14 @@ async fn main() -> anyhow::Result<()> {
             scenario(&certifying, c, d, verify),
         ),
         ("certification verify page (HTTP/1.1 keep-alive)", page),
+        (
+            "promotion.ListCatalog (province 38, first page of 50)",
+            scenario(&promoting, c, d, |ch, _| promotion::list(ch)),
+        ),
+        (
+            "promotion.GetStatistics (province of 3,500 products)",
+            scenario(&promoting, c, d, |ch, _| promotion::statistics(ch)),
+        ),
     ];
 
     println!(
