@@ -22,7 +22,7 @@ pub async fn fill_catalog(db: &PgPool, n: i64) -> anyhow::Result<()> {
          SELECT p || '-B' || lpad(i::text, 7, '0'), 'subjects/b' || i || '/products/p' || i, 'Sản phẩm ' || i,
                 'subjects/b' || i, 'HTX số ' || i, p, 'Tỉnh ' || p, '1' || lpad((i % 160)::text, 4, '0'),
                 (ARRAY['thuc-pham', 'do-uong', 'thao-duoc', 'thu-cong'])[i % 4 + 1], 3 + i % 3,
-                date '2025-01-01' + (i % 600), date '2028-01-01' + (i % 600)
+                date '2025-01-01' + (i % 600)::int, date '2028-01-01' + (i % 600)::int
          FROM generate_series(1, $1) AS i, unnest(ARRAY['38', '01']) AS p
          ON CONFLICT DO NOTHING",
     )
