@@ -78,6 +78,17 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<M>>,
     {
+        self.get_or_load_for(key, self.inner.ttl_s, load).await
+    }
+
+    /// As [`Cache::get_or_load`], kept `ttl_s` seconds: for read models that
+    /// nothing invalidates and may lag by that much (catalog pages, statistics).
+    pub async fn get_or_load_for<M, F, Fut>(&self, key: &str, ttl_s: u64, load: F) -> Result<M>
+    where
+        M: prost::Message + Default,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<M>>,
+    {
         let full = self.key(key);
         if let Some(bytes) = self.get_bytes(&full).await {
             match M::decode(bytes.as_slice()) {
@@ -93,7 +104,7 @@ impl Cache {
         let message = load().await?;
         // Only if absent: a writer's fresher value (see `put`) must win over a
         // value this reader loaded before the writer's transaction committed.
-        self.set_bytes(&full, message.encode_to_vec(), true).await;
+        self.set_bytes(&full, message.encode_to_vec(), true, ttl_s).await;
         Ok(message)
     }
 
@@ -101,7 +112,8 @@ impl Cache {
     /// Together with readers that only fill absent keys, a read that raced
     /// the write cannot leave the old value behind.
     pub async fn put<M: prost::Message>(&self, key: &str, message: &M) {
-        self.set_bytes(&self.key(key), message.encode_to_vec(), false).await;
+        self.set_bytes(&self.key(key), message.encode_to_vec(), false, self.inner.ttl_s)
+            .await;
     }
 
     /// Removes `key`. Called after the database transaction commits, so a
@@ -131,8 +143,8 @@ impl Cache {
         .flatten()
     }
 
-    async fn set_bytes(&self, key: &str, value: Vec<u8>, only_if_absent: bool) {
-        let (key, ttl) = (key.to_owned(), self.inner.ttl_s);
+    async fn set_bytes(&self, key: &str, value: Vec<u8>, only_if_absent: bool, ttl: u64) {
+        let key = key.to_owned();
         self.run("set", |mut conn| async move {
             let mut set = redis::cmd("SET");
             set.arg(key).arg(value).arg("EX").arg(ttl);

@@ -17,23 +17,46 @@ pub struct Promotion {
     pub db: PgPool,
     /// Where communes are resolved to their province.
     pub registry: RegistryServiceClient<TracedChannel>,
+    /// Public reads, kept [`PUBLIC_TTL_S`].
+    pub cache: ocop_kit::cache::Cache,
 }
+
+/// How long a public catalog page or statistics answer is reused. The feeds
+/// already lag by a fraction of a second; one more second keeps a revocation
+/// well within the 2 s it may take to leave the catalog, and expiry is
+/// re-checked on every read anyway.
+pub const PUBLIC_TTL_S: u64 = 1;
 
 type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl PromotionService for Promotion {
-    async fn list_catalog(
-        &self,
-        request: Request<ListCatalogRequest>,
-    ) -> Result<Response<ListCatalogResponse>, Status> {
-        let r = request.get_ref();
-        let (entries, next_page_token) =
-            catalog::list(&self.db, r.page_size, &r.page_token, &r.filter, &r.query).await?;
-        Ok(Response::new(ListCatalogResponse {
-            entries,
-            next_page_token,
-        }))
+    async fn list_catalog(&self, request: Request<ListCatalogRequest>) -> Reply<ListCatalogResponse> {
+        let r = request.get_ref().clone();
+        let key = format!(
+            "catalog:{:x}",
+            ocop_kit::fnv1a(format!("{}|{}|{}|{}", r.page_size, r.page_token, r.filter, r.query).as_bytes())
+        );
+        let db = self.db.clone();
+        let mut page = self
+            .cache
+            .get_or_load_for(&key, PUBLIC_TTL_S, || async move {
+                let (entries, next_page_token) =
+                    catalog::list(&db, r.page_size, &r.page_token, &r.filter, &r.query).await?;
+                Ok(ListCatalogResponse {
+                    entries,
+                    next_page_token,
+                })
+            })
+            .await?;
+        // A page cached just before midnight must not show what expired at it.
+        let today = ocop_kit::date::to_proto(ocop_kit::date::today_vn());
+        page.entries.retain(|e| {
+            e.valid_until
+                .as_ref()
+                .is_some_and(|u| (u.year, u.month, u.day) >= (today.year, today.month, today.day))
+        });
+        Ok(Response::new(page))
     }
 
     async fn create_sales_point(&self, request: Request<CreateSalesPointRequest>) -> Reply<CreateSalesPointResponse> {
@@ -139,11 +162,20 @@ impl PromotionService for Promotion {
     }
 
     async fn get_statistics(&self, request: Request<GetStatisticsRequest>) -> Reply<GetStatisticsResponse> {
-        let r = request.get_ref();
-        let statistics = statistics::statistics(&self.db, &r.province_code, r.year).await?;
-        Ok(Response::new(GetStatisticsResponse {
-            statistics: Some(statistics),
-        }))
+        let r = request.get_ref().clone();
+        statistics::check_province(&r.province_code)?;
+        let db = self.db.clone();
+        let key = format!("statistics:{}:{}", r.province_code, r.year);
+        let response = self
+            .cache
+            .get_or_load_for(&key, PUBLIC_TTL_S, || async move {
+                let statistics = statistics::statistics(&db, &r.province_code, r.year).await?;
+                Ok(GetStatisticsResponse {
+                    statistics: Some(statistics),
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
     }
 
     async fn export_catalog(&self, request: Request<ExportCatalogRequest>) -> Reply<ExportCatalogResponse> {

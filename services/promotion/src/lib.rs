@@ -118,6 +118,7 @@ pub fn routes(context: &Context) -> Surface {
                 ocop_kit::client::channel(&config.services.registry.url, None)
                     .expect("services.registry.url is validated at start"),
             ),
+            cache: context.cache.clone(),
         })),
         http: Default::default(),
         tasks,

@@ -165,22 +165,35 @@ pub async fn set_target(db: &PgPool, who: &Principal, target: &Target) -> Result
     Ok(stored)
 }
 
-async fn counts(db: &PgPool, key: &str, province: &str) -> Result<Vec<Count>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {key} AS key, count(DISTINCT c.product) FROM catalog c LEFT JOIN producers p ON p.subject = c.subject
-         WHERE c.province_code = $1 AND c.valid_until >= $2 GROUP BY 1 ORDER BY 1"
-    )))
+/// Every breakdown in one pass over the province's certificates in force
+/// (one product counted once, under its best certificate): (section, key, products).
+async fn breakdowns(db: &PgPool, province: &str) -> Result<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "WITH products AS (
+             SELECT DISTINCT ON (c.product) c.product, c.stars::text AS stars, c.group_code, c.commune_code,
+                    extract(year FROM c.issue_date)::int::text AS year, COALESCE(p.kind, 'unknown') AS kind
+             FROM catalog c LEFT JOIN producers p ON p.subject = c.subject
+             WHERE c.province_code = $1 AND c.valid_until >= $2
+             ORDER BY c.product, c.stars DESC)
+         SELECT CASE WHEN GROUPING(stars) = 0 THEN 'stars' WHEN GROUPING(group_code) = 0 THEN 'group'
+                     WHEN GROUPING(kind) = 0 THEN 'kind' WHEN GROUPING(commune_code) = 0 THEN 'commune' ELSE 'year' END,
+                COALESCE(stars, group_code, kind, commune_code, year), count(*)
+         FROM products GROUP BY GROUPING SETS ((stars), (group_code), (kind), (commune_code), (year)) ORDER BY 1, 2",
+    )
     .bind(province)
     .bind(today_vn())
     .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, n)| Count {
-            key,
-            products: n as i32,
+    .await?)
+}
+
+fn section(rows: &[(String, String, i64)], name: &str) -> Vec<Count> {
+    rows.iter()
+        .filter(|(s, _, _)| s == name)
+        .map(|(_, key, n)| Count {
+            key: key.clone(),
+            products: *n as i32,
         })
-        .collect())
+        .collect()
 }
 
 /// INVALID_ARGUMENT unless `province` is a 2-digit province code.
@@ -267,15 +280,16 @@ pub async fn statistics(db: &PgPool, province: &str, year: i32) -> Result<Statis
             target: Some(target),
         });
     }
+    let rows = breakdowns(db, province).await?;
     Ok(Statistics {
         province_code: province.to_owned(),
         registered_products: registered as i32,
         certified_products: certified as i32,
-        by_stars: counts(db, "c.stars::text", province).await?,
-        by_group: counts(db, "c.group_code", province).await?,
-        by_producer_kind: counts(db, "COALESCE(p.kind, 'unknown')", province).await?,
-        by_commune: counts(db, "c.commune_code", province).await?,
-        by_year: counts(db, "extract(year FROM c.issue_date)::int::text", province).await?,
+        by_stars: section(&rows, "stars"),
+        by_group: section(&rows, "group"),
+        by_producer_kind: section(&rows, "kind"),
+        by_commune: section(&rows, "commune"),
+        by_year: section(&rows, "year"),
         sales_points: sales_points as i32,
         targets: progress,
     })
