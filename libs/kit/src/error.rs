@@ -271,6 +271,26 @@ impl Violations {
     }
 }
 
+/// The current etag (`v{version}`) of `name` when `etag` is it: INVALID_ARGUMENT
+/// when none was sent, ABORTED (`STALE_ETAG`) when it is an older one.
+pub fn check_etag(name: &str, etag: &str, version: i64) -> Result<String> {
+    let current = format!("v{version}");
+    if etag.is_empty() {
+        return Err(Error::invalid(
+            "etag",
+            "required: send the etag of the version you read",
+        ));
+    }
+    if etag != current {
+        return Err(Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed since you read it (etag `{etag}`, now {current}); read it again"),
+        ));
+    }
+    Ok(current)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

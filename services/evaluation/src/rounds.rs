@@ -382,21 +382,7 @@ pub async fn list(
 
 /// The current etag when `etag` matches it; INVALID_ARGUMENT or ABORTED otherwise.
 pub(crate) fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
-    let current = format!("v{version}");
-    if etag.is_empty() {
-        return Err(Error::invalid(
-            "etag",
-            "required: send the etag of the version you read",
-        ));
-    }
-    if etag != current {
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!("{name} changed since you read it (etag {etag}, now {current}); read it again"),
-        ));
-    }
-    Ok(current)
+    ocop_kit::error::check_etag(name, etag, version)
 }
 
 /// The users on the council.

@@ -7,7 +7,7 @@ use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
 use ocop_kit::date::{self, to_timestamp, today_vn};
-use ocop_kit::error::Violations;
+use ocop_kit::error::{Violations, check_etag};
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::paging::Page;
@@ -458,24 +458,6 @@ pub async fn remove_product(
         return Err(Error::not_found(format!("{name}/products/{code}")));
     }
     bump(tx, who, &id, "RemoveSalesPointProduct", &before).await
-}
-
-fn check_etag(name: &str, etag: &str, version: i64) -> Result<String> {
-    let current = format!("v{version}");
-    if etag.is_empty() {
-        return Err(Error::invalid(
-            "etag",
-            "required: send the etag of the version you read",
-        ));
-    }
-    if etag != current {
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!("{name} changed since you read it (etag `{etag}`, now {current}); read it again"),
-        ));
-    }
-    Ok(current)
 }
 
 async fn bump(
