@@ -7,9 +7,10 @@
 //! connection manager reconnects in the background, so caching resumes
 //! without a restart when Redis returns.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -34,6 +35,8 @@ struct Inner {
     started: Instant,
     /// Milliseconds since `started` before which Redis is not tried.
     paused_until_ms: AtomicU64,
+    /// Keys this process is refreshing in the background (see `get_or_refresh`).
+    refreshing: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -61,6 +64,7 @@ impl Cache {
                 ttl_s: config.ttl_s,
                 started: Instant::now(),
                 paused_until_ms: AtomicU64::new(0),
+                refreshing: Mutex::default(),
             }),
         })
     }
@@ -106,6 +110,54 @@ impl Cache {
         // value this reader loaded before the writer's transaction committed.
         self.set_bytes(&full, message.encode_to_vec(), true, ttl_s).await;
         Ok(message)
+    }
+
+    /// For public read models under heavy load (catalog pages, statistics):
+    /// a value is fresh for `fresh`, then served stale while one background
+    /// load per process replaces it, and dropped after `keep`. Readers only
+    /// wait on a cold key, so no burst of requests piles onto the database
+    /// when a value ages out; what a reader sees is at most `keep` old.
+    pub async fn get_or_refresh<M, F, Fut>(&self, key: &str, fresh: Duration, keep: Duration, load: F) -> Result<M>
+    where
+        M: prost::Message + Default + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<M>> + Send + 'static,
+    {
+        let full = self.key(key);
+        if let Some((fresh_until, message)) = self.get_bytes(&full).await.as_deref().and_then(split_stamped::<M>) {
+            if unix_ms() < fresh_until {
+                metrics::counter!("ocop_cache_requests_total", "result" => "hit").increment(1);
+                return Ok(message);
+            }
+            metrics::counter!("ocop_cache_requests_total", "result" => "stale").increment(1);
+            let first = self.lock_refreshing().insert(full.clone());
+            if first {
+                let cache = self.clone();
+                tokio::spawn(async move {
+                    match load().await {
+                        Ok(message) => cache.set_stamped(&full, &message, fresh, keep).await,
+                        Err(e) => tracing::warn!(key = %full, error = %e, "background refresh failed; the stale value stays"),
+                    }
+                    cache.lock_refreshing().remove(&full);
+                });
+            }
+            return Ok(message);
+        }
+        metrics::counter!("ocop_cache_requests_total", "result" => "miss").increment(1);
+        let message = load().await?;
+        self.set_stamped(&full, &message, fresh, keep).await;
+        Ok(message)
+    }
+
+    fn lock_refreshing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner.refreshing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn set_stamped<M: prost::Message>(&self, full: &str, message: &M, fresh: Duration, keep: Duration) {
+        let fresh_until = unix_ms() + fresh.as_millis() as u64;
+        let mut value = fresh_until.to_be_bytes().to_vec();
+        message.encode(&mut value).expect("a Vec grows as needed");
+        self.set_bytes_px(full, value, keep).await;
     }
 
     /// Stores the value a write just committed, replacing what is cached.
@@ -156,6 +208,21 @@ impl Cache {
         .await;
     }
 
+    async fn set_bytes_px(&self, key: &str, value: Vec<u8>, keep: Duration) {
+        let key = key.to_owned();
+        let keep_ms = keep.as_millis().max(1) as u64;
+        self.run("set", |mut conn| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(keep_ms)
+                .query_async::<()>(&mut conn)
+                .await
+        })
+        .await;
+    }
+
     /// Runs one command within the timeout; `None` (and a bypass counted) on
     /// timeout, error, or while paused after a failure.
     async fn run<T, F, Fut>(&self, op: &'static str, command: F) -> Option<T>
@@ -191,4 +258,16 @@ impl Cache {
             .store(resume.as_millis() as u64, Ordering::Relaxed);
         None
     }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A value written by `set_stamped`: its fresh-until time and the message.
+fn split_stamped<M: prost::Message + Default>(bytes: &[u8]) -> Option<(u64, M)> {
+    let (stamp, body) = bytes.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*stamp), M::decode(body).ok()?))
 }

@@ -10,6 +10,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod federation;
+pub use federation::{FederationConfig, Peer};
+
 /// The four services of a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,6 +100,8 @@ pub struct Config {
     pub evaluation: EvaluationConfig,
     /// Certificate signing, the public verify page and its rate limit.
     pub certification: CertificationConfig,
+    /// The other deployments' feeds this one follows.
+    pub federation: FederationConfig,
 }
 
 /// Certificate signing, the public verify page and its rate limit.
@@ -311,6 +316,7 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             evaluation: EvaluationConfig::default(),
             certification: CertificationConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -573,6 +579,7 @@ impl Config {
                 format!("{} must be between 0 and 100", self.evaluation.spread_limit_points),
             );
         }
+        self.federation.check(self.deployment.role, &mut bad);
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
             bad(
                 "shutdown_grace_ms",

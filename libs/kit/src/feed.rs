@@ -27,8 +27,8 @@ use crate::auth::{Principal, Role};
 use crate::date::to_timestamp;
 use crate::error::{Error, Result};
 
-/// Adds feed positions to the `outbox` of the pool's schema, and the
-/// `feed_cursors` of what it follows. Idempotent; run after the service's
+/// Adds feed positions to the `outbox` of the pool's schema, the
+/// `feed_cursors` of what it follows and the `mirrored` rows it keeps. Idempotent; run after the service's
 /// migrations.
 pub async fn install(pool: &PgPool) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
@@ -59,6 +59,18 @@ CREATE TABLE IF NOT EXISTS feed_cursors (
     sequence    bigint NOT NULL,
     update_time timestamptz NOT NULL DEFAULT now()
 );
+-- Rows other deployments own, as their feeds describe them (see ocop_kit::mirror).
+CREATE TABLE IF NOT EXISTS mirrored (
+    resource    text PRIMARY KEY,
+    origin      text NOT NULL,
+    label       text NOT NULL,
+    kind        text NOT NULL,
+    payload     bytea NOT NULL,
+    sequence    bigint NOT NULL,
+    update_time timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS mirrored_by_label ON mirrored (label, resource);
+CREATE INDEX IF NOT EXISTS mirrored_by_origin ON mirrored (origin, resource);
 "#,
     )
     .execute(&mut *tx)

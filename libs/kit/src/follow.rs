@@ -15,6 +15,8 @@ use crate::client::TracedChannel;
 use crate::error::Result;
 use crate::server::BoxFuture;
 
+pub mod contact;
+
 /// What a follower does with one change, inside its transaction.
 pub trait Apply: Send + Sync + 'static {
     /// Applies `change`; an error rolls the change back and the follower retries it.
@@ -44,6 +46,9 @@ fn unreachable_feed(status: tonic::Status) -> crate::Error {
     )
 }
 
+/// Most changes applied in one transaction.
+const BATCH: usize = 500;
+
 /// First and longest pause between reconnections.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
@@ -72,7 +77,9 @@ impl<A: Apply> Follower<A> {
         }
     }
 
-    /// One connection: until the stream ends or fails.
+    /// One connection: until the stream ends or fails. Changes that arrive
+    /// together (a replay, a burst) are applied together, up to [`BATCH`] per
+    /// transaction, which is what lets a follower catch up from zero quickly.
     async fn session(&self) -> Result<()> {
         let after = self.cursor().await?;
         let mut feed = (self.connect)().map_err(|e| {
@@ -81,21 +88,84 @@ impl<A: Apply> Follower<A> {
                 format!("cannot open the {} feed: {e:#}", self.source),
             )
         })?;
-        let mut stream = feed
+        let opened = feed
             .watch_changes(WatchChangesRequest { after_sequence: after })
             .await
-            .map_err(unreachable_feed)?
-            .into_inner();
-        while let Some(message) = stream.message().await.map_err(unreachable_feed)? {
-            let Some(change) = message.change else { continue };
-            self.one(&change).await?;
+            .map_err(unreachable_feed);
+        let mut stream = match opened {
+            Ok(stream) => stream.into_inner(),
+            Err(e) => {
+                contact::lost(&self.source);
+                return Err(e);
+            }
+        };
+        contact::made(&self.source, after);
+        let result = async {
+            let mut batch = Vec::new();
+            while let Some(message) = stream.message().await.map_err(unreachable_feed)? {
+                batch.extend(message.change);
+                // Whatever else is already received, without waiting for more.
+                while batch.len() < BATCH {
+                    match tokio::time::timeout(Duration::ZERO, stream.message()).await {
+                        Ok(next) => match next.map_err(unreachable_feed)? {
+                            Some(message) => batch.extend(message.change),
+                            None => break,
+                        },
+                        Err(_pending) => break,
+                    }
+                }
+                if let Some(last) = batch.last().map(|c| c.sequence) {
+                    self.apply_batch(&batch).await?;
+                    contact::applied(&self.source, last);
+                    batch.clear();
+                }
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        contact::lost(&self.source);
+        result
     }
 
     /// Applies one change and moves the cursor, in one transaction; a change
     /// at or behind the cursor (a redelivery) is skipped.
     pub async fn one(&self, change: &Change) -> Result<()> {
+        self.apply_batch(std::slice::from_ref(change)).await
+    }
+
+    /// Applies `changes` (in feed order) and moves the cursor past the last,
+    /// in one transaction; changes at or behind the cursor are skipped.
+    pub async fn apply_batch(&self, changes: &[Change]) -> Result<()> {
+        let Some(last) = changes.last() else { return Ok(()) };
+        let mut tx = self.db.begin().await?;
+        let cursor: Option<i64> = sqlx::query_scalar("SELECT sequence FROM feed_cursors WHERE source = $1 FOR UPDATE")
+            .bind(&self.source)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let cursor = cursor.unwrap_or(0);
+        if last.sequence <= cursor {
+            return Ok(());
+        }
+        for change in changes.iter().filter(|c| c.sequence > cursor) {
+            self.apply
+                .apply(&mut tx, change)
+                .instrument(self.span(change))
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO feed_cursors (source, sequence) VALUES ($1, $2)
+             ON CONFLICT (source) DO UPDATE SET sequence = EXCLUDED.sequence, update_time = now()",
+        )
+        .bind(&self.source)
+        .bind(last.sequence)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The span of one applied change, linked to the trace that made it.
+    fn span(&self, change: &Change) -> tracing::Span {
         let span = tracing::info_span!(
             "feed.apply",
             source = %self.source,
@@ -103,36 +173,21 @@ impl<A: Apply> Follower<A> {
             resource = %change.resource,
             kind = %change.kind
         );
-        {
-            use tracing_opentelemetry::OpenTelemetrySpanExt;
-            let producer = crate::telemetry::span_context_of(&change.traceparent);
-            if producer.is_valid() {
-                span.add_link(producer);
-            }
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let producer = crate::telemetry::span_context_of(&change.traceparent);
+        if producer.is_valid() {
+            span.add_link(producer);
         }
-        async {
-            let mut tx = self.db.begin().await?;
-            let cursor: Option<i64> =
-                sqlx::query_scalar("SELECT sequence FROM feed_cursors WHERE source = $1 FOR UPDATE")
-                    .bind(&self.source)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if cursor.is_some_and(|c| c >= change.sequence) {
-                return Ok(());
-            }
-            self.apply.apply(&mut tx, change).await?;
-            sqlx::query(
-                "INSERT INTO feed_cursors (source, sequence) VALUES ($1, $2)
-                 ON CONFLICT (source) DO UPDATE SET sequence = EXCLUDED.sequence, update_time = now()",
-            )
-            .bind(&self.source)
-            .bind(change.sequence)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        .instrument(span)
-        .await
+        span
     }
+}
+
+/// Opens `url`'s feed with the `service` token another deployment issued,
+/// read from `token_path` at each connection (so a renewed token is used).
+pub fn with_token_file(url: String, token_path: std::path::PathBuf) -> Connect {
+    Box::new(move || {
+        let token = std::fs::read_to_string(&token_path)
+            .map_err(|e| anyhow::anyhow!("cannot read the feed token {}: {e}", token_path.display()))?;
+        Ok(FeedServiceClient::new(crate::client::channel(&url, Some(token.trim()))?))
+    })
 }

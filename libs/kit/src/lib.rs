@@ -17,6 +17,7 @@ pub mod follow;
 pub mod gate;
 pub mod idempotency;
 pub mod metrics_http;
+pub mod mirror;
 pub mod paging;
 pub mod server;
 pub mod telemetry;

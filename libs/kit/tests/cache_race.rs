@@ -45,3 +45,60 @@ async fn a_racing_reader_cannot_overwrite_a_writers_fresh_value() {
     let later = cache.get_or_load("missing", || async { Ok(new) }).await.unwrap();
     assert_eq!(later, new);
 }
+
+fn day(day: i32) -> Date {
+    Date {
+        year: 2026,
+        month: 1,
+        day,
+    }
+}
+
+/// A value past its fresh time is served once more while one background load
+/// replaces it; past its keep time it is gone and the reader loads.
+#[tokio::test]
+async fn a_stale_value_is_served_while_one_load_replaces_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    let env = TestEnv::new().await;
+    let cache = Cache::new(&env.config.redis, "refresh").unwrap();
+    let (fresh, keep) = (Duration::from_millis(200), Duration::from_millis(1500));
+    let loads = Arc::new(AtomicUsize::new(0));
+    let load = |value: i32| {
+        let loads = loads.clone();
+        move || async move {
+            loads.fetch_add(1, Ordering::SeqCst);
+            // Slow enough that the second stale reader finds it in flight.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(day(value))
+        }
+    };
+
+    assert_eq!(cache.get_or_refresh("k", fresh, keep, load(1)).await.unwrap(), day(1));
+    assert_eq!(cache.get_or_refresh("k", fresh, keep, load(2)).await.unwrap(), day(1), "fresh: a hit");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stale: both readers get the old value at once, and only one load starts.
+    let (a, b) = tokio::join!(
+        cache.get_or_refresh("k", fresh, keep, load(2)),
+        cache.get_or_refresh("k", fresh, keep, load(3)),
+    );
+    assert_eq!((a.unwrap(), b.unwrap()), (day(1), day(1)));
+    let mut waited = 0;
+    while cache.get_or_refresh("k", fresh, keep, load(9)).await.unwrap() == day(1) {
+        assert!(waited < 100, "the background load never replaced the stale value");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "one background load for both stale readers");
+
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(
+        cache.get_or_refresh("k", fresh, keep, load(4)).await.unwrap(),
+        day(4),
+        "past keep, the reader loads"
+    );
+}

@@ -1,5 +1,7 @@
 //! The gRPC adapter of the promotion service.
 
+use std::time::Duration;
+
 use ocop_kit::auth::Principal;
 use ocop_kit::client::{TracedChannel, bearer_of};
 use ocop_proto::promotion::v1::promotion_service_server::PromotionService;
@@ -17,15 +19,17 @@ pub struct Promotion {
     pub db: PgPool,
     /// Where communes are resolved to their province.
     pub registry: RegistryServiceClient<TracedChannel>,
-    /// Public reads, kept [`PUBLIC_TTL_S`].
+    /// Public reads, reused for up to [`PUBLIC_KEEP`].
     pub cache: ocop_kit::cache::Cache,
 }
 
-/// How long a public catalog page or statistics answer is reused. The feeds
-/// already lag by a fraction of a second; one more second keeps a revocation
-/// well within the 2 s it may take to leave the catalog, and expiry is
-/// re-checked on every read anyway.
-pub const PUBLIC_TTL_S: u64 = 1;
+/// How long a public catalog page or statistics answer is served as is;
+/// after that it is still served while one background load replaces it.
+pub const PUBLIC_FRESH: Duration = Duration::from_millis(500);
+/// The oldest answer ever served. The feeds lag by a fraction of a second, so
+/// a revocation leaves the catalog well within its 2 s; expiry is re-checked
+/// on every read anyway.
+pub const PUBLIC_KEEP: Duration = Duration::from_millis(1200);
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -40,7 +44,7 @@ impl PromotionService for Promotion {
         let db = self.db.clone();
         let mut page = self
             .cache
-            .get_or_load_for(&key, PUBLIC_TTL_S, || async move {
+            .get_or_refresh(&key, PUBLIC_FRESH, PUBLIC_KEEP, move || async move {
                 let (entries, next_page_token) =
                     catalog::list(&db, r.page_size, &r.page_token, &r.filter, &r.query).await?;
                 Ok(ListCatalogResponse {
@@ -168,7 +172,7 @@ impl PromotionService for Promotion {
         let key = format!("statistics:{}:{}", r.province_code, r.year);
         let response = self
             .cache
-            .get_or_load_for(&key, PUBLIC_TTL_S, || async move {
+            .get_or_refresh(&key, PUBLIC_FRESH, PUBLIC_KEEP, move || async move {
                 let statistics = statistics::statistics(&db, &r.province_code, r.year).await?;
                 Ok(GetStatisticsResponse {
                     statistics: Some(statistics),

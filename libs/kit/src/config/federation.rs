@@ -1,0 +1,119 @@
+//! Which other deployments this one follows (DESIGN.md §6): a national
+//! deployment follows every province's feeds; a province follows the national
+//! certification feed, which brings back its 5-star certificates.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DeploymentRole, PROVINCE_CODES_2025};
+
+/// The feeds of other deployments this one follows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// On the national deployment: every province it mirrors.
+    pub provinces: Vec<Peer>,
+    /// On a province: the national deployment (its `certification` URL is the one used).
+    pub national: Option<Peer>,
+}
+
+/// Another deployment, as a follower reaches it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Peer {
+    /// The province's 2025 code; empty for the national deployment.
+    pub province_code: String,
+    /// Its registry's gRPC URL.
+    pub registry_url: String,
+    /// Its evaluation service's gRPC URL.
+    pub evaluation_url: String,
+    /// Its certification service's gRPC URL.
+    pub certification_url: String,
+    /// A file holding a `service` token that deployment issued to this one.
+    /// Read at every (re)connection, so a renewed token is picked up.
+    pub token_path: PathBuf,
+}
+
+impl Peer {
+    /// The feed-cursor name of this peer's `service` feed: `38/registry`, `national/certification`.
+    pub fn source(&self, service: &str) -> String {
+        let origin = if self.province_code.is_empty() {
+            "national"
+        } else {
+            &self.province_code
+        };
+        format!("{origin}/{service}")
+    }
+}
+
+fn url_ok(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+impl FederationConfig {
+    /// Pushes `(key, why)` for each broken rule.
+    pub(super) fn check(&self, role: DeploymentRole, bad: &mut dyn FnMut(&str, String)) {
+        match role {
+            DeploymentRole::Province if !self.provinces.is_empty() => bad(
+                "federation.provinces",
+                "only a national deployment (deployment.role = \"national\") follows provinces".into(),
+            ),
+            DeploymentRole::National if self.national.is_some() => bad(
+                "federation.national",
+                "a national deployment does not follow another national deployment".into(),
+            ),
+            _ => {}
+        }
+        let mut seen = BTreeSet::new();
+        for (i, peer) in self.provinces.iter().enumerate() {
+            let key = format!("federation.provinces[{i}]");
+            if !PROVINCE_CODES_2025.contains(&peer.province_code.as_str()) {
+                bad(
+                    &format!("{key}.province_code"),
+                    format!("\"{}\" is not a 2025 province code", peer.province_code),
+                );
+            } else if !seen.insert(peer.province_code.as_str()) {
+                bad(
+                    &format!("{key}.province_code"),
+                    format!("province {} is listed twice", peer.province_code),
+                );
+            }
+            for (field, url) in [
+                ("registry_url", &peer.registry_url),
+                ("evaluation_url", &peer.evaluation_url),
+                ("certification_url", &peer.certification_url),
+            ] {
+                if !url_ok(url) {
+                    bad(&format!("{key}.{field}"), format!("\"{url}\" must start with http:// or https://"));
+                }
+            }
+            check_token(&key, peer, bad);
+        }
+        if let Some(peer) = &self.national {
+            if !peer.province_code.is_empty() {
+                bad(
+                    "federation.national.province_code",
+                    "must be empty: the national deployment serves no single province".into(),
+                );
+            }
+            if !url_ok(&peer.certification_url) {
+                bad(
+                    "federation.national.certification_url",
+                    format!("\"{}\" must start with http:// or https://", peer.certification_url),
+                );
+            }
+            check_token("federation.national", peer, bad);
+        }
+    }
+}
+
+fn check_token(key: &str, peer: &Peer, bad: &mut dyn FnMut(&str, String)) {
+    if peer.token_path.as_os_str().is_empty() {
+        bad(
+            &format!("{key}.token_path"),
+            "required: a file with the `service` token that deployment issued".into(),
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! Rows another deployment owns, kept here as that deployment's feed last
+//! described them: the national deployment mirrors every province's
+//! producers, products, results and certificates, and a province mirrors the
+//! 5-star certificates the national deployment issued for it.
+//!
+//! A mirrored row is read-only here (it changes only through its owner's
+//! feed), sits in the service's `mirrored` table beside its own tables, and
+//! keeps its resource name: names carry no province and are unique across
+//! deployments (UUIDs, or codes prefixed with the issuing province).
+
+use ocop_proto::feed::v1::Change;
+use sqlx::{PgConnection, PgPool};
+
+use crate::error::{Error, Result};
+use crate::follow::Apply;
+use crate::server::BoxFuture;
+
+/// Chooses the changes to keep and the label to keep each under (`None`: not kept).
+pub type Keep = Box<dyn Fn(&Change) -> Option<&'static str> + Send + Sync>;
+
+/// A follower's [`Apply`] that mirrors another deployment's changes.
+pub struct Mirror {
+    /// Who owns the rows: a province code, or `national`.
+    pub origin: String,
+    /// Which changes are kept, and under which label.
+    pub keep: Keep,
+    /// Whether a kept change is also written to this service's own feed, for
+    /// this deployment's own followers (a province's catalog learns of its
+    /// national 5-star certificates through its own certification feed).
+    pub pass_on: bool,
+}
+
+impl Apply for Mirror {
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Some(label) = (self.keep)(change) else {
+                return Ok(());
+            };
+            // The owner check makes a name clash between two deployments
+            // visible instead of letting one overwrite the other's row.
+            let kept: i64 = sqlx::query_scalar(
+                "WITH kept AS (
+                     INSERT INTO mirrored (resource, origin, label, kind, payload, sequence)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (resource) DO UPDATE SET label = EXCLUDED.label, kind = EXCLUDED.kind,
+                         payload = EXCLUDED.payload, sequence = EXCLUDED.sequence, update_time = now()
+                     WHERE mirrored.origin = EXCLUDED.origin
+                     RETURNING resource),
+                 passed AS (
+                     INSERT INTO outbox (resource, change, payload, traceparent)
+                     SELECT resource, $4, $5, NULLIF($7, '') FROM kept WHERE $8)
+                 SELECT count(*) FROM kept",
+            )
+            .bind(&change.resource)
+            .bind(&self.origin)
+            .bind(label)
+            .bind(&change.kind)
+            .bind(&change.payload)
+            .bind(change.sequence)
+            .bind(&change.traceparent)
+            .bind(self.pass_on)
+            .fetch_one(&mut *tx)
+            .await?;
+            if kept == 0 {
+                metrics::counter!("ocop_mirror_conflicts_total", "origin" => self.origin.clone()).increment(1);
+                tracing::error!(
+                    origin = %self.origin,
+                    resource = %change.resource,
+                    "a mirrored name is already owned by another deployment; the change is skipped"
+                );
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A mirrored row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Mirrored {
+    /// Its name.
+    pub resource: String,
+    /// Who owns it.
+    pub origin: String,
+    /// The label it was kept under.
+    pub label: String,
+    /// Its last change's kind.
+    pub kind: String,
+    /// The resource as its owner last described it (protobuf).
+    pub payload: Vec<u8>,
+}
+
+/// The mirrored row named `resource`, if any.
+pub async fn get(db: &PgPool, resource: &str) -> Result<Option<Mirrored>> {
+    Ok(sqlx::query_as(
+        "SELECT resource, origin, label, kind, payload FROM mirrored WHERE resource = $1",
+    )
+    .bind(resource)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Up to `limit` rows labelled `label`, by name, after the name `after`.
+pub async fn page(db: &PgPool, label: &str, after: &str, limit: i64) -> Result<Vec<Mirrored>> {
+    Ok(sqlx::query_as(
+        "SELECT resource, origin, label, kind, payload FROM mirrored
+         WHERE label = $1 AND resource > $2 ORDER BY resource LIMIT $3",
+    )
+    .bind(label)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The refusal of a write to a mirrored row.
+pub fn read_only(row: &Mirrored) -> Error {
+    let owner = if row.origin == "national" {
+        "the national deployment".to_owned()
+    } else {
+        format!("province {}'s deployment", row.origin)
+    };
+    Error::failed_precondition(
+        "MIRRORED_READ_ONLY",
+        format!("{} belongs to {owner} and is only mirrored here; change it there", row.resource),
+    )
+}
