@@ -7,9 +7,10 @@
 //! connection manager reconnects in the background, so caching resumes
 //! without a restart when Redis returns.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use redis::AsyncCommands;
@@ -37,7 +38,16 @@ struct Inner {
     paused_until_ms: AtomicU64,
     /// Keys this process is refreshing in the background (see `get_or_refresh`).
     refreshing: Mutex<HashSet<String>>,
+    /// Fresh values `get_or_refresh` saw, decoded, by key: hot public pages
+    /// are answered without a Redis round trip while they are fresh.
+    local: Mutex<HashMap<String, Decoded>>,
 }
+
+/// A decoded value and the time (Unix ms) until which it is fresh.
+type Decoded = (u64, Arc<dyn Any + Send + Sync>);
+
+/// Most values kept decoded in the process; past it the map starts over.
+const LOCAL_ENTRIES: usize = 1024;
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,6 +75,7 @@ impl Cache {
                 started: Instant::now(),
                 paused_until_ms: AtomicU64::new(0),
                 refreshing: Mutex::default(),
+                local: Mutex::default(),
             }),
         })
     }
@@ -116,17 +127,24 @@ impl Cache {
     /// a value is fresh for `fresh`, then served stale while one background
     /// load per process replaces it, and dropped after `keep`. Readers only
     /// wait on a cold key, so no burst of requests piles onto the database
-    /// when a value ages out; what a reader sees is at most `keep` old.
+    /// when a value ages out; what a reader sees is at most `keep` old. While
+    /// fresh, a value is also kept decoded in the process, so a hot page costs
+    /// no Redis round trip.
     pub async fn get_or_refresh<M, F, Fut>(&self, key: &str, fresh: Duration, keep: Duration, load: F) -> Result<M>
     where
-        M: prost::Message + Default + Send + 'static,
+        M: prost::Message + Default + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<M>> + Send + 'static,
     {
         let full = self.key(key);
+        if let Some(message) = self.local_get::<M>(&full) {
+            metrics::counter!("ocop_cache_requests_total", "result" => "local").increment(1);
+            return Ok(message);
+        }
         if let Some((fresh_until, message)) = self.get_bytes(&full).await.as_deref().and_then(split_stamped::<M>) {
             if unix_ms() < fresh_until {
                 metrics::counter!("ocop_cache_requests_total", "result" => "hit").increment(1);
+                self.local_put(&full, fresh_until, &message);
                 return Ok(message);
             }
             metrics::counter!("ocop_cache_requests_total", "result" => "stale").increment(1);
@@ -136,7 +154,9 @@ impl Cache {
                 tokio::spawn(async move {
                     match load().await {
                         Ok(message) => cache.set_stamped(&full, &message, fresh, keep).await,
-                        Err(e) => tracing::warn!(key = %full, error = %e, "background refresh failed; the stale value stays"),
+                        Err(e) => {
+                            tracing::warn!(key = %full, error = %e, "background refresh failed; the stale value stays")
+                        }
                     }
                     cache.lock_refreshing().remove(&full);
                 });
@@ -149,15 +169,40 @@ impl Cache {
         Ok(message)
     }
 
-    fn lock_refreshing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.inner.refreshing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// A fresh decoded copy of `full` kept in this process, if any.
+    fn local_get<M: Clone + Send + Sync + 'static>(&self, full: &str) -> Option<M> {
+        let local = self.inner.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (fresh_until, value) = local.get(full)?;
+        (unix_ms() < *fresh_until).then(|| value.downcast_ref::<M>().cloned())?
     }
 
-    async fn set_stamped<M: prost::Message>(&self, full: &str, message: &M, fresh: Duration, keep: Duration) {
+    fn local_put<M: Clone + Send + Sync + 'static>(&self, full: &str, fresh_until: u64, message: &M) {
+        let mut local = self.inner.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if local.len() >= LOCAL_ENTRIES {
+            local.clear();
+        }
+        local.insert(full.to_owned(), (fresh_until, Arc::new(message.clone())));
+    }
+
+    fn lock_refreshing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn set_stamped<M: prost::Message + Clone + Send + Sync + 'static>(
+        &self,
+        full: &str,
+        message: &M,
+        fresh: Duration,
+        keep: Duration,
+    ) {
         let fresh_until = unix_ms() + fresh.as_millis() as u64;
         let mut value = fresh_until.to_be_bytes().to_vec();
         message.encode(&mut value).expect("a Vec grows as needed");
         self.set_bytes_px(full, value, keep).await;
+        self.local_put(full, fresh_until, message);
     }
 
     /// Stores the value a write just committed, replacing what is cached.

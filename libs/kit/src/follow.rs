@@ -147,10 +147,7 @@ impl<A: Apply> Follower<A> {
             return Ok(());
         }
         for change in changes.iter().filter(|c| c.sequence > cursor) {
-            self.apply
-                .apply(&mut tx, change)
-                .instrument(self.span(change))
-                .await?;
+            self.apply.apply(&mut tx, change).instrument(self.span(change)).await?;
         }
         sqlx::query(
             "INSERT INTO feed_cursors (source, sequence) VALUES ($1, $2)
@@ -188,6 +185,9 @@ pub fn with_token_file(url: String, token_path: std::path::PathBuf) -> Connect {
     Box::new(move || {
         let token = std::fs::read_to_string(&token_path)
             .map_err(|e| anyhow::anyhow!("cannot read the feed token {}: {e}", token_path.display()))?;
-        Ok(FeedServiceClient::new(crate::client::channel(&url, Some(token.trim()))?))
+        Ok(FeedServiceClient::new(crate::client::channel(
+            &url,
+            Some(token.trim()),
+        )?))
     })
 }

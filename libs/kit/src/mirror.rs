@@ -90,13 +90,33 @@ pub struct Mirrored {
 }
 
 /// The mirrored row named `resource`, if any.
-pub async fn get(db: &PgPool, resource: &str) -> Result<Option<Mirrored>> {
-    Ok(sqlx::query_as(
-        "SELECT resource, origin, label, kind, payload FROM mirrored WHERE resource = $1",
+pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, resource: &str) -> Result<Option<Mirrored>> {
+    Ok(
+        sqlx::query_as("SELECT resource, origin, label, kind, payload FROM mirrored WHERE resource = $1")
+            .bind(resource)
+            .fetch_optional(db)
+            .await?,
     )
-    .bind(resource)
-    .fetch_optional(db)
-    .await?)
+}
+
+/// The mirrored resource named `resource`, decoded, if any.
+pub async fn find<M: prost::Message + Default>(db: &PgPool, resource: &str) -> Result<Option<M>> {
+    let Some(row) = get(db, resource).await? else {
+        return Ok(None);
+    };
+    M::decode(row.payload.as_slice())
+        .map(Some)
+        .map_err(|e| Error::internal(format!("mirrored {resource} does not decode: {e}")))
+}
+
+/// What to answer a write to `resource` that is not among this service's own
+/// rows: the refusal to write a mirrored row, or NOT_FOUND.
+pub async fn missing<'e, E: sqlx::PgExecutor<'e>>(db: E, resource: &str) -> Error {
+    match get(db, resource).await {
+        Ok(Some(row)) => read_only(&row),
+        Ok(None) => Error::not_found(resource),
+        Err(e) => e,
+    }
 }
 
 /// Up to `limit` rows labelled `label`, by name, after the name `after`.
@@ -121,6 +141,42 @@ pub fn read_only(row: &Mirrored) -> Error {
     };
     Error::failed_precondition(
         "MIRRORED_READ_ONLY",
-        format!("{} belongs to {owner} and is only mirrored here; change it there", row.resource),
+        format!(
+            "{} belongs to {owner} and is only mirrored here; change it there",
+            row.resource
+        ),
     )
+}
+
+/// On the national deployment, one follower per province in the
+/// configuration, mirroring that province's `service` feed (reached at
+/// `url_of(peer)`) into `db`'s `mirrored` table; none elsewhere.
+pub fn follow_provinces(
+    config: &crate::config::Config,
+    db: &PgPool,
+    service: &str,
+    url_of: fn(&crate::config::Peer) -> &str,
+    keep: fn(&Change) -> Option<&'static str>,
+) -> Vec<BoxFuture<'static, ()>> {
+    if config.deployment.role != crate::config::DeploymentRole::National {
+        return Vec::new();
+    }
+    config
+        .federation
+        .provinces
+        .iter()
+        .map(|peer| {
+            let follower = crate::follow::Follower {
+                source: peer.source(service),
+                connect: crate::follow::with_token_file(url_of(peer).to_owned(), peer.token_path.clone()),
+                db: db.clone(),
+                apply: Mirror {
+                    origin: peer.province_code.clone(),
+                    keep: Box::new(keep),
+                    pass_on: false,
+                },
+            };
+            Box::pin(follower.run()) as BoxFuture<'static, ()>
+        })
+        .collect()
 }

@@ -77,7 +77,11 @@ async fn a_stale_value_is_served_while_one_load_replaces_it() {
     };
 
     assert_eq!(cache.get_or_refresh("k", fresh, keep, load(1)).await.unwrap(), day(1));
-    assert_eq!(cache.get_or_refresh("k", fresh, keep, load(2)).await.unwrap(), day(1), "fresh: a hit");
+    assert_eq!(
+        cache.get_or_refresh("k", fresh, keep, load(2)).await.unwrap(),
+        day(1),
+        "fresh: a hit"
+    );
     assert_eq!(loads.load(Ordering::SeqCst), 1);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -93,7 +97,11 @@ async fn a_stale_value_is_served_while_one_load_replaces_it() {
         waited += 1;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(loads.load(Ordering::SeqCst), 2, "one background load for both stale readers");
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        2,
+        "one background load for both stale readers"
+    );
 
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(

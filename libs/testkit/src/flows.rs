@@ -89,7 +89,7 @@ pub async fn product(
 /// What round to run.
 #[derive(Debug, Clone, Copy)]
 pub struct RoundPlan {
-    /// PROVINCE or DISTRICT (province 38).
+    /// PROVINCE or DISTRICT (province 38), or CENTRAL (the ministry).
     pub level: RoundLevel,
     /// The round's date.
     pub date: (i32, u8, u8),
@@ -113,6 +113,15 @@ impl RoundPlan {
             stars,
             disqualify: false,
             publish: true,
+        }
+    }
+
+    /// A 2026 central round (the ministry's, for 5 stars), published.
+    pub fn central_2026(batch: i32) -> RoundPlan {
+        RoundPlan {
+            level: RoundLevel::Central,
+            date: (2026, 9, 1),
+            ..RoundPlan::province_2026(batch, 5)
         }
     }
 }
@@ -180,11 +189,13 @@ pub async fn evaluate(
     plan: RoundPlan,
 ) -> Evaluated {
     let (year, month, day) = plan.date;
+    // A CENTRAL round is the ministry's: no province, and a national council.
+    let province = (plan.level != RoundLevel::Central).then_some("38");
     let round = EvaluationRound {
         level: plan.level as i32,
         year,
         batch: plan.batch,
-        province_code: "38".into(),
+        province_code: province.unwrap_or_default().into(),
         decision_date: Some(Date {
             year,
             month: month.into(),
@@ -316,7 +327,7 @@ pub async fn evaluate(
     for (user, _) in COUNCIL {
         let token = env
             .signer
-            .issue(user, "council_member", Some("38"), None, 600)
+            .issue(user, "council_member", province, None, 600)
             .expect("token");
         for entry in &entries {
             let sheet = evaluation

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ocop_kit::ErrorKind;
 use ocop_kit::auth::Principal;
 use ocop_kit::cache::Cache;
 use ocop_kit::client::{TracedChannel, bearer_of};
@@ -53,9 +54,15 @@ impl CertificationService for Certification {
 
     async fn get_certificate(&self, request: Request<GetCertificateRequest>) -> Reply<GetCertificateResponse> {
         Principal::from_request(&request)?;
-        let row = store::get(&self.db, &request.get_ref().name).await?;
+        let name = &request.get_ref().name;
+        let certificate = match store::get(&self.db, name).await {
+            Ok(row) => row.to_proto(&self.public_url, today_vn()),
+            // Another deployment's, mirrored here.
+            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e)?,
+            Err(e) => return Err(e.into()),
+        };
         Ok(Response::new(GetCertificateResponse {
-            certificate: Some(row.to_proto(&self.public_url, today_vn())),
+            certificate: Some(certificate),
         }))
     }
 

@@ -6,6 +6,7 @@
 
 pub mod authority;
 pub mod events;
+pub mod federation;
 pub mod grpc;
 pub mod issue;
 pub mod keys;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ocop_kit::config::{DeploymentRole, ServiceName};
-use ocop_kit::server::{Context, ServiceSpec, Surface};
+use ocop_kit::server::{BoxFuture, Context, ServiceSpec, Surface};
 use ocop_proto::certification::v1::certification_service_server::CertificationServiceServer;
 use tonic::service::Routes;
 
@@ -78,6 +79,9 @@ pub fn routes(context: &Context) -> Surface {
     Surface {
         grpc: Routes::new(CertificationServiceServer::new(svc.clone())),
         http: page::router(svc.clone()),
-        tasks: vec![Box::pin(sweep::run(svc, interval))],
+        tasks: [Box::pin(sweep::run(svc, interval)) as BoxFuture<'static, ()>]
+            .into_iter()
+            .chain(federation::followers(&context.config, &context.db))
+            .collect(),
     }
 }

@@ -42,13 +42,16 @@ pub async fn revoke(svc: &Certification, who: &Principal, r: &RevokeCertificateR
 
     let today = today_vn();
     let mut tx = svc.db.begin().await?;
-    let current: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let current: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM certificates WHERE code = $1 FOR UPDATE"
     )))
     .bind(&code)
     .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| Error::not_found(&r.name))?;
+    .await?;
+    // Another deployment's certificate is revoked by its issuer, not here.
+    let Some(current) = current else {
+        return Err(ocop_kit::mirror::missing(&mut *tx, &r.name).await);
+    };
     require_issuer(who, &current)?;
     let before = format!("v{}", current.version);
     if r.etag != before {

@@ -15,7 +15,7 @@ use ocop_proto::certification::v1::{Verification, VerificationStatus};
 
 use crate::events::cache_key;
 use crate::grpc::Certification;
-use crate::store;
+use crate::{federation, store};
 
 /// Verifies `code` for a client at `client`.
 pub async fn verify(svc: &Certification, code: &str, client: Option<IpAddr>) -> Result<Verification> {
@@ -33,7 +33,7 @@ pub async fn verify(svc: &Certification, code: &str, client: Option<IpAddr>) -> 
     };
     let db = svc.db.clone();
     let key = code.clone();
-    let mut verification = svc
+    let own = svc
         .cache
         .get_or_load(&cache_key(&code), || async move {
             Ok(match store::fetch(&db, &key).await? {
@@ -46,6 +46,16 @@ pub async fn verify(svc: &Certification, code: &str, client: Option<IpAddr>) -> 
             })
         })
         .await?;
+    // Another deployment's certificate is read from its mirrored row, never
+    // cached: only its issuer's feed changes it, and nothing here would
+    // overwrite a cached answer when it does.
+    let mut verification = match own.status() {
+        VerificationStatus::Unknown => match federation::find(&svc.db, &code).await? {
+            Some(mirrored) => federation::verification(&mirrored),
+            None => own,
+        },
+        _ => own,
+    };
     if verification.status() == VerificationStatus::Valid {
         let until = verification
             .valid_until

@@ -1,5 +1,6 @@
 //! The gRPC adapter of the evaluation service.
 
+use ocop_kit::ErrorKind;
 use ocop_kit::auth::Principal;
 use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationService;
 use ocop_proto::evaluation::v1::*;
@@ -9,7 +10,7 @@ use tonic::{Request, Response, Status};
 use ocop_kit::client::TracedChannel;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
-use crate::{criteria, entries, publish, rounds, sheets, transitions};
+use crate::{criteria, entries, national, publish, rounds, sheets, transitions};
 
 /// Implements `ocop.evaluation.v1.EvaluationService`.
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct Evaluation {
     pub rules: ocop_kit::config::EvaluationConfig,
     /// Criteria sets pinned by entries, decoded once.
     pub sets: criteria::PinnedSets,
+    /// Whether this is the national deployment (it mirrors the provinces' results).
+    pub national: bool,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -184,7 +187,14 @@ impl EvaluationService for Evaluation {
 
     async fn get_result(&self, request: Request<GetResultRequest>) -> Reply<GetResultResponse> {
         Principal::from_request(&request)?;
-        let result = publish::get(&self.db, &request.get_ref().name).await?;
+        let name = &request.get_ref().name;
+        let result = match publish::get(&self.db, name).await {
+            // Nationally, a province's result is mirrored.
+            Err(e) if e.kind() == ErrorKind::NotFound && self.national => {
+                ocop_kit::mirror::find(&self.db, name).await?.ok_or(e)?
+            }
+            found => found?,
+        };
         Ok(Response::new(GetResultResponse { result: Some(result) }))
     }
 
@@ -202,15 +212,20 @@ impl EvaluationService for Evaluation {
     async fn list_nominations(&self, request: Request<ListNominationsRequest>) -> Reply<ListNominationsResponse> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (results, next_page_token) = publish::list(
-            &self.db,
-            "evaluationRounds/-",
-            r.page_size,
-            &r.page_token,
-            &r.filter,
-            true,
-        )
-        .await?;
+        // Nationally, the provinces' nominations (a CENTRAL round nominates nobody).
+        let (results, next_page_token) = if self.national {
+            national::nominations(&self.db, r.page_size, &r.page_token, &r.filter).await?
+        } else {
+            publish::list(
+                &self.db,
+                "evaluationRounds/-",
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                true,
+            )
+            .await?
+        };
         Ok(Response::new(ListNominationsResponse {
             results,
             next_page_token,

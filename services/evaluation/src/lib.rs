@@ -7,6 +7,7 @@
 pub mod criteria;
 pub mod entries;
 pub mod grpc;
+pub mod national;
 pub mod publish;
 pub mod results;
 pub mod rounds;
@@ -15,7 +16,7 @@ pub mod sheet;
 pub mod sheets;
 pub mod transitions;
 
-use ocop_kit::config::ServiceName;
+use ocop_kit::config::{DeploymentRole, ServiceName};
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use tonic::service::Routes;
@@ -41,11 +42,23 @@ pub fn routes(context: &Context) -> Surface {
         .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     let rules = context.config.evaluation.clone();
-    Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
-        db: context.db.clone(),
-        registry,
-        rules,
-        sets: Default::default(),
-    }))
-    .into()
+    let national = context.config.deployment.role == DeploymentRole::National;
+    let tasks = ocop_kit::mirror::follow_provinces(
+        &context.config,
+        &context.db,
+        "evaluation",
+        |p| &p.evaluation_url,
+        national::mirrored,
+    );
+    Surface {
+        grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
+            db: context.db.clone(),
+            registry,
+            rules,
+            sets: Default::default(),
+            national,
+        })),
+        http: Default::default(),
+        tasks,
+    }
 }

@@ -11,8 +11,8 @@ pub mod sales_points;
 pub mod statistics;
 
 use ocop_kit::auth::Signer;
-use ocop_kit::config::ServiceName;
-use ocop_kit::follow::{Apply, Follower};
+use ocop_kit::config::{DeploymentRole, ServiceName};
+use ocop_kit::follow::{Apply, Connect, Follower, with_token_file};
 use ocop_kit::server::{BoxFuture, Context, ServiceSpec, Surface};
 use ocop_proto::feed::v1::Change;
 use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
@@ -58,6 +58,33 @@ impl Apply for Registrations {
     }
 }
 
+/// A follower of `source` (`certification`, `38/registry`, ...) applying
+/// certification or registry changes as the source's name says.
+fn follow(source: String, connect: Connect, context: &Context) -> BoxFuture<'static, ()> {
+    let db = context.db.clone();
+    if source.ends_with("certification") {
+        Box::pin(
+            Follower {
+                source,
+                connect,
+                db,
+                apply: Certifications,
+            }
+            .run(),
+        )
+    } else {
+        Box::pin(
+            Follower {
+                source,
+                connect,
+                db,
+                apply: Registrations,
+            }
+            .run(),
+        )
+    }
+}
+
 /// Lifetime of the `service` tokens the followers present; a stream keeps
 /// its connection past it, a reconnection signs a new one.
 const TOKEN_TTL_S: i64 = 3600;
@@ -78,31 +105,11 @@ pub fn routes(context: &Context) -> Surface {
                 ("registry", config.services.registry.url.clone()),
             ] {
                 let signer = signer.clone();
-                let connect = Box::new(move || {
+                let connect: Connect = Box::new(move || {
                     let token = signer.issue("promotion", "service", None, None, TOKEN_TTL_S)?;
                     Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token))?))
                 });
-                let db = context.db.clone();
-                tasks.push(match source {
-                    "certification" => Box::pin(
-                        Follower {
-                            source: source.into(),
-                            connect,
-                            db,
-                            apply: Certifications,
-                        }
-                        .run(),
-                    ),
-                    _ => Box::pin(
-                        Follower {
-                            source: source.into(),
-                            connect,
-                            db,
-                            apply: Registrations,
-                        }
-                        .run(),
-                    ),
-                });
+                tasks.push(follow(source.into(), connect, context));
             }
         }
         Err(e) => tracing::error!(
@@ -110,6 +117,19 @@ pub fn routes(context: &Context) -> Surface {
             path = %config.auth.signing_key_path.display(),
             "no key to sign the feed followers' tokens: the catalog will not be fed"
         ),
+    }
+    // The national catalog and statistics: every province's feeds, followed
+    // directly with the tokens the provinces issued (and their lag shown).
+    if config.deployment.role == DeploymentRole::National {
+        for peer in &config.federation.provinces {
+            for (service, url) in [
+                ("certification", &peer.certification_url),
+                ("registry", &peer.registry_url),
+            ] {
+                let connect = with_token_file(url.clone(), peer.token_path.clone());
+                tasks.push(follow(peer.source(service), connect, context));
+            }
+        }
     }
     Surface {
         grpc: Routes::new(PromotionServiceServer::new(grpc::Promotion {

@@ -8,7 +8,7 @@ use ocop_kit::date::today_vn;
 use ocop_kit::error::Violations;
 use ocop_kit::{Error, Result};
 use ocop_proto::feed::v1::Change as FeedChange;
-use ocop_proto::promotion::v1::{Count, Statistics, Target, TargetKind, TargetProgress};
+use ocop_proto::promotion::v1::{Count, FeedLag, Statistics, Target, TargetKind, TargetProgress};
 use ocop_proto::registry::v1::{Product, Subject};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
@@ -292,7 +292,24 @@ pub async fn statistics(db: &PgPool, province: &str, year: i32) -> Result<Statis
         by_year: section(&rows, "year"),
         sales_points: sales_points as i32,
         targets: progress,
+        feeds: lag_of(province),
     })
+}
+
+/// On the national deployment, the state of the province's feeds followed
+/// here (empty elsewhere: a province follows its own services only).
+fn lag_of(province: &str) -> Vec<FeedLag> {
+    let prefix = format!("{province}/");
+    ocop_kit::follow::contact::all()
+        .into_iter()
+        .filter(|(source, _)| source.starts_with(&prefix))
+        .map(|(source, c)| FeedLag {
+            source,
+            sequence: c.sequence,
+            connected: c.connected,
+            last_contact_time: Some(ocop_kit::date::to_timestamp(c.last_contact)),
+        })
+        .collect()
 }
 
 /// The catalog of a province as CSV (UTF-8, header row), in force today.

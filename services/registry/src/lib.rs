@@ -38,6 +38,7 @@ pub fn spec() -> ServiceSpec {
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Surface {
     let (db, cache) = (context.db.clone(), context.cache.clone());
+    let tasks = ocop_kit::mirror::follow_provinces(&context.config, &db, "registry", |p| &p.registry_url, mirrored);
     let units = units::Units::new(db.clone(), cache.clone());
     let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
     let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone());
@@ -56,5 +57,20 @@ pub fn routes(context: &Context) -> Surface {
     let server = RegistryServiceServer::new(registry)
         .max_decoding_message_size(32 * 1024 * 1024)
         .max_encoding_message_size(32 * 1024 * 1024);
-    Routes::new(server).into()
+    Surface {
+        grpc: Routes::new(server),
+        http: Default::default(),
+        tasks,
+    }
+}
+
+/// What the national deployment keeps of a province's registry feed: its
+/// producers and products (`subjects/{s}`, `subjects/{s}/products/{p}`).
+fn mirrored(change: &ocop_proto::feed::v1::Change) -> Option<&'static str> {
+    let mut parts = change.resource.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("subjects"), Some(_), None, None, None) => Some("subject"),
+        (Some("subjects"), Some(_), Some("products"), Some(_), None) => Some("product"),
+        _ => None,
+    }
 }

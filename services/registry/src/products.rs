@@ -386,7 +386,8 @@ impl Products {
     /// One product, from the cache when warm.
     pub async fn get(&self, name: &str) -> Result<Product> {
         let (subject, id) = ids::parse_product("name", name)?;
-        self.cache
+        let found = self
+            .cache
             .get_or_load(&cache_key(&subject, &id), || async {
                 let row: Option<Row> = sqlx::query_as(concat!(
                     "SELECT ",
@@ -400,7 +401,13 @@ impl Products {
                 row.map(|r| r.to_proto())
                     .ok_or_else(|| Error::not_found(product_name(&subject, &id)))
             })
-            .await
+            .await;
+        // On the national deployment, a province's product (never cached:
+        // only its feed changes it).
+        match found {
+            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e),
+            found => found,
+        }
     }
 
     /// A page of products of `parent` (`subjects/-` for all).
@@ -599,7 +606,8 @@ async fn lock(tx: &mut PgConnection, subject: &str, id: &str) -> Result<Row> {
     .await?;
     match row {
         Some(row) if row.delete_time.is_none() => Ok(row),
-        _ => Err(Error::not_found(product_name(subject, id))),
+        // A producer's product mirrored from a province is not ours to change.
+        _ => Err(ocop_kit::mirror::missing(&mut *tx, &product_name(subject, id)).await),
     }
 }
 

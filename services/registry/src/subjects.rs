@@ -375,14 +375,21 @@ impl Subjects {
     /// One producer, from the cache when warm.
     pub async fn get(&self, name: &str) -> Result<Subject> {
         let id = ids::parse_subject("name", name)?;
-        self.cache
+        let found = self
+            .cache
             .get_or_load(&cache_key(&id), || async {
                 self.fetch(&self.db, &id)
                     .await?
                     .map(|r| r.to_proto())
                     .ok_or_else(|| Error::not_found(subject_name(&id)))
             })
-            .await
+            .await;
+        // On the national deployment, a province's producer (never cached:
+        // only its feed changes it).
+        match found {
+            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e),
+            found => found,
+        }
     }
 
     /// The row of `id`, if any.
@@ -407,7 +414,8 @@ impl Subjects {
         .await?;
         match row {
             Some(row) if row.delete_time.is_none() => Ok(row),
-            _ => Err(Error::not_found(subject_name(id))),
+            // A producer mirrored from a province is not ours to change.
+            _ => Err(ocop_kit::mirror::missing(&mut *tx, &subject_name(id)).await),
         }
     }
 

@@ -53,6 +53,13 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
     ]
 }
 
+/// A loopback address with a port free now, for a process whose address
+/// others must know before it starts (two deployments following each other).
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").to_string()
+}
+
 /// A running service process; killed when dropped.
 pub struct Process {
     child: Child,
@@ -77,8 +84,9 @@ impl Process {
         command
             .args(["--grpc-listen", grpc_listen, "--http-listen", "127.0.0.1:0"])
             .envs(env_vars(env))
-            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .env_remove("OCOP_CONFIG")
+            // After the removal: a test may give its own OCOP_CONFIG.
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn service");
@@ -144,6 +152,12 @@ impl Process {
         self.lines.lock().unwrap().clone()
     }
 
+    /// Kills it with SIGKILL (no shutdown at all) and waits for it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")
@@ -197,4 +211,17 @@ pub fn run_to_end(name: &str, args: &[&str], envs: &[(String, String)]) -> (Exit
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status, text)
+}
+
+/// A plain HTTP/1.1 GET of `path` at `addr`: the whole response, head included.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text
 }

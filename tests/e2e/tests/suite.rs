@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ocop_e2e::{Process, env_vars, run_to_end};
+use ocop_e2e::{Process, env_vars, http_get, run_to_end};
 use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::{TestEnv, authorized};
@@ -96,18 +96,6 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
 }
 
 /// A minimal HTTP/1.1 GET, to check the metrics port as a scraper sees it.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await.unwrap();
-    text
-}
-
 #[tokio::test]
 async fn health_is_not_serving_until_the_database_answers() {
     let env = TestEnv::new().await;

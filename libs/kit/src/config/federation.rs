@@ -86,7 +86,10 @@ impl FederationConfig {
                 ("certification_url", &peer.certification_url),
             ] {
                 if !url_ok(url) {
-                    bad(&format!("{key}.{field}"), format!("\"{url}\" must start with http:// or https://"));
+                    bad(
+                        &format!("{key}.{field}"),
+                        format!("\"{url}\" must start with http:// or https://"),
+                    );
                 }
             }
             check_token(&key, peer, bad);

@@ -1,0 +1,71 @@
+//! The evaluation service on the national deployment: every province's
+//! published results, mirrored from its feed, and the nominations among
+//! them (provincial results of 90 or more), which wait here for the central
+//! round. CENTRAL rounds themselves are ordinary rounds of this service.
+
+use ocop_kit::filter::Filter;
+use ocop_kit::mirror;
+use ocop_kit::paging::Page;
+use ocop_kit::{Error, Result};
+use ocop_proto::evaluation::v1::EvaluationResult;
+use ocop_proto::feed::v1::Change;
+use prost::Message;
+use sqlx::PgPool;
+
+/// The label of a mirrored nomination.
+const NOMINATION: &str = "nomination";
+
+/// What the national deployment keeps of a province's evaluation feed: its
+/// published results, nominations labelled apart.
+pub fn mirrored(change: &Change) -> Option<&'static str> {
+    if !(change.resource.starts_with("evaluationRounds/") && change.resource.ends_with("/result")) {
+        return None;
+    }
+    let nominated = EvaluationResult::decode(change.payload.as_slice()).is_ok_and(|r| r.nominated);
+    Some(if nominated { NOMINATION } else { "result" })
+}
+
+/// Rows read per query while filtering.
+const SCAN: i64 = 500;
+
+/// A page of the provinces' nominations, by result name; `filter` on
+/// `province_code`, `group_code` and `subgroup_code` as on a province.
+pub async fn nominations(
+    db: &PgPool,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<(Vec<EvaluationResult>, String)> {
+    let filter = Filter::parse(filter, &["province_code", "group_code", "subgroup_code"])?;
+    let query_id = format!("national-nominations|{}", filter.canonical());
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let wanted = |r: &EvaluationResult| {
+        [
+            ("province_code", &r.province_code),
+            ("group_code", &r.group_code),
+            ("subgroup_code", &r.subgroup_code),
+        ]
+        .iter()
+        .all(|(field, value)| filter.get(field).is_none_or(|f| f == value.as_str()))
+    };
+    let mut found = Vec::new();
+    let mut after = page.after.clone().unwrap_or_default();
+    // Nominations are few (a mean of 90 is rare), so filtering them here is cheap.
+    'scan: loop {
+        let rows = mirror::page(db, NOMINATION, &after, SCAN).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.resource.clone();
+        for row in rows {
+            let result = EvaluationResult::decode(row.payload.as_slice())
+                .map_err(|e| Error::internal(format!("mirrored {} does not decode: {e}", row.resource)))?;
+            if wanted(&result) {
+                found.push(result);
+                if found.len() as i64 == page.fetch_limit() {
+                    break 'scan;
+                }
+            }
+        }
+    }
+    let next = page.finish(&mut found, |r| r.name.clone(), &query_id);
+    Ok((found, next))
+}
