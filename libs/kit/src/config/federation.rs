@@ -120,3 +120,79 @@ fn check_token(key: &str, peer: &Peer, bad: &mut dyn FnMut(&str, String)) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::config::Config;
+
+    fn load(overrides: serde_json::Value) -> Result<Config, String> {
+        Config::load_from(None, figment::providers::Env::prefixed("OCOP_NEVER_SET_"), &overrides)
+            .map_err(|e| e.to_string())
+    }
+
+    fn peer(code: &str) -> serde_json::Value {
+        json!({
+            "province_code": code,
+            "registry_url": "http://10.0.38.1:50051",
+            "evaluation_url": "http://10.0.38.1:50052",
+            "certification_url": "http://10.0.38.1:50053",
+            "token_path": "/etc/ocop/tokens/38.jwt",
+        })
+    }
+
+    #[test]
+    fn a_national_deployment_follows_its_provinces() {
+        let config = load(json!({
+            "deployment": {"role": "national"},
+            "federation": {"provinces": [peer("38"), peer("46")]},
+        }))
+        .expect("valid");
+        let sources: Vec<_> = config
+            .federation
+            .provinces
+            .iter()
+            .map(|p| p.source("registry"))
+            .collect();
+        assert_eq!(sources, ["38/registry", "46/registry"]);
+    }
+
+    #[test]
+    fn a_province_follows_the_national_certification_feed() {
+        let config = load(json!({
+            "federation": {"national": {"certification_url": "http://ocop.mae.gov.vn:50053", "token_path": "/t"}},
+        }))
+        .expect("valid");
+        assert_eq!(
+            config.federation.national.unwrap().source("certification"),
+            "national/certification"
+        );
+    }
+
+    #[test]
+    fn every_broken_federation_rule_names_its_key() {
+        let mut bad = peer("99");
+        bad["registry_url"] = json!("10.0.38.1:50051");
+        bad["token_path"] = json!("");
+        let err = load(json!({
+            "deployment": {"role": "national"},
+            "federation": {"provinces": [peer("38"), peer("38"), bad], "national": {"certification_url": "http://x"}},
+        }))
+        .unwrap_err();
+        for expected in [
+            "federation.provinces[1].province_code: province 38 is listed twice",
+            "federation.provinces[2].province_code: \"99\" is not a 2025 province code",
+            "federation.provinces[2].registry_url",
+            "federation.provinces[2].token_path: required",
+            "federation.national: a national deployment does not follow another",
+        ] {
+            assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+        }
+        let err = load(json!({"federation": {"provinces": [peer("38")]}})).unwrap_err();
+        assert!(
+            err.contains("federation.provinces: only a national deployment"),
+            "{err}"
+        );
+    }
+}
