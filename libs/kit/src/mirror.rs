@@ -36,14 +36,16 @@ impl Apply for Mirror {
             let Some(label) = (self.keep)(change) else {
                 return Ok(());
             };
+            // The time is the statement's, not the batch transaction's: it says
+            // when this change arrived (lag figures read it).
             // The owner check makes a name clash between two deployments
             // visible instead of letting one overwrite the other's row.
             let kept: i64 = sqlx::query_scalar(
                 "WITH kept AS (
-                     INSERT INTO mirrored (resource, origin, label, kind, payload, sequence)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                     INSERT INTO mirrored (resource, origin, label, kind, payload, sequence, update_time)
+                     VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())
                      ON CONFLICT (resource) DO UPDATE SET label = EXCLUDED.label, kind = EXCLUDED.kind,
-                         payload = EXCLUDED.payload, sequence = EXCLUDED.sequence, update_time = now()
+                         payload = EXCLUDED.payload, sequence = EXCLUDED.sequence, update_time = EXCLUDED.update_time
                      WHERE mirrored.origin = EXCLUDED.origin
                      RETURNING resource),
                  passed AS (

@@ -16,7 +16,10 @@ fn province_example_is_valid() {
     assert_eq!(config.deployment.role, DeploymentRole::Province);
     assert_eq!(config.deployment.province_code.as_deref(), Some("38"));
     assert_eq!(config.services.certification.grpc_listen.port(), 50053);
-    let national = config.federation.national.expect("follows the national certification feed");
+    let national = config
+        .federation
+        .national
+        .expect("follows the national certification feed");
     assert_eq!(national.source("certification"), "national/certification");
 }
 
@@ -25,6 +28,11 @@ fn national_example_is_valid() {
     let config = load("national.example.toml");
     assert_eq!(config.deployment.role, DeploymentRole::National);
     assert_eq!(config.deployment.province_code, None);
-    let provinces: Vec<_> = config.federation.provinces.iter().map(|p| p.province_code.as_str()).collect();
+    let provinces: Vec<_> = config
+        .federation
+        .provinces
+        .iter()
+        .map(|p| p.province_code.as_str())
+        .collect();
     assert_eq!(provinces, ["38", "48"]);
 }

@@ -11,6 +11,7 @@ mod certification;
 mod data;
 mod evaluation;
 mod load;
+mod national;
 mod promotion;
 
 use std::future::Future;
@@ -42,7 +43,8 @@ struct Args {
     /// Runs per scenario; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Only scenarios whose name contains this (the baselines always run).
+    /// Only scenarios whose name contains this (the baselines always run);
+    /// `national` runs only the national deployment's figures.
     #[arg(long, default_value = "")]
     only: String,
 }
@@ -93,6 +95,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Issue 7's figures need deployments of their own, nothing of the rest.
+    if args.only == "national" {
+        return national::run(args.runs).await;
+    }
     let env = TestEnv::new().await;
     let db = sqlx::PgPool::connect(&env.config.database.url).await?;
     let baseline_url = baseline::start(db.clone(), &env.config.redis.url).await?;
@@ -459,6 +465,9 @@ async fn main() -> anyhow::Result<()> {
             100.0 * s.rps / baselines[2],
             s.errors
         );
+    }
+    if args.only.is_empty() {
+        national::run(args.runs).await?;
     }
     Ok(())
 }
