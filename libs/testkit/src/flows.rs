@@ -89,7 +89,7 @@ pub async fn product(
 /// What round to run.
 #[derive(Debug, Clone, Copy)]
 pub struct RoundPlan {
-    /// PROVINCE or DISTRICT (province 38), or CENTRAL (the ministry).
+    /// PROVINCE or DISTRICT (the products' province), or CENTRAL (the ministry).
     pub level: RoundLevel,
     /// The round's date.
     pub date: (i32, u8, u8),
@@ -190,7 +190,8 @@ pub async fn evaluate(
 ) -> Evaluated {
     let (year, month, day) = plan.date;
     // A CENTRAL round is the ministry's: no province, and a national council.
-    let province = (plan.level != RoundLevel::Central).then_some("38");
+    let province = (plan.level != RoundLevel::Central).then(|| products[0].province_code.clone());
+    let province = province.as_deref();
     let round = EvaluationRound {
         level: plan.level as i32,
         year,
@@ -258,13 +259,7 @@ pub async fn evaluate(
         if plan.level == RoundLevel::Province && (year, month, day) >= (2025, 7, 6) {
             let commune = env
                 .signer
-                .issue(
-                    "can-bo-xa",
-                    "commune_officer",
-                    Some("38"),
-                    Some(&entry.commune_code),
-                    600,
-                )
+                .issue("can-bo-xa", "commune_officer", province, Some(&entry.commune_code), 600)
                 .expect("token");
             evaluation
                 .record_commune_assessment(authorized(

@@ -1,6 +1,8 @@
 //! `ocop`: the command line of the OCOP platform.
 
 mod call;
+mod merger;
+mod province_file;
 mod suite;
 mod transfer;
 
@@ -69,6 +71,18 @@ enum Command {
         #[command(subcommand)]
         what: CriteriaWhat,
     },
+    /// Write this province's whole dataset (every service, the audit logs,
+    /// the signing keys marked retired) to one checked file, for a merger.
+    ExportProvince {
+        /// The file to write.
+        file: std::path::PathBuf,
+    },
+    /// Load a file of `export-province` into this deployment: checked first,
+    /// units mapped to today's, names kept; the same file twice changes nothing.
+    ImportProvince {
+        /// The file to read.
+        file: std::path::PathBuf,
+    },
     /// Export producers and products to CSV, in the import format.
     Export {
         /// What to export.
@@ -127,6 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up { only } => runtime.block_on(suite::up(config, only)),
         Command::Migrate => runtime.block_on(suite::migrate(&config)),
+        Command::ExportProvince { file } => runtime.block_on(merger::export(&config, &file)),
+        Command::ImportProvince { file } => runtime.block_on(merger::import(&config, &file)),
         Command::Seed => runtime.block_on(suite::seed(&config)),
         Command::Keys => {
             if ensure_key_files(&config.auth)? {

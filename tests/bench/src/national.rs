@@ -23,7 +23,7 @@ use sqlx::PgPool;
 /// Producers (and products, results, certificates) per province.
 const PER_PROVINCE: usize = 3_500;
 const PROVINCES: [(&str, &str); 3] = [("38", "14758"), ("46", "19753"), ("48", "20194")];
-const QUIET: (&str, &str) = ("OCOP_TELEMETRY__LOG_FILTER", "warn");
+const QUIET: (&str, &str) = ("OCOP_TELEMETRY__LOG_FILTER", "warn,ocop_kit::server=info");
 
 struct Province {
     env: TestEnv,
