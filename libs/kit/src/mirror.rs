@@ -150,15 +150,26 @@ pub fn read_only(row: &Mirrored) -> Error {
     )
 }
 
+impl Mirror {
+    /// Mirrors what `keep` chooses of `peer`'s feed, without passing it on.
+    pub fn of(peer: &crate::config::Peer, keep: fn(&Change) -> Option<&'static str>) -> Mirror {
+        Mirror {
+            origin: peer.province_code.clone(),
+            keep: Box::new(keep),
+            pass_on: false,
+        }
+    }
+}
+
 /// On the national deployment, one follower per province in the
-/// configuration, mirroring that province's `service` feed (reached at
-/// `url_of(peer)`) into `db`'s `mirrored` table; none elsewhere.
-pub fn follow_provinces(
+/// configuration, applying that province's `service` feed (reached at
+/// `url_of(peer)`) with `apply(peer)` into `db`; none elsewhere.
+pub fn follow_provinces<A: Apply>(
     config: &crate::config::Config,
     db: &PgPool,
     service: &str,
     url_of: fn(&crate::config::Peer) -> &str,
-    keep: fn(&Change) -> Option<&'static str>,
+    apply: impl Fn(&crate::config::Peer) -> A,
 ) -> Vec<BoxFuture<'static, ()>> {
     if config.deployment.role != crate::config::DeploymentRole::National {
         return Vec::new();
@@ -172,11 +183,7 @@ pub fn follow_provinces(
                 source: peer.source(service),
                 connect: crate::follow::with_token_file(url_of(peer).to_owned(), peer.token_path.clone()),
                 db: db.clone(),
-                apply: Mirror {
-                    origin: peer.province_code.clone(),
-                    keep: Box::new(keep),
-                    pass_on: false,
-                },
+                apply: apply(peer),
             };
             Box::pin(follower.run()) as BoxFuture<'static, ()>
         })

@@ -23,8 +23,13 @@ fn certificate(change: &Change) -> Option<&'static str> {
 
 /// The followers of other deployments' certification feeds this deployment has.
 pub fn followers(config: &Config, db: &PgPool) -> Vec<BoxFuture<'static, ()>> {
-    let mut tasks =
-        ocop_kit::mirror::follow_provinces(config, db, "certification", |p| &p.certification_url, certificate);
+    let mut tasks = ocop_kit::mirror::follow_provinces(
+        config,
+        db,
+        "certification",
+        |p| &p.certification_url,
+        |peer| Mirror::of(peer, certificate),
+    );
     if let (Some(national), Some(province)) = (&config.federation.national, &config.deployment.province_code) {
         let province = province.clone();
         let follower = Follower {

@@ -48,7 +48,7 @@ pub fn routes(context: &Context) -> Surface {
         &context.db,
         "evaluation",
         |p| &p.evaluation_url,
-        national::mirrored,
+        |peer| ocop_kit::mirror::Mirror::of(peer, national::mirrored),
     );
     Surface {
         grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {

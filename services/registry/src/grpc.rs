@@ -30,6 +30,8 @@ pub struct Registry {
     pub plans: Plans,
     /// The pool (audit log, import).
     pub db: PgPool,
+    /// Whether this is the national deployment (search covers every province's products).
+    pub national: bool,
 }
 
 fn caller<T>(request: &Request<T>) -> Result<Principal, Status> {
@@ -195,10 +197,13 @@ impl RegistryService for Registry {
     async fn search_products(&self, request: Request<SearchProductsRequest>) -> Reply<SearchProductsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (products, next_page_token) = self
-            .products
-            .search(&r.query, r.page_size, &r.page_token, &r.filter)
-            .await?;
+        let (products, next_page_token) = if self.national {
+            crate::national::search(&self.db, &r.query, r.page_size, &r.page_token, &r.filter).await?
+        } else {
+            self.products
+                .search(&r.query, r.page_size, &r.page_token, &r.filter)
+                .await?
+        };
         Ok(Response::new(SearchProductsResponse {
             products,
             next_page_token,

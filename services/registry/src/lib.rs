@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod ideas;
 mod ids;
 mod listing;
+pub mod national;
 pub mod plans;
 pub mod products;
 mod reference_data;
@@ -16,7 +17,7 @@ pub mod subjects;
 pub mod transfer;
 pub mod units;
 
-use ocop_kit::config::ServiceName;
+use ocop_kit::config::{DeploymentRole, ServiceName};
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use tonic::service::Routes;
@@ -38,7 +39,14 @@ pub fn spec() -> ServiceSpec {
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Surface {
     let (db, cache) = (context.db.clone(), context.cache.clone());
-    let tasks = ocop_kit::mirror::follow_provinces(&context.config, &db, "registry", |p| &p.registry_url, mirrored);
+    let tasks = ocop_kit::mirror::follow_provinces(
+        &context.config,
+        &db,
+        "registry",
+        |p| &p.registry_url,
+        |peer| national::Provinces(ocop_kit::mirror::Mirror::of(peer, national::mirrored)),
+    );
+    let national = context.config.deployment.role == DeploymentRole::National;
     let units = units::Units::new(db.clone(), cache.clone());
     let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
     let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone());
@@ -51,6 +59,7 @@ pub fn routes(context: &Context) -> Surface {
         ideas,
         plans,
         db,
+        national,
     };
     // Imports and exports carry whole files: allow up to 32 MiB (Hà Nội's ~3,500
     // rows are about 1 MiB).
@@ -61,16 +70,5 @@ pub fn routes(context: &Context) -> Surface {
         grpc: Routes::new(server),
         http: Default::default(),
         tasks,
-    }
-}
-
-/// What the national deployment keeps of a province's registry feed: its
-/// producers and products (`subjects/{s}`, `subjects/{s}/products/{p}`).
-fn mirrored(change: &ocop_proto::feed::v1::Change) -> Option<&'static str> {
-    let mut parts = change.resource.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("subjects"), Some(_), None, None, None) => Some("subject"),
-        (Some("subjects"), Some(_), Some("products"), Some(_), None) => Some("product"),
-        _ => None,
     }
 }

@@ -19,7 +19,8 @@ use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::promotion::v1::{FeedLag, GetStatisticsRequest, ListCatalogRequest, Statistics};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{
-    CreateSubjectRequest, GetSubjectRequest, Representative, Subject, SubjectKind, UpdateSubjectRequest,
+    CreateSubjectRequest, GetSubjectRequest, Representative, SearchProductsRequest, Subject, SubjectKind,
+    UpdateSubjectRequest,
 };
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
 use ocop_testkit::{TestApp, TestEnv, authorized};
@@ -316,8 +317,16 @@ async fn the_national_mirror_survives_a_province_outage_without_gaps_or_duplicat
     }
     let hue_addr = hue.registry.grpc_addr.to_string();
     provinces[1].registry.kill();
-    let before_outage = 30 + writer.await.unwrap();
-    assert!(before_outage < 2000, "the kill landed while Huế was still writing");
+    let acknowledged = 30 + writer.await.unwrap();
+    assert!(acknowledged < 2000, "the kill landed while Huế was still writing");
+    // The create in flight at the kill may have committed without an answer:
+    // count what the province holds.
+    let hue_db = PgPool::connect(&provinces[1].env.config.database.url).await.unwrap();
+    let before_outage: usize = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM registry.subjects")
+        .fetch_one(&hue_db)
+        .await
+        .unwrap() as usize;
+    assert!((acknowledged..=acknowledged + 1).contains(&before_outage));
 
     // The outage: Huế keeps registering (its registry back on an address the
     // national deployment does not know); the national deployment serves what it has.
@@ -415,7 +424,6 @@ async fn the_national_mirror_survives_a_province_outage_without_gaps_or_duplicat
     for p in [&provinces[0], &provinces[2]] {
         assert_eq!(converged(&db, p).await, 30, "the other provinces are untouched");
     }
-    let hue_db = PgPool::connect(&provinces[1].env.config.database.url).await.unwrap();
     let last: i64 = sqlx::query_scalar("SELECT max(position) FROM registry.outbox")
         .fetch_one(&hue_db)
         .await
@@ -553,6 +561,39 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     })
     .await;
     assert_eq!((verified.stars, verified.province_code.as_str()), (4, "38"));
+
+    // National search covers the provinces' products, diacritics ignored.
+    let mut national_registry = RegistryServiceClient::new(connect(&national.registry).await);
+    let found = eventually("national search finds the product", || {
+        let mut client = national_registry.clone();
+        let token = ministry.clone();
+        async move {
+            let request = SearchProductsRequest {
+                query: "mam tep ha".into(),
+                filter: "province_code = \"38\"".into(),
+                ..Default::default()
+            };
+            let page = client
+                .search_products(authorized(request, &token))
+                .await
+                .unwrap()
+                .into_inner();
+            page.products.into_iter().next()
+        }
+    })
+    .await;
+    assert_eq!(found.name, product.name);
+    let short = national_registry
+        .search_products(authorized(
+            SearchProductsRequest {
+                query: "m".into(),
+                ..Default::default()
+            },
+            &ministry,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), tonic::Code::InvalidArgument, "{short:?}");
 
     // The central round scores the mirrored product; the ministry issues 5 stars.
     let central = flows::evaluate(
