@@ -21,6 +21,15 @@ fn certificate(change: &Change) -> Option<&'static str> {
     change.resource.starts_with("certificates/").then_some(CERTIFICATE)
 }
 
+/// What the national deployment keeps of a province's certification feed:
+/// the province's certificates, not the national ones it passes on.
+fn province_certificate(change: &Change) -> Option<&'static str> {
+    if change.resource.starts_with("certificates/TW-") {
+        return None;
+    }
+    certificate(change)
+}
+
 /// The followers of other deployments' certification feeds this deployment has.
 pub fn followers(config: &Config, db: &PgPool) -> Vec<BoxFuture<'static, ()>> {
     let mut tasks = ocop_kit::mirror::follow_provinces(
@@ -28,7 +37,7 @@ pub fn followers(config: &Config, db: &PgPool) -> Vec<BoxFuture<'static, ()>> {
         db,
         "certification",
         |p| &p.certification_url,
-        |peer| Mirror::of(peer, certificate),
+        |peer| Mirror::of(peer, province_certificate),
     );
     if let (Some(national), Some(province)) = (&config.federation.national, &config.deployment.province_code) {
         let province = province.clone();

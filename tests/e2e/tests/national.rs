@@ -719,4 +719,35 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
         }
     })
     .await;
+    // Thanh Hóa's feed passes the 5 stars on; the national deployment, which
+    // issued them, does not mirror them back from it.
+    let province_db = PgPool::connect(&thanh_hoa.env.config.database.url).await.unwrap();
+    let national_db = PgPool::connect(&national.env.config.database.url).await.unwrap();
+    let passed_on: i64 = sqlx::query_scalar("SELECT max(position) FROM certification.outbox WHERE resource = $1")
+        .bind(&five.name)
+        .fetch_one(&province_db)
+        .await
+        .unwrap();
+    eventually(
+        "the national deployment follows Thanh Hóa's certification feed past it",
+        || {
+            let db = national_db.clone();
+            async move {
+                let at: Option<i64> = sqlx::query_scalar(
+                    "SELECT sequence FROM certification.feed_cursors WHERE source = '38/certification'",
+                )
+                .fetch_optional(&db)
+                .await
+                .unwrap();
+                at.filter(|at| *at >= passed_on)
+            }
+        },
+    )
+    .await;
+    let echoed: i64 = sqlx::query_scalar("SELECT count(*) FROM certification.mirrored WHERE resource = $1")
+        .bind(&five.name)
+        .fetch_one(&national_db)
+        .await
+        .unwrap();
+    assert_eq!(echoed, 0);
 }
