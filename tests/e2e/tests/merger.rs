@@ -147,7 +147,15 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
         let output = ocop(&da_nang, &["import-province", bad.to_str().unwrap()], false);
         assert!(output.contains("is refused, nothing was written"), "{output}");
     }
+    let missing = da_nang.dir.join("missing.ocop");
+    let output = ocop(&da_nang, &["import-province", missing.to_str().unwrap()], false);
+    assert!(output.contains("cannot read"), "{output}");
     assert_eq!(counts(&db).await, before, "a refused file writes nothing");
+    // Only a province's deployment has a province to export.
+    let mut national = env_vars(&da_nang);
+    national.push(("OCOP_ROLE".into(), "national".into()));
+    let (status, output) = run_to_end("ocop", &["export-province", missing.to_str().unwrap()], &national);
+    assert!(!status.success() && output.contains("only a province's deployment is exported"), "{output}");
 
     let output = ocop(&da_nang, &["import-province", file.to_str().unwrap()], true);
     assert!(output.contains("imported province 48"), "{output}");
