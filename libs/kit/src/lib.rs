@@ -24,6 +24,12 @@ pub mod telemetry;
 
 pub use error::{Error, ErrorKind, Result};
 
+/// The allocator every binary of the platform declares as its global one:
+/// a request allocates and frees hundreds of small strings (decoding and
+/// encoding protobuf), where glibc's malloc spent about 30% of a service's
+/// CPU in a profile of ListCatalog under load.
+pub use mimalloc::MiMalloc as Allocator;
+
 /// FNV-1a hash: stable across builds and releases, unlike `DefaultHasher`,
 /// so it may be stored (page tokens, data fingerprints).
 pub fn fnv1a(bytes: &[u8]) -> u64 {

@@ -125,6 +125,9 @@ enum ExportWhat {
     },
 }
 
+#[global_allocator]
+static ALLOCATOR: ocop_kit::Allocator = ocop_kit::Allocator;
+
 fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,8 @@
 //! The promotion service binary.
 
+#[global_allocator]
+static ALLOCATOR: ocop_kit::Allocator = ocop_kit::Allocator;
+
 fn main() -> std::process::ExitCode {
     ocop_kit::cli::service_main(ocop_promotion::spec(), ocop_promotion::routes)
 }
