@@ -28,8 +28,10 @@ pub fn mirrored(change: &Change) -> Option<&'static str> {
 /// Rows read per query while filtering.
 const SCAN: i64 = 500;
 
-/// A page of the provinces' nominations, by result name; `filter` on
-/// `province_code`, `group_code` and `subgroup_code` as on a province.
+/// A page of the provinces' nominations waiting for the central round, by
+/// result name: a nomination leaves the queue when its product is entered in
+/// a CENTRAL round that is not cancelled. `filter` on `province_code`,
+/// `group_code` and `subgroup_code` as on a province.
 pub async fn nominations(
     db: &PgPool,
     page_size: i32,
@@ -55,10 +57,16 @@ pub async fn nominations(
         let rows = mirror::page(db, NOMINATION, &after, SCAN).await?;
         let Some(last) = rows.last() else { break };
         after = last.resource.clone();
-        for row in rows {
-            let result = EvaluationResult::decode(row.payload.as_slice())
-                .map_err(|e| Error::internal(format!("mirrored {} does not decode: {e}", row.resource)))?;
-            if wanted(&result) {
+        let results = rows
+            .iter()
+            .map(|row| {
+                EvaluationResult::decode(row.payload.as_slice())
+                    .map_err(|e| Error::internal(format!("mirrored {} does not decode: {e}", row.resource)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let entered = entered_centrally(db, &results).await?;
+        for result in results {
+            if wanted(&result) && !entered.contains(&result.product) {
                 found.push(result);
                 if found.len() as i64 == page.fetch_limit() {
                     break 'scan;
@@ -68,4 +76,17 @@ pub async fn nominations(
     }
     let next = page.finish(&mut found, |r| r.name.clone(), &query_id);
     Ok((found, next))
+}
+
+/// The products of `results` already entered in a live CENTRAL round.
+async fn entered_centrally(db: &PgPool, results: &[EvaluationResult]) -> Result<std::collections::HashSet<String>> {
+    let products: Vec<&str> = results.iter().map(|r| r.product.as_str()).collect();
+    let entered: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT e.product FROM entries e JOIN rounds r ON r.id = e.round_id
+         WHERE r.level = 'central' AND r.state <> 'cancelled' AND e.product = ANY($1)",
+    )
+    .bind(&products)
+    .fetch_all(db)
+    .await?;
+    Ok(entered.into_iter().collect())
 }

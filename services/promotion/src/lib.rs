@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod fairs;
 pub mod grpc;
+pub mod pages;
 pub mod sales_points;
 pub mod statistics;
 
@@ -132,14 +133,14 @@ pub fn routes(context: &Context) -> Surface {
         }
     }
     Surface {
-        grpc: Routes::new(PromotionServiceServer::new(grpc::Promotion {
+        grpc: Routes::new(pages::PageCache::new(PromotionServiceServer::new(grpc::Promotion {
             db: context.db.clone(),
             registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(
                 ocop_kit::client::channel(&config.services.registry.url, None)
                     .expect("services.registry.url is validated at start"),
             ),
             cache: context.cache.clone(),
-        })),
+        }))),
         http: Default::default(),
         tasks,
     }

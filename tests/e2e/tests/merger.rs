@@ -155,7 +155,10 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
     let mut national = env_vars(&da_nang);
     national.push(("OCOP_ROLE".into(), "national".into()));
     let (status, output) = run_to_end("ocop", &["export-province", missing.to_str().unwrap()], &national);
-    assert!(!status.success() && output.contains("only a province's deployment is exported"), "{output}");
+    assert!(
+        !status.success() && output.contains("only a province's deployment is exported"),
+        "{output}"
+    );
 
     let output = ocop(&da_nang, &["import-province", file.to_str().unwrap()], true);
     assert!(output.contains("imported province 48"), "{output}");

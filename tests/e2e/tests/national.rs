@@ -619,6 +619,15 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
         .certificate
         .unwrap();
     assert_eq!((five.stars, five.province_code.as_str()), (5, "38"));
+    let queue = national_evaluation
+        .list_nominations(authorized(ListNominationsRequest::default(), &ministry))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        queue.results.is_empty(),
+        "entered centrally, it left the queue: {queue:?}"
+    );
     assert!(five.code.starts_with("TW-"), "{}", five.code);
 
     // Thanh Hóa verifies it and lists it in its own catalog.
