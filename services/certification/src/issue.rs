@@ -5,6 +5,7 @@
 //! certificate signed, its history, audit and change-feed rows.
 
 use ocop_kit::auth::{Principal, Role};
+use ocop_kit::client::TracedChannel;
 use ocop_kit::client::{Bearer, Remote, with_token};
 use ocop_kit::date::{self, today_vn};
 use ocop_kit::idempotency::{self, Claim};
@@ -13,9 +14,10 @@ use ocop_proto::certification::v1::{Certificate, IssueCertificateRequest, Issuin
 use ocop_proto::evaluation::v1::{
     EvaluationResult, GetEvaluationRoundRequest, GetResultRequest, RoundLevel, RoundState,
 };
+use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{
-    CodeScheme, GetAdministrativeUnitRequest, GetProductRequest, GetSubjectRequest, ResolveAdministrativeUnitRequest,
-    UnitLevel,
+    AdministrativeUnit, CodeScheme, GetAdministrativeUnitRequest, GetProductRequest, GetSubjectRequest,
+    ResolveAdministrativeUnitRequest, UnitLevel,
 };
 
 use crate::authority::{self, Level};
@@ -140,6 +142,7 @@ pub async fn issue(
         bearer,
         level,
         &result.province_code,
+        &result.commune_code,
         &r.district_code,
         decision_date,
     )
@@ -392,11 +395,33 @@ fn committee(unit: &str) -> String {
     format!("Ủy ban nhân dân {lowered}")
 }
 
+/// The day the 63 provinces became 34 (Resolution 202/2025/QH15).
+const PROVINCES_MERGED: time::Date = time::macros::date!(2025 - 07 - 01);
+
+/// The registry's unit `name`.
+async fn unit(
+    registry: &mut RegistryServiceClient<TracedChannel>,
+    bearer: &Bearer,
+    name: &str,
+) -> Result<AdministrativeUnit> {
+    Ok(registry
+        .get_administrative_unit(with_token(
+            GetAdministrativeUnitRequest { name: name.to_owned() },
+            bearer,
+        ))
+        .await
+        .map_err(|s| REGISTRY.error(s, name, "result"))?
+        .into_inner()
+        .administrative_unit
+        .unwrap_or_default())
+}
+
 async fn authority_of(
     svc: &Certification,
     bearer: &Bearer,
     level: Level,
     province: &str,
+    commune: &str,
     district: &str,
     day: time::Date,
 ) -> Result<Authority> {
@@ -407,14 +432,23 @@ async fn authority_of(
             display: MINISTRY.1.into(),
         }),
         Level::Province => {
-            let name = format!("administrativeUnits/2025-{province}");
-            let unit = registry
-                .get_administrative_unit(with_token(GetAdministrativeUnitRequest { name: name.clone() }, bearer))
-                .await
-                .map_err(|s| REGISTRY.error(s, &name, "result"))?
-                .into_inner()
-                .administrative_unit
-                .unwrap_or_default();
+            // Before the merger of 2025-07-01 the province of the day decided:
+            // the 2004 province of the product's commune (a Tam Kỳ product
+            // certified in 2024 was Quảng Nam's, not today's Đà Nẵng's).
+            let old = if day < PROVINCES_MERGED {
+                let commune = unit(&mut registry, bearer, &format!("administrativeUnits/2025-{commune}")).await?;
+                match commune.predecessors.first() {
+                    Some(before) => Some(unit(&mut registry, bearer, before).await?.province_code),
+                    None => None,
+                }
+            } else {
+                None
+            };
+            let name = match old {
+                Some(code) => format!("administrativeUnits/2004-{code}"),
+                None => format!("administrativeUnits/2025-{province}"),
+            };
+            let unit = unit(&mut registry, bearer, &name).await?;
             Ok(Authority {
                 display: committee(&unit.display_name),
                 name,

@@ -331,6 +331,9 @@ async fn authority_follows_the_decision_date_in_each_regime() {
     let cert = w.issue(issue_request(&r2022[0].name, day(2022, 9, 1))).await.unwrap();
     assert_eq!((cert.stars, cert.issuing_level()), (4, IssuingLevel::Province));
     assert_eq!(cert.decision_reference, "1/2022/QĐ-UBND-OCOP");
+    // Before 2025-07-01 the province of the day decided: Thanh Hóa's 2004 unit.
+    assert_eq!(cert.authority, "administrativeUnits/2004-38");
+    assert_eq!(cert.authority_name, "Ủy ban nhân dân tỉnh Thanh Hóa");
     assert_eq!(
         cert.state(),
         CertificateState::Expired,

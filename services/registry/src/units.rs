@@ -126,7 +126,7 @@ impl Units {
         .fetch_optional(&self.db)
         .await?;
         match row {
-            Some(row) => Ok(self.with_successors(vec![row]).await?.pop()),
+            Some(row) => Ok(self.with_lineage(vec![row]).await?.pop()),
             None => Ok(None),
         }
     }
@@ -202,7 +202,7 @@ impl Units {
             |r| format!("{}|{}|{}", r.scheme, r.level_rank, r.code),
             &query_id,
         );
-        Ok((self.with_successors(rows).await?, next))
+        Ok((self.with_lineage(rows).await?, next))
     }
 
     /// Follows the lineage from `code` to the unit in force at `at` (today by
@@ -342,7 +342,8 @@ impl Units {
         ))
     }
 
-    async fn with_successors(&self, rows: Vec<Row>) -> Result<Vec<AdministrativeUnit>> {
+    /// The units of `rows` with their successors and predecessors.
+    async fn with_lineage(&self, rows: Vec<Row>) -> Result<Vec<AdministrativeUnit>> {
         let ceased: Vec<&Row> = rows.iter().filter(|r| r.valid_until.is_some()).collect();
         let mut links: Vec<(i16, String, i16, String, bool)> = Vec::new();
         if !ceased.is_empty() {
@@ -358,9 +359,31 @@ impl Units {
             .fetch_all(&self.db)
             .await?;
         }
+        // Predecessors of every unit asked for (a unit in force has them too).
+        let (schemes, codes): (Vec<i16>, Vec<&str>) = rows.iter().map(|r| (r.scheme, r.code.as_str())).unzip();
+        let before: Vec<(i16, String, i16, String)> = sqlx::query_as(
+            "SELECT to_scheme, to_code, from_scheme, from_code FROM unit_successors
+             WHERE is_default AND (to_scheme, to_code) IN (SELECT * FROM UNNEST($1::smallint[], $2::text[]))
+             ORDER BY from_scheme, from_code",
+        )
+        .bind(&schemes)
+        .bind(&codes)
+        .fetch_all(&self.db)
+        .await?;
         Ok(rows
             .into_iter()
             .map(|row| {
+                let predecessors = before
+                    .iter()
+                    .filter(|b| b.0 == row.scheme && b.1 == row.code)
+                    .map(|b| {
+                        UnitKey {
+                            scheme: b.2,
+                            code: b.3.clone(),
+                        }
+                        .name()
+                    })
+                    .collect();
                 let successors = links
                     .iter()
                     .filter(|l| l.0 == row.scheme && l.1 == row.code)
@@ -373,7 +396,7 @@ impl Units {
                         is_default: l.4,
                     })
                     .collect();
-                to_proto(row, successors)
+                to_proto(row, successors, predecessors)
             })
             .collect())
     }
@@ -388,7 +411,7 @@ fn parse_cursor(cursor: &str) -> Option<(i16, i16, String)> {
     ))
 }
 
-fn to_proto(row: Row, successors: Vec<Successor>) -> AdministrativeUnit {
+fn to_proto(row: Row, successors: Vec<Successor>, predecessors: Vec<String>) -> AdministrativeUnit {
     let level = match row.level.as_str() {
         "province" => UnitLevel::Province,
         "district" => UnitLevel::District,
@@ -423,5 +446,6 @@ fn to_proto(row: Row, successors: Vec<Successor>) -> AdministrativeUnit {
         valid_from: row.valid_from.map(date::to_proto),
         valid_until: row.valid_until.map(date::to_proto),
         successors,
+        predecessors,
     }
 }

@@ -81,6 +81,24 @@ async fn get_returns_a_province_with_its_names() {
             is_default: true
         }]
     );
+    // The other way: Đà Nẵng (2025) was formed from Quảng Nam and the old Đà Nẵng.
+    let da_nang = f
+        .client
+        .get_administrative_unit(authorized(
+            GetAdministrativeUnitRequest {
+                name: "administrativeUnits/2025-48".into(),
+            },
+            &f.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .administrative_unit
+        .unwrap();
+    assert_eq!(
+        da_nang.predecessors,
+        ["administrativeUnits/2004-48", "administrativeUnits/2004-49"]
+    );
     f.app.stop().await.unwrap();
 }
 

@@ -99,7 +99,7 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
         subgroup: "rau-cu-qua-hat-tuoi",
     };
     let (_, product) = flows::product(&mut registry_client, &officer, new).await;
-    // A 2024 round and decision: 4 stars, certified by the province.
+    // A 2024 round and decision: 4 stars, certified by the province of the day, Quảng Nam.
     let plan = RoundPlan {
         date: (2024, 6, 1),
         ..RoundPlan::province_2026(1, 4)
@@ -124,6 +124,8 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
         .certificate
         .unwrap();
     assert_eq!((old.stars, old.decision_date.unwrap().year), (4, 2024));
+    assert_eq!(old.authority, "administrativeUnits/2004-49", "Quảng Nam decided in 2024");
+    assert_eq!(old.authority_name, "Ủy ban nhân dân tỉnh Quảng Nam");
     drop((registry, evaluation, certification));
     let file = quang_nam.dir.join("quang-nam.ocop");
     let output = ocop(&quang_nam, &["export-province", file.to_str().unwrap()], true);
