@@ -124,7 +124,10 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
         .certificate
         .unwrap();
     assert_eq!((old.stars, old.decision_date.unwrap().year), (4, 2024));
-    assert_eq!(old.authority, "administrativeUnits/2004-49", "Quảng Nam decided in 2024");
+    assert_eq!(
+        old.authority, "administrativeUnits/2004-49",
+        "Quảng Nam decided in 2024"
+    );
     assert_eq!(old.authority_name, "Ủy ban nhân dân tỉnh Quảng Nam");
     drop((registry, evaluation, certification));
     let file = quang_nam.dir.join("quang-nam.ocop");
