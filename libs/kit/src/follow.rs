@@ -127,12 +127,6 @@ impl<A: Apply> Follower<A> {
         result
     }
 
-    /// Applies one change and moves the cursor, in one transaction; a change
-    /// at or behind the cursor (a redelivery) is skipped.
-    pub async fn one(&self, change: &Change) -> Result<()> {
-        self.apply_batch(std::slice::from_ref(change)).await
-    }
-
     /// Applies `changes` (in feed order) and moves the cursor past the last,
     /// in one transaction; changes at or behind the cursor are skipped.
     pub async fn apply_batch(&self, changes: &[Change]) -> Result<()> {

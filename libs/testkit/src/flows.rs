@@ -2,6 +2,8 @@
 //! producer and its product in the registry, then a round in the evaluation
 //! service scored by a council of three and published.
 
+use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
+use ocop_proto::certification::v1::{Certificate, IssueCertificateRequest};
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::evaluation::v1::*;
@@ -387,4 +389,27 @@ pub async fn evaluate(
         results,
         result_names,
     }
+}
+
+/// Issues the certificate of published result `result`, decided on `date`.
+pub async fn certify(
+    certification: &mut CertificationServiceClient<Channel>,
+    officer: &str,
+    result: &str,
+    (year, month, day): (i32, i32, i32),
+) -> Certificate {
+    certification
+        .issue_certificate(authorized(
+            IssueCertificateRequest {
+                result: result.to_owned(),
+                decision_date: Some(Date { year, month, day }),
+                ..Default::default()
+            },
+            officer,
+        ))
+        .await
+        .expect("issue certificate")
+        .into_inner()
+        .certificate
+        .expect("certificate")
 }

@@ -37,6 +37,10 @@ pub struct Certification {
     pub public_url: String,
     /// A national deployment (issues 5 stars only).
     pub national: bool,
+    /// Whether it keeps other deployments' certificates (national, or a
+    /// province following the national feed): only then does a code unknown
+    /// here cost a look in `mirrored`.
+    pub mirrors: bool,
 }
 
 type Reply<T> = Result<Response<T>, Status>;

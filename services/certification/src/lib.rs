@@ -69,6 +69,7 @@ pub fn service(context: &Context) -> grpc::Certification {
         )),
         public_url: config.certification.public_url.clone(),
         national: config.deployment.role == DeploymentRole::National,
+        mirrors: config.deployment.role == DeploymentRole::National || config.federation.national.is_some(),
     }
 }
 

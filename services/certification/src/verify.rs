@@ -50,7 +50,7 @@ pub async fn verify(svc: &Certification, code: &str, client: Option<IpAddr>) -> 
     // cached: only its issuer's feed changes it, and nothing here would
     // overwrite a cached answer when it does.
     let mut verification = match own.status() {
-        VerificationStatus::Unknown => match federation::find(&svc.db, &code).await? {
+        VerificationStatus::Unknown if svc.mirrors => match federation::find(&svc.db, &code).await? {
             Some(mirrored) => federation::verification(&mirrored),
             None => own,
         },

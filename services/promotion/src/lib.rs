@@ -40,50 +40,34 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-struct Certifications;
+/// Applies a change of a certification or registry feed, by its resource:
+/// certificates feed the catalog, producers and products its names and the
+/// statistics.
+struct Changes;
 
-impl Apply for Certifications {
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, ocop_kit::Result<()>> {
-        Box::pin(catalog::apply_certification(tx, change))
-    }
-}
-
-struct Registrations;
-
-impl Apply for Registrations {
+impl Apply for Changes {
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, ocop_kit::Result<()>> {
         Box::pin(async move {
+            if change.resource.starts_with("certificates/") {
+                return catalog::apply_certification(tx, change).await;
+            }
             catalog::apply_registry(tx, change).await?;
             statistics::apply_registry(tx, change).await
         })
     }
 }
 
-/// A follower of `source` (`certification`, `38/registry`, ...) applying
-/// certification or registry changes as the source's name says.
+/// A follower of `source` (`certification`, `38/registry`, ...).
 fn follow(source: String, connect: Connect, context: &Context) -> BoxFuture<'static, ()> {
-    let db = context.db.clone();
-    if source.ends_with("certification") {
-        Box::pin(
-            Follower {
-                source,
-                connect,
-                db,
-                apply: Certifications,
-            }
-            .run(),
-        )
-    } else {
-        Box::pin(
-            Follower {
-                source,
-                connect,
-                db,
-                apply: Registrations,
-            }
-            .run(),
-        )
-    }
+    Box::pin(
+        Follower {
+            source,
+            connect,
+            db: context.db.clone(),
+            apply: Changes,
+        }
+        .run(),
+    )
 }
 
 /// Lifetime of the `service` tokens the followers present; a stream keeps

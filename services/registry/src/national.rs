@@ -75,11 +75,7 @@ pub async fn search(
 ) -> Result<(Vec<Product>, String)> {
     let filter = Filter::parse(filter, &["province_code", "group_code"])?;
     let mut sql = QueryBuilder::<Postgres>::new("SELECT payload FROM national_products WHERE NOT deleted");
-    for field in ["province_code", "group_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    crate::products::push_filters(&mut sql, &filter)?;
     let (rows, next): (Vec<Payload>, String) =
         search::run(db, sql, "name", query, page_size, page_token, &filter.canonical()).await?;
     let products = rows

@@ -653,7 +653,9 @@ pub fn cache_key(subject: &str, id: &str) -> String {
     format!("product:{subject}/{id}")
 }
 
-fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()> {
+/// The filters of product lists and searches, on a query of a table with
+/// the products' columns.
+pub(crate) fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()> {
     for (field, column) in [
         ("province_code", "province_code"),
         ("commune_code", "origin_commune_code"),

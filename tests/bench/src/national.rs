@@ -115,21 +115,20 @@ fn resources(p: &str, commune: &str, i: usize) -> [(String, Vec<u8>); 4] {
     ]
 }
 
+/// The feed (schema) of each of [`resources`]' rows.
+const FEEDS: [&str; 4] = ["registry", "registry", "evaluation", "certification"];
+
 /// Writes the province's feeds: every row positioned, as a sequencer would.
 async fn fill(db: &PgPool, p: &str, commune: &str) -> anyhow::Result<()> {
-    let mut feeds: [(Vec<String>, Vec<Vec<u8>>); 4] = Default::default();
+    let mut feeds: std::collections::BTreeMap<&str, (Vec<String>, Vec<Vec<u8>>)> = Default::default();
     for i in 0..PER_PROVINCE {
-        for (feed, (resource, payload)) in resources(p, commune, i).into_iter().enumerate() {
-            // Producers and products share the registry's feed.
-            let feed = if feed == 1 { 0 } else { feed };
-            feeds[feed].0.push(resource);
-            feeds[feed].1.push(payload);
+        for (schema, (resource, payload)) in FEEDS.into_iter().zip(resources(p, commune, i)) {
+            let feed = feeds.entry(schema).or_default();
+            feed.0.push(resource);
+            feed.1.push(payload);
         }
     }
-    for (schema, (resources, payloads)) in ["registry", "", "evaluation", "certification"].iter().zip(feeds) {
-        if schema.is_empty() {
-            continue;
-        }
+    for (schema, (resources, payloads)) in feeds {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {schema}.outbox (resource, change, payload, position)
              SELECT r, 'created', b, COALESCE((SELECT max(position) FROM {schema}.outbox), 0) + n

@@ -225,3 +225,26 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut text).await.unwrap();
     text
 }
+
+/// A channel to `process` once it is SERVING (up to 60 s).
+pub async fn connect(process: &Process) -> tonic::transport::Channel {
+    ocop_testkit::TestApp::wait_serving_at(process.grpc_addr, Duration::from_secs(60)).await;
+    tonic::transport::Channel::from_shared(process.url())
+        .expect("a valid URL")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// Waits (up to 15 s) for `check` to give something: what another process
+/// learns through a feed arrives a little later.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -7,28 +7,19 @@
 
 use std::time::{Duration, Instant};
 
-use ocop_e2e::{Process, env_vars, run_to_end};
+use ocop_e2e::{Process, connect, env_vars, run_to_end};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
-use ocop_proto::certification::v1::{
-    GetSigningKeysRequest, IssueCertificateRequest, VerificationStatus, VerifyCertificateRequest,
-};
-use ocop_proto::common::v1::Date;
+use ocop_proto::certification::v1::{GetSigningKeysRequest, VerificationStatus, VerifyCertificateRequest};
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::promotion::v1::ListCatalogRequest;
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::registry::v1::GetProductRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized};
 use sqlx::PgPool;
-use tonic::transport::Channel;
 
 const DA_NANG: (&str, &str) = ("OCOP_DEPLOYMENT__PROVINCE_CODE", "48");
-
-async fn connect(process: &Process) -> Channel {
-    TestApp::wait_serving_at(process.grpc_addr, Duration::from_secs(60)).await;
-    Channel::from_shared(process.url()).unwrap().connect().await.unwrap()
-}
 
 /// `ocop` with a deployment's variables; panics with its output unless it
 /// ends as `succeed` says, and returns the output.
@@ -105,24 +96,13 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
         ..RoundPlan::province_2026(1, 4)
     };
     let evaluated = flows::evaluate(&quang_nam, &mut evaluation_client, &officer, &[&product], plan).await;
-    let old = certification_client
-        .issue_certificate(authorized(
-            IssueCertificateRequest {
-                result: evaluated.results[0].name.clone(),
-                decision_date: Some(Date {
-                    year: 2024,
-                    month: 6,
-                    day: 15,
-                }),
-                ..Default::default()
-            },
-            &officer,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .certificate
-        .unwrap();
+    let old = flows::certify(
+        &mut certification_client,
+        &officer,
+        &evaluated.results[0].name,
+        (2024, 6, 15),
+    )
+    .await;
     assert_eq!((old.stars, old.decision_date.unwrap().year), (4, 2024));
     assert_eq!(
         old.authority, "administrativeUnits/2004-49",

@@ -7,12 +7,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ocop_e2e::{Process, free_addr, http_get};
+use ocop_e2e::{Process, connect, eventually, free_addr, http_get};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::certification::v1::{
-    IssueCertificateRequest, RevocationReason, RevokeCertificateRequest, VerificationStatus, VerifyCertificateRequest,
+    RevocationReason, RevokeCertificateRequest, Verification, VerificationStatus, VerifyCertificateRequest,
 };
-use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::ListNominationsRequest;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
@@ -26,11 +25,6 @@ use ocop_testkit::flows::{self, NewProduct, RoundPlan};
 use ocop_testkit::{TestApp, TestEnv, authorized};
 use sqlx::PgPool;
 use tonic::transport::Channel;
-
-async fn connect(process: &Process) -> Channel {
-    TestApp::wait_serving_at(process.grpc_addr, Duration::from_secs(60)).await;
-    Channel::from_shared(process.url()).unwrap().connect().await.unwrap()
-}
 
 /// One province's deployment.
 struct Province {
@@ -449,28 +443,31 @@ async fn the_national_mirror_survives_a_province_outage_without_gaps_or_duplicat
     assert!(lag.last_contact_time.is_some());
 }
 
+/// Waits until `code` verifies as VALID at `certification`.
+async fn valid(certification: &CertificationServiceClient<Channel>, code: &str, what: &str) -> Verification {
+    eventually(what, || {
+        let (mut client, code) = (certification.clone(), code.to_owned());
+        async move {
+            let request = VerifyCertificateRequest { code };
+            let v = client
+                .verify_certificate(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .verification
+                .unwrap();
+            (v.status() == VerificationStatus::Valid).then_some(v)
+        }
+    })
+    .await
+}
+
 /// The lag shown for `source`.
 fn lag_of(stats: &Statistics, source: &str) -> FeedLag {
     let found = stats.feeds.iter().find(|f| f.source == source);
     found
         .cloned()
         .unwrap_or_else(|| panic!("no lag shown for {source}: {stats:?}"))
-}
-
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-/// Waits (up to 15 s) for `check` to give something.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -510,20 +507,7 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     .await;
     let result = &provincial.results[0];
     assert!(result.nominated, "{result:?}");
-    let four = certification
-        .issue_certificate(authorized(
-            IssueCertificateRequest {
-                result: result.name.clone(),
-                decision_date: date(2026, 6, 15),
-                ..Default::default()
-            },
-            &officer,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .certificate
-        .unwrap();
+    let four = flows::certify(&mut certification, &officer, &result.name, (2026, 6, 15)).await;
     assert_eq!(four.stars, 4);
 
     // Nationally: the nomination waits in the queue, and Thanh Hóa's certificate verifies.
@@ -545,20 +529,11 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     .await;
     assert_eq!(nominations[0].name, result.name);
     assert_eq!(nominations[0].product, product.name);
-    let verified = eventually("the national deployment verifies Thanh Hóa's certificate", || {
-        let mut client = national_certification.clone();
-        let code = four.code.clone();
-        async move {
-            let v = client
-                .verify_certificate(VerifyCertificateRequest { code })
-                .await
-                .unwrap()
-                .into_inner()
-                .verification
-                .unwrap();
-            (v.status() == VerificationStatus::Valid).then_some(v)
-        }
-    })
+    let verified = valid(
+        &national_certification,
+        &four.code,
+        "the national deployment verifies Thanh Hóa's",
+    )
     .await;
     assert_eq!((verified.stars, verified.province_code.as_str()), (4, "38"));
 
@@ -604,20 +579,13 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
         RoundPlan::central_2026(1),
     )
     .await;
-    let five = national_certification
-        .issue_certificate(authorized(
-            IssueCertificateRequest {
-                result: central.results[0].name.clone(),
-                decision_date: date(2026, 9, 15),
-                ..Default::default()
-            },
-            &ministry,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .certificate
-        .unwrap();
+    let five = flows::certify(
+        &mut national_certification,
+        &ministry,
+        &central.results[0].name,
+        (2026, 9, 15),
+    )
+    .await;
     assert_eq!((five.stars, five.province_code.as_str()), (5, "38"));
     let queue = national_evaluation
         .list_nominations(authorized(ListNominationsRequest::default(), &ministry))
@@ -631,21 +599,7 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     assert!(five.code.starts_with("TW-"), "{}", five.code);
 
     // Thanh Hóa verifies it and lists it in its own catalog.
-    let seen = eventually("Thanh Hóa verifies the national certificate", || {
-        let mut client = certification.clone();
-        let code = five.code.clone();
-        async move {
-            let v = client
-                .verify_certificate(VerifyCertificateRequest { code })
-                .await
-                .unwrap()
-                .into_inner()
-                .verification
-                .unwrap();
-            (v.status() == VerificationStatus::Valid).then_some(v)
-        }
-    })
-    .await;
+    let seen = valid(&certification, &five.code, "Thanh Hóa verifies the national one").await;
     assert_eq!(seen.stars, 5);
     let catalog = PromotionServiceClient::new(connect(&promotion).await);
     let listed = eventually("Thanh Hóa's catalog lists the 5 stars", || {

@@ -6,22 +6,17 @@
 
 use std::time::{Duration, Instant};
 
-use ocop_e2e::Process;
+use ocop_e2e::{Process, connect};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
-use ocop_proto::certification::v1::{IssueCertificateRequest, RevocationReason, RevokeCertificateRequest};
+use ocop_proto::certification::v1::{RevocationReason, RevokeCertificateRequest};
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::promotion::v1::*;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized};
 use tonic::transport::Channel;
-
-async fn connect(process: &Process) -> Channel {
-    TestApp::wait_serving_at(process.grpc_addr, Duration::from_secs(60)).await;
-    Channel::from_shared(process.url()).unwrap().connect().await.unwrap()
-}
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
@@ -93,20 +88,13 @@ async fn a_certified_product_is_promoted_then_revoked_across_four_processes() {
         RoundPlan::province_2026(1, 4),
     )
     .await;
-    let cert = certification_client
-        .issue_certificate(authorized(
-            IssueCertificateRequest {
-                result: evaluated.results[0].name.clone(),
-                decision_date: date(2026, 6, 15),
-                ..Default::default()
-            },
-            &officer,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .certificate
-        .unwrap();
+    let cert = flows::certify(
+        &mut certification_client,
+        &officer,
+        &evaluated.results[0].name,
+        (2026, 6, 15),
+    )
+    .await;
 
     let entries = catalog_of(&mut promotion_client, 1).await;
     assert_eq!((entries[0].code.as_str(), entries[0].stars), (cert.code.as_str(), 4));
