@@ -53,11 +53,28 @@ pub async fn record(tx: &mut PgConnection, who: &Principal, change: Change<'_>) 
     Ok(())
 }
 
+/// What a guarded statement decides itself, for [`push_record`] to take from
+/// the gate's columns instead of from the [`Change`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FromGate<'a> {
+    /// A text column holding the resource's province (instead of `Change::province`).
+    pub province: Option<&'a str>,
+    /// A bytea column appended to `Change::payload`: the rest of a protobuf
+    /// message, since concatenated encodings decode as one merged message.
+    pub payload_tail: Option<&'a str>,
+}
+
 /// Appends to a `WITH` query the audit and outbox writes of `change`, one row
 /// each for every row the CTE `gate` returns (so none when the guarded change
 /// touched nothing). This puts a change and its records in one statement, one
 /// round trip and no explicit transaction, for the hottest writes.
-pub fn push_record(sql: &mut sqlx::QueryBuilder<sqlx::Postgres>, who: &Principal, change: Change<'_>, gate: &str) {
+pub fn push_record(
+    sql: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    who: &Principal,
+    change: Change<'_>,
+    gate: &str,
+    decided: FromGate<'_>,
+) {
     let traceparent = crate::telemetry::current_traceparent().unwrap_or_default();
     sql.push(", audit_write AS (INSERT INTO audit_events (actor, role, request_id, method, resource, province_code, etag_before, etag_after, traceparent) SELECT ")
         .push_bind(who.subject.clone())
@@ -69,9 +86,12 @@ pub fn push_record(sql: &mut sqlx::QueryBuilder<sqlx::Postgres>, who: &Principal
         .push_bind(change.method)
         .push(", ")
         .push_bind(change.resource.to_owned())
-        .push(", ")
-        .push_bind(change.province.to_owned())
-        .push(", ")
+        .push(", ");
+    match decided.province {
+        Some(column) => sql.push(column),
+        None => sql.push_bind(change.province.to_owned()),
+    };
+    sql.push(", ")
         .push_bind(change.etag_before.to_owned())
         .push(", ")
         .push_bind(change.etag_after.to_owned())
@@ -83,8 +103,11 @@ pub fn push_record(sql: &mut sqlx::QueryBuilder<sqlx::Postgres>, who: &Principal
         .push(", ")
         .push_bind(change.kind)
         .push(", ")
-        .push_bind(change.payload)
-        .push(", NULLIF(")
+        .push_bind(change.payload);
+    if let Some(column) = decided.payload_tail {
+        sql.push(" || ").push(column);
+    }
+    sql.push(", NULLIF(")
         .push_bind(traceparent)
         .push(format!(", '') FROM {gate})"));
 }

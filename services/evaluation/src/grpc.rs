@@ -158,7 +158,7 @@ impl EvaluationService for Evaluation {
     async fn submit_score_sheet(&self, request: Request<SubmitScoreSheetRequest>) -> Reply<SubmitScoreSheetResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sheet = sheets::submit(&self.db, &self.sets, &who, &r.name, &r.etag, &r.request_id).await?;
+        let sheet = sheets::submit(&self.db, &who, &r.name, &r.etag, &r.request_id).await?;
         Ok(Response::new(SubmitScoreSheetResponse {
             score_sheet: Some(sheet),
         }))

@@ -31,7 +31,19 @@ pub fn spec() -> ServiceSpec {
         grpc_service: "ocop.evaluation.v1.EvaluationService",
         migrations: &MIGRATIONS,
         public_methods: &[],
-        prepare: Some(|pool| Box::pin(criteria::load_shipped(pool))),
+        prepare: Some(|pool| {
+            Box::pin(async move {
+                criteria::load_shipped(pool.clone()).await?;
+                let filled = sheets::backfill(&pool).await?;
+                if filled > 0 {
+                    tracing::info!(
+                        drafts = filled,
+                        "score sheets saved before migration 0011 given their body"
+                    );
+                }
+                Ok(())
+            })
+        }),
     }
 }
 

@@ -5,7 +5,6 @@
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::Principal;
 use ocop_kit::date::to_timestamp;
-use ocop_kit::idempotency;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{Answer, ScoreSheet, SheetState};
 use prost::Message;
@@ -14,10 +13,32 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::{criteria, rounds, scoring};
 
+mod body;
+mod submit;
+
+pub use body::backfill;
+pub use submit::submit;
+
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
 struct StoredAnswer {
     criterion: String,
     options: Vec<i32>,
+}
+
+impl StoredAnswer {
+    fn of(answer: &Answer) -> StoredAnswer {
+        StoredAnswer {
+            criterion: answer.criterion.clone(),
+            options: answer.options.clone(),
+        }
+    }
+
+    fn to_proto(&self) -> Answer {
+        Answer {
+            criterion: self.criterion.clone(),
+            options: self.options.clone(),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -43,14 +64,7 @@ impl Row {
             ),
             member: self.member.clone(),
             criteria_set: format!("criteriaSets/{}", self.criteria_set),
-            answers: self
-                .answers
-                .iter()
-                .map(|a| Answer {
-                    criterion: a.criterion.clone(),
-                    options: a.options.clone(),
-                })
-                .collect(),
+            answers: self.answers.iter().map(StoredAnswer::to_proto).collect(),
             state: if self.state == "submitted" {
                 SheetState::Submitted
             } else {
@@ -168,13 +182,8 @@ pub async fn save(
             Some(version)
         }
     };
-    let stored: Vec<StoredAnswer> = answers
-        .iter()
-        .map(|a| StoredAnswer {
-            criterion: a.criterion.clone(),
-            options: a.options.clone(),
-        })
-        .collect();
+    let stored: Vec<StoredAnswer> = answers.iter().map(StoredAnswer::of).collect();
+    let sheet_body = body::body(&set_id, answers.to_vec(), points.total);
     let now = now_micros();
     let after = Row {
         round_id: round_id.clone(),
@@ -192,7 +201,7 @@ pub async fn save(
     let mut sql = QueryBuilder::<Postgres>::new("WITH changed AS (");
     match before {
         None => sql
-            .push("INSERT INTO score_sheets (round_id, entry_id, member, criteria_set, answers, state, total, update_time) VALUES (")
+            .push("INSERT INTO score_sheets (round_id, entry_id, member, criteria_set, answers, body, unanswered, state, total, update_time) VALUES (")
             .push_bind(round_id)
             .push(", ")
             .push_bind(entry_id)
@@ -202,6 +211,10 @@ pub async fn save(
             .push_bind(set_id)
             .push(", ")
             .push_bind(after.answers)
+            .push(", ")
+            .push_bind(sheet_body)
+            .push(", ")
+            .push_bind(points.unanswered)
             .push(", 'draft', ")
             .push_bind(points.total)
             .push(", ")
@@ -210,6 +223,10 @@ pub async fn save(
         Some(version) => sql
             .push("UPDATE score_sheets SET answers = ")
             .push_bind(after.answers)
+            .push(", body = ")
+            .push_bind(sheet_body)
+            .push(", unanswered = ")
+            .push_bind(points.unanswered)
             .push(", total = ")
             .push_bind(points.total)
             .push(", version = version + 1, update_time = ")
@@ -235,7 +252,7 @@ pub async fn save(
         request_id: "",
         payload: proto.encode_to_vec(),
     };
-    audit::push_record(&mut sql, who, change, "changed");
+    audit::push_record(&mut sql, who, change, "changed", audit::FromGate::default());
     sql.push(" SELECT count(*) FROM changed");
     let changed: i64 = sql.build_query_scalar().fetch_one(db).await?;
     if changed == 0 {
@@ -255,7 +272,7 @@ fn now_micros() -> time::OffsetDateTime {
     now.replace_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
 }
 
-/// What saving and submitting read first, in one query: the round, the
+/// What saving reads first, in one query: the round, the
 /// entry's pinned set and assessment, and the member's sheet as it is now.
 #[derive(sqlx::FromRow)]
 struct Snapshot {
@@ -263,7 +280,6 @@ struct Snapshot {
     round: rounds::Row,
     pinned_set: Option<String>,
     assessed: bool,
-    sheet_answers: Option<Json<Vec<StoredAnswer>>>,
     sheet_state: Option<String>,
     sheet_version: Option<i64>,
 }
@@ -271,7 +287,7 @@ struct Snapshot {
 async fn snapshot(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> Result<Snapshot> {
     let snapshot: Option<Snapshot> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {}, e.criteria_set AS pinned_set, e.commune_assessment IS NOT NULL AS assessed,
-             s.answers AS sheet_answers, s.state AS sheet_state, s.version AS sheet_version
+             s.state AS sheet_state, s.version AS sheet_version
          FROM rounds r
          LEFT JOIN entries e ON e.round_id = r.id AND e.id = $2
          LEFT JOIN score_sheets s ON s.round_id = r.id AND s.entry_id = $2 AND s.member = $3
@@ -284,140 +300,6 @@ async fn snapshot(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> 
     .fetch_optional(db)
     .await?;
     snapshot.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))
-}
-
-/// Submits and locks the caller's sheet; every criterion must be answered.
-/// A retry carrying the same `request_id` gets the first answer back.
-///
-/// Two round trips: one read, then one statement that flips the sheet only if
-/// nobody changed it since (its version) and writes the audit, outbox and
-/// request_id rows with it, so no transaction is held open across the network.
-pub async fn submit(
-    db: &PgPool,
-    sets: &criteria::PinnedSets,
-    who: &Principal,
-    name: &str,
-    etag: &str,
-    request_id: &str,
-) -> Result<ScoreSheet> {
-    let (round_id, entry_id, member) = parse_sheet("name", name)?;
-    let request_id = idempotency::parse("request_id", request_id)?;
-    if member != who.subject {
-        return Err(Error::permission_denied(
-            "NOT_YOUR_SHEET",
-            format!("{name} belongs to {member}; members submit their own sheets"),
-        ));
-    }
-    if let Some(first) = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
-        return ScoreSheet::decode(first.as_slice()).map_err(Error::internal);
-    }
-    let snapshot = snapshot(db, &round_id, &entry_id, &member).await?;
-    check_scoring(&snapshot.round, who, &round_id)?;
-    let pinned = snapshot
-        .pinned_set
-        .ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}/entries/{entry_id}")))?;
-    let (Some(answers), Some(state), Some(version)) =
-        (snapshot.sheet_answers, snapshot.sheet_state, snapshot.sheet_version)
-    else {
-        return Err(Error::not_found(name));
-    };
-    // Said before the etag: "already submitted" is what a late retry needs to hear.
-    if state == "submitted" {
-        return Err(Error::failed_precondition(
-            "SHEET_SUBMITTED",
-            format!("{name} is already submitted"),
-        ));
-    }
-    let current = rounds::check_version(name, etag, version)?;
-    let set = sets.get(db, &pinned).await?;
-    let answers: Vec<Answer> = answers
-        .iter()
-        .map(|a| Answer {
-            criterion: a.criterion.clone(),
-            options: a.options.clone(),
-        })
-        .collect();
-    let points = scoring::score(&set, &answers)
-        .map_err(|v| v.into_error().unwrap_or_else(|| Error::internal("empty violations")))?;
-    if !points.unanswered.is_empty() {
-        return Err(Error::failed_precondition(
-            "SHEET_INCOMPLETE",
-            format!(
-                "{name} leaves {} criteria unanswered: {}",
-                points.unanswered.len(),
-                points.unanswered.join(", ")
-            ),
-        ));
-    }
-
-    // The sheet after the change, known before it is made: the statement sets
-    // exactly these values (PostgreSQL keeps microseconds).
-    let now = now_micros();
-    let after = Row {
-        round_id: round_id.clone(),
-        entry_id: entry_id.clone(),
-        member: member.clone(),
-        criteria_set: pinned,
-        answers: Json(Vec::new()),
-        state: "submitted".into(),
-        total: points.total,
-        version: version + 1,
-        update_time: now,
-        submit_time: Some(now),
-    };
-    let mut proto = after.to_proto();
-    proto.answers = answers;
-    let response = proto.encode_to_vec();
-    let mut sql =
-        QueryBuilder::<Postgres>::new("WITH changed AS (UPDATE score_sheets SET state = 'submitted', total = ");
-    sql.push_bind(points.total)
-        .push(", version = version + 1, update_time = ")
-        .push_bind(now)
-        .push(", submit_time = ")
-        .push_bind(now)
-        .push(" WHERE round_id = ")
-        .push_bind(round_id)
-        .push(" AND entry_id = ")
-        .push_bind(entry_id)
-        .push(" AND member = ")
-        .push_bind(member)
-        .push(" AND version = ")
-        .push_bind(version)
-        .push(" AND state = 'draft' RETURNING 1)");
-    if let Some(id) = request_id {
-        sql.push(", claimed AS (INSERT INTO request_ids (request_id, method, resource, response) SELECT ")
-            .push_bind(id)
-            .push(", 'SubmitScoreSheet', ")
-            .push_bind(name.to_owned())
-            .push(", ")
-            .push_bind(response)
-            .push(" FROM changed)");
-    }
-    let change = Change {
-        method: "SubmitScoreSheet",
-        kind: "updated",
-        resource: &proto.name,
-        province: &snapshot.round.province_code,
-        etag_before: &current,
-        etag_after: &proto.etag,
-        request_id: "",
-        payload: proto.encode_to_vec(),
-    };
-    audit::push_record(&mut sql, who, change, "changed");
-    sql.push(" SELECT count(*) FROM changed");
-    let changed: i64 = sql.build_query_scalar().fetch_one(db).await?;
-    if changed == 0 {
-        // Someone got there first: a concurrent retry of this very request, or another change.
-        if let Some(first) = idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
-            return ScoreSheet::decode(first.as_slice()).map_err(Error::internal);
-        }
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!("{name} changed while it was being submitted (etag {current}); read it again"),
-        ));
-    }
-    Ok(proto)
 }
 
 /// A sheet: its member's own at any time; anyone's once the round is published.
