@@ -5,7 +5,8 @@
 //! PostgreSQL. After a failure Redis is skipped for a short pause, so an
 //! outage costs one timeout per pause rather than one per request; the
 //! connection manager reconnects in the background, so caching resumes
-//! without a restart when Redis returns.
+//! without a restart when Redis returns. A write that follows a committed
+//! change is never dropped: see [`owed`].
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -18,6 +19,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::RedisConfig;
 use crate::error::Result;
+
+mod owed;
+use owed::Write;
 
 /// How long Redis is skipped after a failed call.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(500);
@@ -41,6 +45,8 @@ struct Inner {
     /// Fresh values `get_or_refresh` saw, decoded, by key: hot public pages
     /// are answered without a Redis round trip while they are fresh.
     local: Mutex<HashMap<String, Decoded>>,
+    /// Writes Redis refused, retried until they land.
+    owed: Mutex<owed::Owed>,
 }
 
 /// A decoded value and the time (Unix ms) until which it is fresh.
@@ -76,6 +82,7 @@ impl Cache {
                 paused_until_ms: AtomicU64::new(0),
                 refreshing: Mutex::default(),
                 local: Mutex::default(),
+                owed: Mutex::default(),
             }),
         })
     }
@@ -105,6 +112,11 @@ impl Cache {
         Fut: Future<Output = Result<M>>,
     {
         let full = self.key(key);
+        if self.owes(&full) {
+            // Redis may still hold the value from before a committed change.
+            metrics::counter!("ocop_cache_requests_total", "result" => "owed").increment(1);
+            return load().await;
+        }
         if let Some(bytes) = self.get_bytes(&full).await {
             match M::decode(bytes.as_slice()) {
                 Ok(message) => {
@@ -207,18 +219,25 @@ impl Cache {
 
     /// Stores the value a write just committed, replacing what is cached.
     /// Together with readers that only fill absent keys, a read that raced
-    /// the write cannot leave the old value behind.
+    /// the write cannot leave the old value behind. Retried until it lands.
     pub async fn put<M: prost::Message>(&self, key: &str, message: &M) {
-        self.set_bytes(&self.key(key), message.encode_to_vec(), false, self.inner.ttl_s)
-            .await;
+        let write = Write::Set {
+            value: message.encode_to_vec(),
+            ttl_s: self.inner.ttl_s,
+        };
+        self.write(&self.key(key), write).await;
     }
 
     /// Removes `key`. Called after the database transaction commits, so a
-    /// concurrent reader can at worst re-cache the new value.
+    /// concurrent reader can at worst re-cache the new value. Retried until
+    /// it lands.
     pub async fn invalidate(&self, key: &str) {
-        let full = self.key(key);
-        self.run("del", |mut conn| async move { conn.del::<_, ()>(full).await })
-            .await;
+        self.write(&self.key(key), Write::Delete).await;
+    }
+
+    /// How many writes Redis refused and this process still owes it.
+    pub fn owed_writes(&self) -> usize {
+        self.inner.owed.lock().map_or(0, |owed| owed.len())
     }
 
     /// Whether Redis answers a PING now (health reporting, tests).
@@ -240,7 +259,8 @@ impl Cache {
         .flatten()
     }
 
-    async fn set_bytes(&self, key: &str, value: Vec<u8>, only_if_absent: bool, ttl: u64) {
+    /// Whether Redis took the value (or, with `only_if_absent`, answered).
+    async fn set_bytes(&self, key: &str, value: Vec<u8>, only_if_absent: bool, ttl: u64) -> bool {
         let key = key.to_owned();
         self.run("set", |mut conn| async move {
             let mut set = redis::cmd("SET");
@@ -250,7 +270,16 @@ impl Cache {
             }
             set.query_async::<()>(&mut conn).await
         })
-        .await;
+        .await
+        .is_some()
+    }
+
+    /// Whether Redis removed `key` (or had none).
+    async fn delete(&self, key: &str) -> bool {
+        let key = key.to_owned();
+        self.run("del", |mut conn| async move { conn.del::<_, ()>(key).await })
+            .await
+            .is_some()
     }
 
     async fn set_bytes_px(&self, key: &str, value: Vec<u8>, keep: Duration) {
