@@ -37,13 +37,17 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed by ./dev");
-        let url = format!("redis://127.0.0.1:{port}");
-        let client = redis::Client::open(url.as_str()).unwrap();
+        // From here on, dropping the server (a failed start included) kills the process.
+        let server = Server {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        let client = redis::Client::open(server.url.as_str()).unwrap();
         for _ in 0..100 {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
             {
-                return Server { child, url };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
