@@ -165,28 +165,58 @@ pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, name: &str) -> Result<Crite
     row.ok_or_else(|| Error::not_found(name))?.to_proto()
 }
 
-/// Sets pinned by an entry, decoded once per process. A pinned set is marked
-/// used, and a used set never changes (a trigger refuses it; a correction is a
-/// new version), so the copy can never go stale. Scoring reads the pinned set
-/// on every save and submit: this keeps a ~40 KB decode and a round trip off
+/// Sets pinned by an entry, decoded once per process, and which set each
+/// entry pins. A pinned set is marked used, and a used set never changes (a
+/// trigger refuses it; a correction is a new version); an entry's pin is
+/// fixed when it is made. So neither copy can go stale. Scoring reads the
+/// pinned set on every save: this keeps a ~40 KB decode and a round trip off
 /// that path.
 #[derive(Clone, Default)]
-pub struct PinnedSets(Arc<RwLock<HashMap<String, Arc<CriteriaSet>>>>);
+pub struct PinnedSets {
+    sets: Arc<RwLock<HashMap<String, Arc<CriteriaSet>>>>,
+    /// `{round}/{entry}` → set id.
+    pins: Arc<RwLock<HashMap<String, String>>>,
+}
+
+/// Entries' pins remembered per process; past this many the memory starts over.
+const PINS: usize = 100_000;
 
 impl PinnedSets {
     /// The pinned set `id`, from memory or (first time) from the database.
     pub async fn get<'e, E: sqlx::PgExecutor<'e>>(&self, db: E, id: &str) -> Result<Arc<CriteriaSet>> {
-        if let Some(set) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+        if let Some(set) = self.sets.read().unwrap_or_else(|p| p.into_inner()).get(id) {
             return Ok(set.clone());
         }
         let set = Arc::new(get(db, &format!("criteriaSets/{id}")).await?);
         if set.used {
-            self.0
+            self.sets
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id.to_owned(), set.clone());
         }
         Ok(set)
+    }
+
+    /// The id of the set entry `entry_id` of round `round_id` pins; `None`
+    /// when there is no such entry.
+    pub async fn pin_of(&self, db: &PgPool, round_id: &str, entry_id: &str) -> Result<Option<String>> {
+        let key = format!("{round_id}/{entry_id}");
+        if let Some(id) = self.pins.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(Some(id.clone()));
+        }
+        let id: Option<String> = sqlx::query_scalar("SELECT criteria_set FROM entries WHERE round_id = $1 AND id = $2")
+            .bind(round_id)
+            .bind(entry_id)
+            .fetch_optional(db)
+            .await?;
+        if let Some(id) = &id {
+            let mut pins = self.pins.write().unwrap_or_else(|p| p.into_inner());
+            if pins.len() >= PINS {
+                pins.clear();
+            }
+            pins.insert(key, id.clone());
+        }
+        Ok(id)
     }
 }
 

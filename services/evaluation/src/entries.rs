@@ -242,18 +242,15 @@ pub async fn create(
         .await?;
         return Ok(row.to_proto());
     }
-    // The latest version of the product set's sheet for the round's decision, in force at its date.
-    let set: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
-           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
-         ORDER BY version DESC LIMIT 1 FOR UPDATE",
-    )
-    .bind(&round.criteria_decision)
-    .bind(&product.subgroup_code)
-    .bind(round.decision_date)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(set) = set else {
+    // The latest version of the product set's sheet for the round's decision,
+    // in force at its date. A used set never changes, so only the first pin
+    // locks the row (against an import rewriting it meanwhile); later entries
+    // of the same set do not queue behind one another.
+    let mut set = pinnable_set(&mut tx, &round, &product.subgroup_code, false).await?;
+    if set.as_ref().is_some_and(|(_, used)| !used) {
+        set = pinnable_set(&mut tx, &round, &product.subgroup_code, true).await?;
+    }
+    let Some((set, used)) = set else {
         return Err(Error::failed_precondition(
             "NO_CRITERIA_SET",
             format!(
@@ -263,11 +260,13 @@ pub async fn create(
         )
         .with_metadata("missing", format!("{}/{}", round.criteria_decision, product.subgroup_code)));
     };
-    // Pinned from now on: the sheet can no longer change, only gain versions.
-    sqlx::query("UPDATE criteria_sets SET used = true WHERE id = $1 AND NOT used")
-        .bind(&set)
-        .execute(&mut *tx)
-        .await?;
+    if !used {
+        // Pinned from now on: the sheet can no longer change, only gain versions.
+        sqlx::query("UPDATE criteria_sets SET used = true WHERE id = $1 AND NOT used")
+            .bind(&set)
+            .execute(&mut *tx)
+            .await?;
+    }
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code, commune_code)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (round_id, product) DO NOTHING RETURNING {COLUMNS}"
@@ -294,6 +293,31 @@ pub async fn create(
     record(&mut tx, who, "CreateEntry", "created", &row, &proto, &request).await?;
     tx.commit().await?;
     Ok(proto)
+}
+
+/// The set an entry of `round` for `subgroup` pins, and whether it is used
+/// already; `lock` locks its row until the transaction ends.
+async fn pinnable_set(
+    tx: &mut sqlx::PgConnection,
+    round: &rounds::Row,
+    subgroup: &str,
+    lock: bool,
+) -> Result<Option<(String, bool)>> {
+    let sql = if lock {
+        "SELECT id, used FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
+           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
+         ORDER BY version DESC LIMIT 1 FOR UPDATE"
+    } else {
+        "SELECT id, used FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
+           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
+         ORDER BY version DESC LIMIT 1"
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(&round.criteria_decision)
+        .bind(subgroup)
+        .bind(round.decision_date)
+        .fetch_optional(&mut *tx)
+        .await?)
 }
 
 /// A page of a round's entries, oldest first (ids are UUIDv7).

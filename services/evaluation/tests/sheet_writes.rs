@@ -1,10 +1,12 @@
-//! Submitting a sheet in one statement: what it writes to the feed, what a
-//! refusal leaves untouched, a publish in progress, and drafts saved before
-//! the sheet body existed (migration 0011).
+//! Saving and submitting a sheet, each in one statement: what a submit writes
+//! to the feed, what a refusal leaves untouched and in which order refusals
+//! come, a publish in progress, and drafts saved before the sheet body
+//! existed (migration 0011).
 
 #[path = "support/world.rs"]
 mod world;
 
+use std::future::Future;
 use std::time::Duration;
 
 use ocop_proto::evaluation::v1::*;
@@ -19,6 +21,14 @@ fn submit(name: &str, etag: &str) -> SubmitScoreSheetRequest {
         name: name.into(),
         etag: etag.into(),
         request_id: String::new(),
+    }
+}
+
+fn save(entry: &str, answers: &[Answer], etag: &str) -> SaveScoreSheetRequest {
+    SaveScoreSheetRequest {
+        entry: entry.into(),
+        answers: answers.to_vec(),
+        etag: etag.into(),
     }
 }
 
@@ -153,43 +163,39 @@ async fn a_submit_writes_the_whole_sheet_to_the_feed_and_a_refusal_writes_nothin
     assert_eq!(records(&db, &sheet.name).await, (2, 2));
 }
 
-#[tokio::test]
-async fn a_submit_waits_for_a_publish_in_progress_and_is_refused_after_it() {
-    let mut w = world().await;
-    let db = evaluation_db(&w);
-    let (round, entry, answers) = scoring(&mut w).await;
-    let sheet = w.draft(&entry.name, "chu-tich", &answers).await;
+/// Locks the round as publishing does, lets `write` start, checks that it
+/// waits for the lock, then publishes: `write` must be refused.
+async fn refused_after_a_publish_in_progress<F>(db: &PgPool, round: &EvaluationRound, write: F) -> tonic::Status
+where
+    F: Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
     let round_id = round.name.trim_start_matches("evaluationRounds/").to_owned();
-
-    // What publishing does first: lock the round.
     let mut publishing = db.begin().await.unwrap();
     sqlx::query("SELECT 1 FROM rounds WHERE id = $1 FOR UPDATE")
         .bind(&round_id)
         .execute(&mut *publishing)
         .await
         .unwrap();
-    let mut client = w.evaluation.clone();
-    let request = authorized(submit(&sheet.name, &sheet.etag), &w.member("chu-tich"));
-    let submitting = tokio::spawn(async move { client.submit_score_sheet(request).await });
-    // The submit must be waiting on that lock, not racing past it.
+    let writing = tokio::spawn(write);
+    // The write must be waiting on that lock, not racing past it.
     let mut waited = Duration::ZERO;
     loop {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
         )
-        .fetch_one(&db)
+        .fetch_one(db)
         .await
         .unwrap();
         if waiting == 1 {
             break;
         }
         assert!(
-            !submitting.is_finished(),
-            "the submit went past a round locked for publishing"
+            !writing.is_finished(),
+            "the write went past a round locked for publishing"
         );
         assert!(
             waited < Duration::from_secs(10),
-            "the submit never reached the round's lock"
+            "the write never reached the round's lock"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
         waited += Duration::from_millis(20);
@@ -200,20 +206,183 @@ async fn a_submit_waits_for_a_publish_in_progress_and_is_refused_after_it() {
         .await
         .unwrap();
     publishing.commit().await.unwrap();
+    writing.await.unwrap().unwrap_err()
+}
 
-    let err = submitting.await.unwrap().unwrap_err();
+#[tokio::test]
+async fn a_submit_waits_for_a_publish_in_progress_and_is_refused_after_it() {
+    let mut w = world().await;
+    let db = evaluation_db(&w);
+    let (round, entry, answers) = scoring(&mut w).await;
+    let sheet = w.draft(&entry.name, "chu-tich", &answers).await;
+    let mut client = w.evaluation.clone();
+    let request = authorized(submit(&sheet.name, &sheet.etag), &w.member("chu-tich"));
+    let err = refused_after_a_publish_in_progress(&db, &round, async move {
+        client.submit_score_sheet(request).await.map(drop)
+    })
+    .await;
     assert_eq!(
         (err.code(), reason(&err).as_str()),
         (Code::FailedPrecondition, "ROUND_NOT_SCORING"),
         "{}",
         err.message()
     );
-    let state: String = sqlx::query_scalar("SELECT state FROM score_sheets WHERE round_id = $1")
-        .bind(&round_id)
+    let (state, version): (String, i64) = sqlx::query_as("SELECT state, version FROM score_sheets")
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(state, "draft", "a sheet the publish did not count stays a draft");
+    assert_eq!(
+        (state.as_str(), version),
+        ("draft", 1),
+        "a sheet the publish did not count stays a draft"
+    );
+}
+
+#[tokio::test]
+async fn a_save_waits_for_a_publish_in_progress_and_is_refused_after_it() {
+    let mut w = world().await;
+    let db = evaluation_db(&w);
+    let (round, entry, answers) = scoring(&mut w).await;
+    let sheet = w.draft(&entry.name, "chu-tich", &answers[..3]).await;
+    let mut client = w.evaluation.clone();
+    let request = authorized(save(&entry.name, &answers, &sheet.etag), &w.member("chu-tich"));
+    let err =
+        refused_after_a_publish_in_progress(
+            &db,
+            &round,
+            async move { client.save_score_sheet(request).await.map(drop) },
+        )
+        .await;
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "ROUND_NOT_SCORING")
+    );
+    let version: i64 = sqlx::query_scalar("SELECT version FROM score_sheets")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(version, 1, "the draft is as it was when the round was published");
+}
+
+#[tokio::test]
+async fn a_refused_save_writes_nothing_and_says_first_whether_the_caller_may_save() {
+    let mut w = world().await;
+    let db = evaluation_db(&w);
+    let (round, entry, answers) = scoring(&mut w).await;
+    let sheet = w.draft(&entry.name, "chu-tich", &answers).await;
+    let chair = w.member("chu-tich");
+    let invalid = vec![Answer {
+        criterion: "9.9".into(),
+        options: vec![0],
+    }];
+    let cases = [
+        (
+            save(&entry.name, &invalid, ""),
+            w.member("la"),
+            Code::PermissionDenied,
+            "NOT_ON_COUNCIL",
+        ),
+        (
+            save(&entry.name, &invalid, &sheet.etag),
+            chair.clone(),
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+        ),
+        (
+            save(&format!("{}/entries/none", round.name), &answers, ""),
+            chair.clone(),
+            Code::NotFound,
+            "RESOURCE_NOT_FOUND",
+        ),
+        (
+            save(&entry.name.replace(&round.name, "evaluationRounds/none"), &answers, ""),
+            chair.clone(),
+            Code::NotFound,
+            "RESOURCE_NOT_FOUND",
+        ),
+        (
+            save(&entry.name, &answers, "v1"),
+            w.member("uy-vien-1"),
+            Code::NotFound,
+            "RESOURCE_NOT_FOUND",
+        ),
+        (
+            save(&entry.name, &answers, ""),
+            chair.clone(),
+            Code::Aborted,
+            "STALE_ETAG",
+        ),
+        (
+            save(&entry.name, &answers, "v7"),
+            chair.clone(),
+            Code::Aborted,
+            "STALE_ETAG",
+        ),
+        (
+            save(&entry.name, &answers, "garbage"),
+            chair.clone(),
+            Code::Aborted,
+            "STALE_ETAG",
+        ),
+        (
+            save("entries/x", &answers, ""),
+            chair.clone(),
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+        ),
+    ];
+    for (request, token, code, why) in cases {
+        let label = format!("{} {:?}", request.entry, request.etag);
+        let err = w
+            .evaluation
+            .save_score_sheet(authorized(request, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (code, why),
+            "{label}: {}",
+            err.message()
+        );
+    }
+    assert_eq!(records(&db, &sheet.name).await, (1, 1), "refusals write nothing");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM score_sheets")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+
+    let saved = w
+        .evaluation
+        .save_score_sheet(authorized(save(&entry.name, &answers[..5], &sheet.etag), &chair))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!((saved.etag.as_str(), saved.answers.len()), ("v2", 5));
+    let stored = w
+        .evaluation
+        .get_score_sheet(authorized(
+            GetScoreSheetRequest {
+                name: sheet.name.clone(),
+            },
+            &chair,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    assert_eq!(stored, saved, "the answer is the sheet as stored");
+    let (audited, province): (i64, String) = sqlx::query_as(
+        "SELECT count(*), min(province_code) FROM audit_events WHERE resource = $1 AND method = 'SaveScoreSheet'",
+    )
+    .bind(&sheet.name)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((audited, province.as_str()), (2, "38"));
 }
 
 #[tokio::test]

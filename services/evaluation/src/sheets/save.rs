@@ -1,0 +1,244 @@
+//! Saving a draft: one statement, one round trip, like [`super::submit`].
+//!
+//! The answers are checked against the entry's pinned set first, in the
+//! process (the pin and the set are remembered, see
+//! [`criteria::PinnedSets`]). The statement then locks the round against a
+//! concurrent publish or cancel, writes the sheet only if the caller may, and
+//! returns what it saw, so that a refusal is explained from that snapshot.
+
+use ocop_kit::audit::{self, Change};
+use ocop_kit::auth::Principal;
+use ocop_kit::{Error, ErrorKind, Result};
+use ocop_proto::evaluation::v1::{Answer, ScoreSheet};
+use prost::Message;
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::{Row, StoredAnswer, body, check_scoring, now_micros, parse_entry};
+use crate::{criteria, rounds, scoring};
+
+/// What the caller's save found: the round, the entry's pin and assessment,
+/// and the caller's sheet, before any write; and whether it was saved.
+#[derive(sqlx::FromRow)]
+struct Seen {
+    #[sqlx(flatten)]
+    round: rounds::Row,
+    pinned_set: Option<String>,
+    assessed: bool,
+    sheet_state: Option<String>,
+    sheet_version: Option<i64>,
+    saved: bool,
+}
+
+/// Saves the caller's draft sheet for `entry`: a new one when `etag` is
+/// empty, else the version `etag` names.
+pub async fn save(
+    db: &PgPool,
+    sets: &criteria::PinnedSets,
+    who: &Principal,
+    entry: &str,
+    answers: &[Answer],
+    etag: &str,
+) -> Result<ScoreSheet> {
+    let (round_id, entry_id) = parse_entry("entry", entry)?;
+    let member = who.subject.clone();
+    let Some(set_id) = sets.pin_of(db, &round_id, &entry_id).await? else {
+        return Err(explain(
+            read(db, &round_id, &entry_id, &member).await?,
+            who,
+            entry,
+            etag,
+            None,
+        ));
+    };
+    let set = sets.get(db, &set_id).await?;
+    let points = match scoring::score(&set, answers) {
+        Ok(points) => points,
+        Err(violations) => {
+            // Whether the caller may save at all is said before what is wrong with the answers.
+            let invalid = violations.into_error();
+            return Err(explain(
+                read(db, &round_id, &entry_id, &member).await?,
+                who,
+                entry,
+                etag,
+                invalid,
+            ));
+        }
+    };
+    // The version the caller read; an etag that names none matches no sheet.
+    let before = (!etag.is_empty()).then(|| etag.strip_prefix('v').and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1));
+    let now = now_micros();
+    let after = Row {
+        round_id: round_id.clone(),
+        entry_id: entry_id.clone(),
+        member: member.clone(),
+        criteria_set: set_id.clone(),
+        answers: Json(answers.iter().map(StoredAnswer::of).collect()),
+        state: "draft".into(),
+        total: points.total,
+        version: before.map_or(1, |v| v.saturating_add(1)),
+        update_time: now,
+        submit_time: None,
+    };
+    let proto = after.to_proto();
+
+    let mut sql = QueryBuilder::<Postgres>::new("WITH round AS (SELECT ");
+    // KEY SHARE, as submitting: no draft changes in a round being published.
+    sql.push(rounds::round_columns!())
+        .push(" FROM rounds WHERE id = ")
+        .push_bind(round_id.clone())
+        .push(" FOR KEY SHARE), entry AS (SELECT criteria_set, commune_assessment IS NOT NULL AS assessed FROM entries WHERE round_id = ")
+        .push_bind(round_id.clone())
+        .push(" AND id = ")
+        .push_bind(entry_id.clone())
+        .push("), sheet AS (SELECT state, version FROM score_sheets WHERE round_id = ")
+        .push_bind(round_id.clone())
+        .push(" AND entry_id = ")
+        .push_bind(entry_id.clone())
+        .push(" AND member = ")
+        .push_bind(member.clone())
+        // The rules `explain` checks before the sheet's own, as one condition;
+        // the assessment rule is `needs_assessment`'s.
+        .push("), allowed AS (SELECT 1 FROM round r, entry e WHERE r.state = 'scoring' AND r.council @> jsonb_build_array(jsonb_build_object('user', ")
+        .push_bind(member.clone())
+        .push("::text)) AND (e.assessed OR r.level <> 'province' OR r.decision_date < ")
+        .push_bind(rounds::DECISION_1489)
+        .push(")), changed AS (");
+    let sheet_body = body::body(&set_id, answers.to_vec(), points.total);
+    match before {
+        None => sql
+            .push("INSERT INTO score_sheets (round_id, entry_id, member, criteria_set, answers, body, unanswered, state, total, update_time) SELECT ")
+            .push_bind(round_id)
+            .push(", ")
+            .push_bind(entry_id)
+            .push(", ")
+            .push_bind(member)
+            .push(", ")
+            .push_bind(set_id)
+            .push(", ")
+            .push_bind(after.answers)
+            .push(", ")
+            .push_bind(sheet_body)
+            .push(", ")
+            .push_bind(points.unanswered)
+            .push(", 'draft', ")
+            .push_bind(points.total)
+            .push(", ")
+            .push_bind(now)
+            .push(" FROM allowed ON CONFLICT DO NOTHING RETURNING 1)"),
+        Some(version) => sql
+            .push("UPDATE score_sheets SET answers = ")
+            .push_bind(after.answers)
+            .push(", body = ")
+            .push_bind(sheet_body)
+            .push(", unanswered = ")
+            .push_bind(points.unanswered)
+            .push(", total = ")
+            .push_bind(points.total)
+            .push(", version = version + 1, update_time = ")
+            .push_bind(now)
+            .push(" WHERE round_id = ")
+            .push_bind(round_id)
+            .push(" AND entry_id = ")
+            .push_bind(entry_id)
+            .push(" AND member = ")
+            .push_bind(member)
+            .push(" AND version = ")
+            .push_bind(version)
+            .push(" AND state = 'draft' AND EXISTS (SELECT 1 FROM allowed) RETURNING 1)"),
+    };
+    let change = Change {
+        method: "SaveScoreSheet",
+        kind: if before.is_none() { "created" } else { "updated" },
+        resource: &proto.name,
+        province: "",
+        etag_before: etag,
+        etag_after: &proto.etag,
+        request_id: "",
+        payload: proto.encode_to_vec(),
+    };
+    let decided = audit::FromGate {
+        province: Some("(SELECT province_code FROM round)"),
+        payload_tail: None,
+    };
+    audit::push_record(&mut sql, who, change, "changed", decided);
+    sql.push(
+        " SELECT round.*, entry.criteria_set AS pinned_set, COALESCE(entry.assessed, false) AS assessed,
+             sheet.state AS sheet_state, sheet.version AS sheet_version, EXISTS (SELECT 1 FROM changed) AS saved
+         FROM round LEFT JOIN entry ON true LEFT JOIN sheet ON true",
+    );
+    let seen: Option<Seen> = sql.build_query_as().fetch_optional(db).await?;
+    let seen = seen.ok_or_else(|| Error::not_found(format!("evaluationRounds/{}", after.round_id)))?;
+    if seen.saved {
+        return Ok(proto);
+    }
+    Err(explain(seen, who, entry, etag, None))
+}
+
+/// What a save of the caller's sheet would find, written nothing: for the
+/// refusals decided before the statement (no such entry, invalid answers).
+async fn read(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> Result<Seen> {
+    let seen: Option<Seen> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {}, e.criteria_set AS pinned_set, e.commune_assessment IS NOT NULL AS assessed,
+             s.state AS sheet_state, s.version AS sheet_version, false AS saved
+         FROM rounds r
+         LEFT JOIN entries e ON e.round_id = r.id AND e.id = $2
+         LEFT JOIN score_sheets s ON s.round_id = r.id AND s.entry_id = $2 AND s.member = $3
+         WHERE r.id = $1",
+        rounds::qualified_columns("r")
+    )))
+    .bind(round_id)
+    .bind(entry_id)
+    .bind(member)
+    .fetch_optional(db)
+    .await?;
+    seen.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))
+}
+
+/// Decision 1489/2025: from 2025-07-06 a provincial entry is scored only
+/// after its commune's assessment. (The save statement's `allowed` says the same.)
+fn needs_assessment(round: &rounds::Row) -> bool {
+    round.level == "province" && round.decision_date >= rounds::DECISION_1489
+}
+
+/// Why a save wrote nothing, in the order a caller needs it: the council and
+/// round, the entry, its assessment, the answers (`invalid`), then the sheet
+/// and its etag.
+fn explain(seen: Seen, who: &Principal, entry: &str, etag: &str, invalid: Option<Error>) -> Error {
+    if let Err(e) = check_scoring(&seen.round, who, &seen.round.id) {
+        return e;
+    }
+    if seen.pinned_set.is_none() {
+        return Error::not_found(entry);
+    }
+    if needs_assessment(&seen.round) && !seen.assessed {
+        return Error::failed_precondition(
+            "COMMUNE_ASSESSMENT_MISSING",
+            format!(
+                "{entry} has no commune assessment yet; from 2025-07-06 the commune assesses its 4 criteria before the province scores"
+            ),
+        );
+    }
+    if let Some(invalid) = invalid {
+        return invalid;
+    }
+    let name = format!("{entry}/scoreSheets/{}", who.subject);
+    match (seen.sheet_state.as_deref(), seen.sheet_version) {
+        (None, _) if !etag.is_empty() => Error::not_found(&name),
+        (Some("submitted"), _) => {
+            Error::failed_precondition("SHEET_SUBMITTED", format!("{name} is submitted and locked"))
+        }
+        (Some(_), Some(version)) if etag != format!("v{version}") => Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed since you read it (etag `{etag}`, now v{version}); read it again"),
+        ),
+        // Every rule held in the snapshot, yet the sheet had moved by the time it was written.
+        _ => Error::new(
+            ErrorKind::Aborted,
+            "STALE_ETAG",
+            format!("{name} changed while it was being saved; read it again"),
+        ),
+    }
+}
