@@ -6,6 +6,7 @@
 //! `OCOPTEST_DATABASE_URL` (an admin connection) and `OCOPTEST_REDIS_URL`.
 
 pub mod flows;
+pub mod redis_server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -295,6 +295,15 @@ pub async fn create(
     Ok(proto)
 }
 
+/// The latest set in force for a round's decision and date and a product set.
+macro_rules! pinnable_sql {
+    () => {
+        "SELECT id, used FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
+           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
+         ORDER BY version DESC LIMIT 1"
+    };
+}
+
 /// The set an entry of `round` for `subgroup` pins, and whether it is used
 /// already; `lock` locks its row until the transaction ends.
 async fn pinnable_set(
@@ -304,13 +313,9 @@ async fn pinnable_set(
     lock: bool,
 ) -> Result<Option<(String, bool)>> {
     let sql = if lock {
-        "SELECT id, used FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
-           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
-         ORDER BY version DESC LIMIT 1 FOR UPDATE"
+        concat!(pinnable_sql!(), " FOR UPDATE")
     } else {
-        "SELECT id, used FROM criteria_sets WHERE decision = $1 AND subgroup_code = $2
-           AND in_force_from <= $3 AND (in_force_until IS NULL OR in_force_until >= $3)
-         ORDER BY version DESC LIMIT 1"
+        pinnable_sql!()
     };
     Ok(sqlx::query_as(sql)
         .bind(&round.criteria_decision)

@@ -32,6 +32,17 @@ fn save(entry: &str, answers: &[Answer], etag: &str) -> SaveScoreSheetRequest {
     }
 }
 
+/// `answer` is a refusal with `code` and ErrorInfo reason `why`.
+fn assert_refused<T: std::fmt::Debug>(answer: Result<T, tonic::Status>, code: Code, why: &str, label: &str) {
+    let err = answer.expect_err(label);
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (code, why),
+        "{label}: {}",
+        err.message()
+    );
+}
+
 fn evaluation_db(w: &World) -> PgPool {
     ocop_kit::db::connect_lazy(&w.env.config.database, "evaluation").unwrap()
 }
@@ -113,17 +124,8 @@ async fn a_submit_writes_the_whole_sheet_to_the_feed_and_a_refusal_writes_nothin
     ];
     for (request, token, code, why) in cases {
         let label = format!("{} {}", request.name, request.etag);
-        let err = w
-            .evaluation
-            .submit_score_sheet(authorized(request, &token))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (err.code(), reason(&err).as_str()),
-            (code, why),
-            "{label}: {}",
-            err.message()
-        );
+        let err = w.evaluation.submit_score_sheet(authorized(request, &token)).await;
+        assert_refused(err.map(drop), code, why, &label);
     }
     let not_found = w
         .evaluation
@@ -333,17 +335,8 @@ async fn a_refused_save_writes_nothing_and_says_first_whether_the_caller_may_sav
     ];
     for (request, token, code, why) in cases {
         let label = format!("{} {:?}", request.entry, request.etag);
-        let err = w
-            .evaluation
-            .save_score_sheet(authorized(request, &token))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (err.code(), reason(&err).as_str()),
-            (code, why),
-            "{label}: {}",
-            err.message()
-        );
+        let err = w.evaluation.save_score_sheet(authorized(request, &token)).await;
+        assert_refused(err.map(drop), code, why, &label);
     }
     assert_eq!(records(&db, &sheet.name).await, (1, 1), "refusals write nothing");
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM score_sheets")

@@ -2,57 +2,13 @@
 //! answered from PostgreSQL and counted as bypasses; when Redis comes back,
 //! caching resumes without a restart. Uses a Redis server of its own.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ocop_testkit::redis_server::RedisServer;
 use ocop_testkit::{TestEnv, authorized};
 use redis::AsyncCommands;
-
-struct RedisServer {
-    child: Child,
-}
-
-impl RedisServer {
-    fn start(port: u16) -> RedisServer {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (./dev test installs it)");
-        RedisServer { child }
-    }
-
-    fn stop(mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn key_exists(url: &str, key: &str) -> bool {
     let Ok(client) = redis::Client::open(url) else {
@@ -78,22 +34,10 @@ async fn metrics(addr: std::net::SocketAddr) -> String {
 
 #[tokio::test]
 async fn reads_survive_redis_going_away_and_caching_resumes_when_it_returns() {
-    let port = free_port();
-    let url = format!("redis://127.0.0.1:{port}");
-    let redis = RedisServer::start(port);
+    let redis = RedisServer::start().await;
+    let (port, url) = (redis.port(), redis.url());
     let mut env = TestEnv::new().await;
     env.config.redis.url = url.clone();
-    for _ in 0..100 {
-        if redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     let mut client = RegistryServiceClient::new(app.channel().await);
     let token = env.token("service", None, None);
@@ -125,7 +69,7 @@ async fn reads_survive_redis_going_away_and_caching_resumes_when_it_returns() {
         "bypasses are counted:\n{text}"
     );
 
-    let _redis = RedisServer::start(port);
+    let _redis = RedisServer::start_on(port).await;
     let mut resumed = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;

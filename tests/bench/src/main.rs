@@ -88,6 +88,17 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// `error` with the warnings and errors the services logged, which say what
+/// a bare INTERNAL status does not.
+fn with_logs(error: anyhow::Error, services: &[&Process]) -> anyhow::Error {
+    let logged: Vec<String> = services
+        .iter()
+        .flat_map(|p| p.output())
+        .filter(|line| line.contains("\"level\":\"ERROR\"") || line.contains("\"level\":\"WARN\""))
+        .collect();
+    error.context(format!("the services logged:\n{}", logged.join("\n")))
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -217,6 +228,7 @@ async fn main() -> anyhow::Result<()> {
         ],
     );
     TestApp::wait_serving_at(certification_process.grpc_addr, Duration::from_secs(60)).await;
+    let services = [&registry, &evaluation, &certification_process];
     let code = certification::certified_code(
         &env,
         &registry.url(),
@@ -224,7 +236,8 @@ async fn main() -> anyhow::Result<()> {
         &certification_process.url(),
         0,
     )
-    .await?;
+    .await
+    .map_err(|e| with_logs(e, &services))?;
 
     // Issue 6: a promotion service following the certification and registry feeds.
     let promotion_process = Process::start(
@@ -250,7 +263,8 @@ async fn main() -> anyhow::Result<()> {
                 &certification_process.url(),
                 n,
             )
-            .await?,
+            .await
+            .map_err(|e| with_logs(e, &services))?,
         );
     }
     promotion::fill_catalog(&db, 3_500).await?;
