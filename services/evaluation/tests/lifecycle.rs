@@ -177,19 +177,7 @@ async fn a_resubmitted_sheet_answers_as_the_first_time_and_results_are_found_by_
     assert_eq!(fields(&err), vec!["request_id"]);
     let submitted = w.submit(&sheet, "chu-tich", request_id).await.unwrap();
     assert_eq!(submitted.state(), SheetState::Submitted);
-    let stored = w
-        .evaluation
-        .get_score_sheet(authorized(
-            GetScoreSheetRequest {
-                name: sheet.name.clone(),
-            },
-            &w.member("chu-tich"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .score_sheet
-        .unwrap();
+    let stored = w.sheet(&sheet.name, "chu-tich").await;
     assert_eq!(stored, submitted, "the answer is the sheet as stored");
     let retried = w.submit(&sheet, "chu-tich", request_id).await.unwrap();
     assert_eq!(retried, submitted, "a retry gets the first answer");
@@ -205,19 +193,7 @@ async fn a_resubmitted_sheet_answers_as_the_first_time_and_results_are_found_by_
         (err.code(), reason(&err).as_str()),
         (Code::FailedPrecondition, "REQUEST_ID_REUSED")
     );
-    let still_draft = w
-        .evaluation
-        .get_score_sheet(authorized(
-            GetScoreSheetRequest {
-                name: other.name.clone(),
-            },
-            &w.member("chu-tich"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .score_sheet
-        .unwrap();
+    let still_draft = w.sheet(&other.name, "chu-tich").await;
     assert_eq!(still_draft, other, "a refused submit changes nothing");
     w.submit(&other, "chu-tich", "").await.unwrap();
     for user in ["uy-vien-1", "thu-ky"] {

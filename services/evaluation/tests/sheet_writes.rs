@@ -354,19 +354,7 @@ async fn a_refused_save_writes_nothing_and_says_first_whether_the_caller_may_sav
         .score_sheet
         .unwrap();
     assert_eq!((saved.etag.as_str(), saved.answers.len()), ("v2", 5));
-    let stored = w
-        .evaluation
-        .get_score_sheet(authorized(
-            GetScoreSheetRequest {
-                name: sheet.name.clone(),
-            },
-            &chair,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .score_sheet
-        .unwrap();
+    let stored = w.sheet(&sheet.name, "chu-tich").await;
     assert_eq!(stored, saved, "the answer is the sheet as stored");
     let (audited, province): (i64, String) = sqlx::query_as(
         "SELECT count(*), min(province_code) FROM audit_events WHERE resource = $1 AND method = 'SaveScoreSheet'",
@@ -404,19 +392,7 @@ async fn drafts_saved_before_the_sheet_body_are_given_one_at_start() {
         (submitted.total, submitted.answers.clone()),
         (full.total, answers.clone())
     );
-    let stored = w
-        .evaluation
-        .get_score_sheet(authorized(
-            GetScoreSheetRequest {
-                name: full.name.clone(),
-            },
-            &w.member("chu-tich"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .score_sheet
-        .unwrap();
+    let stored = w.sheet(&full.name, "chu-tich").await;
     assert_eq!(stored, submitted);
     let last_two: Vec<String> = answers[answers.len() - 2..]
         .iter()

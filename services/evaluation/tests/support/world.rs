@@ -267,6 +267,18 @@ impl World {
             .map(|r| r.into_inner().score_sheet.unwrap())
     }
 
+    /// Sheet `name` as `user` reads it.
+    pub async fn sheet(&mut self, name: &str, user: &str) -> ScoreSheet {
+        let token = self.member(user);
+        self.evaluation
+            .get_score_sheet(authorized(GetScoreSheetRequest { name: name.into() }, &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .score_sheet
+            .unwrap()
+    }
+
     /// The pinned criteria set of `entry`.
     pub async fn pinned_set(&mut self, entry: &Entry) -> CriteriaSet {
         let officer = self.officer.clone();
