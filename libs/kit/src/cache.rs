@@ -6,11 +6,11 @@
 //! outage costs one timeout per pause rather than one per request; the
 //! connection manager reconnects in the background, so caching resumes
 //! without a restart when Redis returns. A write that follows a committed
-//! change is never dropped: see [`owed`].
+//! change and that Redis refuses is not dropped: see [`owed`].
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,7 +21,6 @@ use crate::config::RedisConfig;
 use crate::error::Result;
 
 mod owed;
-use owed::Write;
 
 /// How long Redis is skipped after a failed call.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(500);
@@ -45,8 +44,10 @@ struct Inner {
     /// Fresh values `get_or_refresh` saw, decoded, by key: hot public pages
     /// are answered without a Redis round trip while they are fresh.
     local: Mutex<HashMap<String, Decoded>>,
-    /// Writes Redis refused, retried until they land.
+    /// Keys whose write Redis refused: their removal is retried until it lands.
     owed: Mutex<owed::Owed>,
+    /// How many keys are owed, read without the lock.
+    owed_count: AtomicUsize,
 }
 
 /// A decoded value and the time (Unix ms) until which it is fresh.
@@ -83,6 +84,7 @@ impl Cache {
                 refreshing: Mutex::default(),
                 local: Mutex::default(),
                 owed: Mutex::default(),
+                owed_count: AtomicUsize::new(0),
             }),
         })
     }
@@ -219,25 +221,23 @@ impl Cache {
 
     /// Stores the value a write just committed, replacing what is cached.
     /// Together with readers that only fill absent keys, a read that raced
-    /// the write cannot leave the old value behind. Retried until it lands.
+    /// the write cannot leave the old value behind. If Redis refuses it, the
+    /// key's removal is owed (see [`owed`]).
     pub async fn put<M: prost::Message>(&self, key: &str, message: &M) {
-        let write = Write::Set {
-            value: message.encode_to_vec(),
-            ttl_s: self.inner.ttl_s,
-        };
-        self.write(&self.key(key), write).await;
+        let value = (message.encode_to_vec(), self.inner.ttl_s);
+        self.write(&self.key(key), Some(value)).await;
     }
 
     /// Removes `key`. Called after the database transaction commits, so a
-    /// concurrent reader can at worst re-cache the new value. Retried until
-    /// it lands.
+    /// concurrent reader can at worst re-cache the new value. If Redis
+    /// refuses it, it is owed and retried (see [`owed`]).
     pub async fn invalidate(&self, key: &str) {
-        self.write(&self.key(key), Write::Delete).await;
+        self.write(&self.key(key), None).await;
     }
 
-    /// How many writes Redis refused and this process still owes it.
+    /// How many keys' removals this process owes Redis (writes it refused).
     pub fn owed_writes(&self) -> usize {
-        self.inner.owed.lock().map_or(0, |owed| owed.len())
+        self.owed_len()
     }
 
     /// Whether Redis answers a PING now (health reporting, tests).

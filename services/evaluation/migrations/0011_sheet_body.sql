@@ -10,3 +10,19 @@
 ALTER TABLE score_sheets
     ADD COLUMN body       bytea,
     ADD COLUMN unanswered text[] NOT NULL DEFAULT '{}';
+
+-- A replica of an older version, still running during an upgrade, changes a
+-- draft's answers without its body. The body it leaves would be stale, so it
+-- is dropped: submitting that draft is refused (SHEET_NEEDS_SAVE) until it is
+-- saved again.
+CREATE FUNCTION score_sheets_body_follows_answers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.body := NULL;
+    NEW.unanswered := '{}';
+    RETURN NEW;
+END $$;
+CREATE TRIGGER score_sheets_body_follows_answers BEFORE UPDATE ON score_sheets
+    -- In this order, so that a submit (state) and a save (body) stop before comparing answers.
+    FOR EACH ROW WHEN (NEW.state = 'draft' AND NEW.body IS NOT DISTINCT FROM OLD.body
+                       AND NEW.answers IS DISTINCT FROM OLD.answers)
+    EXECUTE FUNCTION score_sheets_body_follows_answers();

@@ -166,11 +166,11 @@ pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, name: &str) -> Result<Crite
 }
 
 /// Sets pinned by an entry, decoded once per process, and which set each
-/// entry pins. A pinned set is marked used, and a used set never changes (a
-/// trigger refuses it; a correction is a new version); an entry's pin is
-/// fixed when it is made. So neither copy can go stale. Scoring reads the
-/// pinned set on every save: this keeps a ~40 KB decode and a round trip off
-/// that path.
+/// entry pins. A pinned set is marked used, and a used set's content never
+/// changes (a trigger refuses it; a correction is a new version); an entry's
+/// pin is fixed when it is made, and entries are never deleted. So neither
+/// copy can go stale. Scoring reads the pinned set on every save: this keeps
+/// a ~40 KB decode and a round trip off that path.
 #[derive(Clone, Default)]
 pub struct PinnedSets {
     sets: Arc<RwLock<HashMap<String, Arc<CriteriaSet>>>>,

@@ -243,9 +243,10 @@ pub async fn create(
         return Ok(row.to_proto());
     }
     // The latest version of the product set's sheet for the round's decision,
-    // in force at its date. A used set never changes, so only the first pin
-    // locks the row (against an import rewriting it meanwhile); later entries
-    // of the same set do not queue behind one another.
+    // in force at its date. A used set's content never changes (a trigger
+    // refuses it), so only the first pin locks the row, against an import
+    // rewriting the content meanwhile; later entries of the same set do not
+    // queue behind one another.
     let mut set = pinnable_set(&mut tx, &round, &product.subgroup_code, false).await?;
     if set.as_ref().is_some_and(|(_, used)| !used) {
         set = pinnable_set(&mut tx, &round, &product.subgroup_code, true).await?;

@@ -18,13 +18,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use ocop_kit::config::EvaluationConfig;
 
 use crate::results::{self, Outcome};
+use crate::sheets::StoredAnswer;
 use crate::{criteria, rounds};
-
-#[derive(serde::Serialize, serde::Deserialize, Clone)]
-struct StoredAnswer {
-    criterion: String,
-    options: Vec<i32>,
-}
 
 /// What a result states about its entry besides the scores: fixed when the
 /// entry was made and the round created, copied onto the result so that the
@@ -149,14 +144,7 @@ async fn submitted<'e, E: sqlx::PgExecutor<'e>>(
     .await?;
     let mut by_entry: HashMap<String, Vec<(String, Vec<Answer>)>> = HashMap::new();
     for (entry, member, answers) in rows {
-        let answers = answers
-            .0
-            .into_iter()
-            .map(|a| Answer {
-                criterion: a.criterion,
-                options: a.options,
-            })
-            .collect();
+        let answers = answers.iter().map(StoredAnswer::to_proto).collect();
         by_entry.entry(entry).or_default().push((member, answers));
     }
     Ok(by_entry)

@@ -6,8 +6,8 @@ use ocop_kit::auth::Principal;
 use ocop_kit::date::to_timestamp;
 use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::{Answer, ScoreSheet, SheetState};
-use sqlx::PgPool;
 use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::rounds;
 
@@ -19,8 +19,9 @@ pub use body::backfill;
 pub use save::save;
 pub use submit::submit;
 
+/// An answer as `score_sheets.answers` keeps it (JSON).
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
-struct StoredAnswer {
+pub(crate) struct StoredAnswer {
     criterion: String,
     options: Vec<i32>,
 }
@@ -33,7 +34,7 @@ impl StoredAnswer {
         }
     }
 
-    fn to_proto(&self) -> Answer {
+    pub(crate) fn to_proto(&self) -> Answer {
         Answer {
             criterion: self.criterion.clone(),
             options: self.options.clone(),
@@ -105,6 +106,40 @@ fn parse_sheet(field: &str, name: &str) -> Result<(String, String, String)> {
     Ok((round, entry, member.to_owned()))
 }
 
+/// The version an etag names (`v{n}`, exactly as sent), or -1, which no
+/// sheet has, for anything else: a write guarded by it then touches nothing
+/// and the refusal says why.
+fn etag_version(etag: &str) -> i64 {
+    etag.strip_prefix('v')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| format!("v{n}") == etag)
+        .unwrap_or(-1)
+}
+
+/// Opens a sheet write's statement: `WITH round AS (…)`, the round locked
+/// `FOR KEY SHARE`. Publishing and cancelling lock it `FOR UPDATE` (every
+/// change of a round's state does, see `rounds::lock`), so a sheet write
+/// either comes before one, and a publish counts it, or after, and finds the
+/// round no longer scoring. Sheet writes do not block one another.
+fn push_round(round_id: &str) -> QueryBuilder<Postgres> {
+    let mut sql = QueryBuilder::new("WITH round AS (SELECT ");
+    sql.push(rounds::round_columns!())
+        .push(" FROM rounds WHERE id = ")
+        .push_bind(round_id.to_owned())
+        .push(" FOR KEY SHARE)");
+    sql
+}
+
+/// The condition that round `alias` is scoring and `member` sits on its
+/// council: [`check_scoring`] in SQL.
+fn push_scoring(sql: &mut QueryBuilder<Postgres>, alias: &str, member: &str) {
+    sql.push(format!(
+        "{alias}.state = 'scoring' AND {alias}.council @> jsonb_build_array(jsonb_build_object('user', "
+    ))
+    .push_bind(member.to_owned())
+    .push("::text))");
+}
+
 /// The caller sits on the round's council and the round is SCORING.
 fn check_scoring(round: &rounds::Row, who: &Principal, round_id: &str) -> Result<()> {
     if rounds::seat_of(round, &who.subject).is_none() {
@@ -135,6 +170,11 @@ fn check_scoring(round: &rounds::Row, who: &Principal, round_id: &str) -> Result
 fn now_micros() -> time::OffsetDateTime {
     let now = time::OffsetDateTime::now_utc();
     now.replace_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
+}
+
+/// SHEET_SUBMITTED: `name` is locked.
+fn submitted_already(name: &str) -> Error {
+    Error::failed_precondition("SHEET_SUBMITTED", format!("{name} is submitted and locked"))
 }
 
 /// A sheet: its member's own at any time; anyone's once the round is published.

@@ -85,6 +85,7 @@ async fn a_submit_writes_the_whole_sheet_to_the_feed_and_a_refusal_writes_nothin
             "INVALID_FIELD",
         ),
         (submit(&sheet.name, "v9"), chair.clone(), Code::Aborted, "STALE_ETAG"),
+        (submit(&sheet.name, "v01"), chair.clone(), Code::Aborted, "STALE_ETAG"),
         (
             submit(&sheet.name, "garbage"),
             chair.clone(),
@@ -183,7 +184,8 @@ where
     let mut waited = Duration::ZERO;
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%FOR KEY SHARE%'",
         )
         .fetch_one(db)
         .await
@@ -327,6 +329,12 @@ async fn a_refused_save_writes_nothing_and_says_first_whether_the_caller_may_sav
             "STALE_ETAG",
         ),
         (
+            save(&entry.name, &answers, "v01"),
+            chair.clone(),
+            Code::Aborted,
+            "STALE_ETAG",
+        ),
+        (
             save("entries/x", &answers, ""),
             chair.clone(),
             Code::InvalidArgument,
@@ -401,4 +409,42 @@ async fn drafts_saved_before_the_sheet_body_are_given_one_at_start() {
     let err = w.submit(&partial, "uy-vien-1", "").await.unwrap_err();
     assert_eq!(reason(&err), "SHEET_INCOMPLETE");
     assert!(err.message().ends_with(&last_two.join(", ")), "{}", err.message());
+}
+
+#[tokio::test]
+async fn a_draft_an_older_replica_changed_is_saved_again_before_it_is_submitted() {
+    let mut w = world().await;
+    let db = evaluation_db(&w);
+    let (_, entry, answers) = scoring(&mut w).await;
+    let sheet = w.draft(&entry.name, "chu-tich", &answers).await;
+    // What a replica of the version before migration 0011 writes: answers, not the body.
+    sqlx::query("UPDATE score_sheets SET answers = '[]', total = 0, version = version + 1, update_time = now()")
+        .execute(&db)
+        .await
+        .unwrap();
+    let body_left: bool = sqlx::query_scalar("SELECT body IS NOT NULL FROM score_sheets")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(!body_left, "the stale body is dropped");
+    let changed = w.sheet(&sheet.name, "chu-tich").await;
+    let err = w.submit(&changed, "chu-tich", "").await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "SHEET_NEEDS_SAVE"),
+        "{}",
+        err.message()
+    );
+
+    let chair = w.member("chu-tich");
+    let saved = w
+        .evaluation
+        .save_score_sheet(authorized(save(&entry.name, &answers, &changed.etag), &chair))
+        .await
+        .unwrap()
+        .into_inner()
+        .score_sheet
+        .unwrap();
+    let submitted = w.submit(&saved, "chu-tich", "").await.unwrap();
+    assert_eq!((submitted.answers, submitted.total), (answers, sheet.total));
 }

@@ -1,42 +1,30 @@
-//! Writes the cache owes. After a change commits, its writer overwrites or
+//! Removals the cache owes. After a change commits, its writer overwrites or
 //! removes the cached value; when Redis refuses that write (down, slow,
 //! partitioned), dropping it would let Redis serve the value from before the
 //! change until its TTL runs out once it answers again: a revoked
-//! certificate shown VALID for minutes. So a refused write is kept and
-//! retried in the background until it lands, newest value per key, in the
-//! order the writes were made; meanwhile this process reads that key from
-//! the database. (A process that dies still owing a write leaves the old
-//! value for at most the TTL.)
+//! certificate shown VALID for minutes.
+//!
+//! So a refused write becomes an owed *removal* of the key, retried in the
+//! background until it lands. A removal is always safe to replay late: it can
+//! only send the next reader to the database, which holds the committed
+//! value, whatever other writes (of this process or another) landed
+//! meanwhile; replaying the refused value itself could put back an older one.
+//! While it owes a key, this process reads that key from the database and
+//! writes nothing to it. Other processes may read the old value from Redis
+//! until the removal lands, and for at most the TTL if the owing process dies.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::MutexGuard;
+use std::sync::atomic::Ordering;
 
 use super::{Cache, PAUSE_AFTER_FAILURE};
 
-/// One write to Redis.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Write {
-    /// `SET key value EX ttl_s`.
-    Set { value: Vec<u8>, ttl_s: u64 },
-    /// `DEL key`.
-    Delete,
-}
-
-/// The owed writes by full key, each with a number that grows with every
-/// write, so that a retry never settles a newer write made meanwhile.
+/// The keys this process owes a removal, by full key.
 #[derive(Default)]
 pub(super) struct Owed {
-    writes: HashMap<String, (u64, Write)>,
-    next: u64,
+    keys: HashSet<String>,
     /// Whether the retrying task runs; changed only under the lock.
     retrying: bool,
-}
-
-impl Owed {
-    /// How many writes are owed.
-    pub(super) fn len(&self) -> usize {
-        self.writes.len()
-    }
 }
 
 impl Cache {
@@ -44,61 +32,63 @@ impl Cache {
         self.inner.owed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether this process owes Redis a write of `full`: Redis may hold a
-    /// value older than the database's.
+    /// Whether this process owes Redis the removal of `full`: Redis may hold
+    /// a value older than the database's.
     pub(super) fn owes(&self, full: &str) -> bool {
-        self.owed().writes.contains_key(full)
+        // Read on every cached read: the lock only when something is owed.
+        self.inner.owed_count.load(Ordering::Acquire) > 0 && self.owed().keys.contains(full)
     }
 
-    /// Makes `write` of `full`: at once, unless an earlier write of that key
-    /// is still owed (it then goes after it), and owed if Redis refuses it.
-    pub(super) async fn write(&self, full: &str, write: Write) {
-        if self.owes(full) || !self.apply(full, &write).await {
-            self.owe(full, write);
+    /// How many removals this process owes.
+    pub(super) fn owed_len(&self) -> usize {
+        self.inner.owed_count.load(Ordering::Acquire)
+    }
+
+    /// Sets `full` to `value`, or owes its removal if Redis refuses.
+    pub(super) async fn write(&self, full: &str, value: Option<(Vec<u8>, u64)>) {
+        // Owed already: the pending removal covers this write too.
+        if self.owes(full) {
+            return;
+        }
+        let landed = match value {
+            Some((bytes, ttl_s)) => self.set_bytes(full, bytes, false, ttl_s).await,
+            None => self.delete(full).await,
+        };
+        if !landed {
+            self.owe(full);
         }
     }
 
-    fn owe(&self, full: &str, write: Write) {
+    fn owe(&self, full: &str) {
         let mut owed = self.owed();
-        owed.next += 1;
-        let number = owed.next;
-        owed.writes.insert(full.to_owned(), (number, write));
-        metrics::gauge!("ocop_cache_owed_writes").set(owed.writes.len() as f64);
+        owed.keys.insert(full.to_owned());
+        self.counted(&owed);
         if !owed.retrying {
             owed.retrying = true;
             tokio::spawn(self.clone().settle());
         }
     }
 
-    async fn apply(&self, full: &str, write: &Write) -> bool {
-        match write {
-            Write::Set { value, ttl_s } => self.set_bytes(full, value.clone(), false, *ttl_s).await,
-            Write::Delete => self.delete(full).await,
-        }
+    fn counted(&self, owed: &Owed) {
+        self.inner.owed_count.store(owed.keys.len(), Ordering::Release);
+        metrics::gauge!("ocop_cache_owed_writes").set(owed.keys.len() as f64);
     }
 
-    /// Retries the owed writes until none is left.
+    /// Retries the owed removals until none is left.
     async fn settle(self) {
         loop {
             tokio::time::sleep(PAUSE_AFTER_FAILURE).await;
-            let batch: Vec<(String, u64, Write)> = self
-                .owed()
-                .writes
-                .iter()
-                .map(|(key, (number, write))| (key.clone(), *number, write.clone()))
-                .collect();
-            for (key, number, write) in batch {
-                if !self.apply(&key, &write).await {
+            let keys: Vec<String> = self.owed().keys.iter().cloned().collect();
+            for key in keys {
+                if !self.delete(&key).await {
                     break; // Redis refuses again: wait out the pause.
                 }
                 let mut owed = self.owed();
-                if owed.writes.get(&key).is_some_and(|(n, _)| *n == number) {
-                    owed.writes.remove(&key);
-                }
+                owed.keys.remove(&key);
+                self.counted(&owed);
             }
             let mut owed = self.owed();
-            metrics::gauge!("ocop_cache_owed_writes").set(owed.writes.len() as f64);
-            if owed.writes.is_empty() {
+            if owed.keys.is_empty() {
                 owed.retrying = false;
                 return;
             }

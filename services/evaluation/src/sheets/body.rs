@@ -51,39 +51,51 @@ pub(crate) fn head(
 
 /// Gives every draft saved before migration 0011 its body and unanswered
 /// criteria, scored on its pinned set as a save would. Idempotent; runs at
-/// start, before the service serves. Submitted sheets need neither.
+/// start, before the service serves. Submitted sheets need neither. Returns
+/// how many drafts it filled.
 pub async fn backfill(db: &PgPool) -> anyhow::Result<u64> {
-    type Old = (String, String, String, String, Json<Vec<StoredAnswer>>);
+    type Old = (String, String, String, String, i64, Json<Vec<StoredAnswer>>);
     let old: Vec<Old> = sqlx::query_as(
-        "SELECT round_id, entry_id, member, criteria_set, answers FROM score_sheets
+        "SELECT round_id, entry_id, member, criteria_set, version, answers FROM score_sheets
          WHERE body IS NULL AND state = 'draft'",
     )
     .fetch_all(db)
     .await?;
     let sets = criteria::PinnedSets::default();
-    for (round_id, entry_id, member, set_id, answers) in &old {
+    let mut filled = 0;
+    for (round_id, entry_id, member, set_id, version, answers) in &old {
         let set = sets.get(db, set_id).await?;
         let answers: Vec<Answer> = answers.iter().map(StoredAnswer::to_proto).collect();
-        // Saving checked these answers against this very set, which cannot have changed since.
-        let points = scoring::score(&set, &answers).map_err(|v| {
-            anyhow::anyhow!(
-                "score sheet evaluationRounds/{round_id}/entries/{entry_id}/scoreSheets/{member} no longer scores on {set_id}: {}",
-                v.into_error().map(|e| e.message().to_owned()).unwrap_or_default()
-            )
-        })?;
-        sqlx::query(
-            "UPDATE score_sheets SET body = $4, unanswered = $5
-             WHERE round_id = $1 AND entry_id = $2 AND member = $3 AND body IS NULL AND state = 'draft'",
+        let points = match scoring::score(&set, &answers) {
+            Ok(points) => points,
+            // Cannot happen to a draft saved on this very set (a used set's
+            // content never changes); if it does, that draft alone stays
+            // without a body and its member is asked to save it again.
+            Err(violations) => {
+                tracing::warn!(
+                    sheet = %format!("evaluationRounds/{round_id}/entries/{entry_id}/scoreSheets/{member}"),
+                    problems = %violations.into_error().map(|e| e.message().to_owned()).unwrap_or_default(),
+                    "a draft no longer scores on its set; left for its member to save again"
+                );
+                continue;
+            }
+        };
+        // At the version read: a save made meanwhile brought its own body.
+        filled += sqlx::query(
+            "UPDATE score_sheets SET body = $5, unanswered = $6
+             WHERE round_id = $1 AND entry_id = $2 AND member = $3 AND version = $4 AND body IS NULL AND state = 'draft'",
         )
         .bind(round_id)
         .bind(entry_id)
         .bind(member)
+        .bind(version)
         .bind(body(set_id, answers, points.total))
         .bind(&points.unanswered)
         .execute(db)
-        .await?;
+        .await?
+        .rows_affected();
     }
-    Ok(old.len() as u64)
+    Ok(filled)
 }
 
 #[cfg(test)]

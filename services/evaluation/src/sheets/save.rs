@@ -11,10 +11,13 @@ use ocop_kit::auth::Principal;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{Answer, ScoreSheet};
 use prost::Message;
+use sqlx::PgPool;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::{Row, StoredAnswer, body, check_scoring, now_micros, parse_entry};
+use super::{
+    Row, StoredAnswer, body, check_scoring, etag_version, now_micros, parse_entry, push_round, push_scoring,
+    submitted_already,
+};
 use crate::{criteria, rounds, scoring};
 
 /// What the caller's save found: the round, the entry's pin and assessment,
@@ -66,8 +69,7 @@ pub async fn save(
             ));
         }
     };
-    // The version the caller read; an etag that names none matches no sheet.
-    let before = (!etag.is_empty()).then(|| etag.strip_prefix('v').and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1));
+    let before = (!etag.is_empty()).then(|| etag_version(etag));
     let now = now_micros();
     let after = Row {
         round_id: round_id.clone(),
@@ -83,26 +85,24 @@ pub async fn save(
     };
     let proto = after.to_proto();
 
-    let mut sql = QueryBuilder::<Postgres>::new("WITH round AS (SELECT ");
-    // KEY SHARE, as submitting: no draft changes in a round being published.
-    sql.push(rounds::round_columns!())
-        .push(" FROM rounds WHERE id = ")
-        .push_bind(round_id.clone())
-        .push(" FOR KEY SHARE), entry AS (SELECT criteria_set, commune_assessment IS NOT NULL AS assessed FROM entries WHERE round_id = ")
-        .push_bind(round_id.clone())
-        .push(" AND id = ")
-        .push_bind(entry_id.clone())
-        .push("), sheet AS (SELECT state, version FROM score_sheets WHERE round_id = ")
-        .push_bind(round_id.clone())
-        .push(" AND entry_id = ")
-        .push_bind(entry_id.clone())
-        .push(" AND member = ")
-        .push_bind(member.clone())
-        // The rules `explain` checks before the sheet's own, as one condition;
-        // the assessment rule is `needs_assessment`'s.
-        .push("), allowed AS (SELECT 1 FROM round r, entry e WHERE r.state = 'scoring' AND r.council @> jsonb_build_array(jsonb_build_object('user', ")
-        .push_bind(member.clone())
-        .push("::text)) AND (e.assessed OR r.level <> 'province' OR r.decision_date < ")
+    let mut sql = push_round(&round_id);
+    sql.push(
+        ", entry AS (SELECT criteria_set, commune_assessment IS NOT NULL AS assessed FROM entries WHERE round_id = ",
+    )
+    .push_bind(round_id.clone())
+    .push(" AND id = ")
+    .push_bind(entry_id.clone())
+    .push("), sheet AS (SELECT state, version FROM score_sheets WHERE round_id = ")
+    .push_bind(round_id.clone())
+    .push(" AND entry_id = ")
+    .push_bind(entry_id.clone())
+    .push(" AND member = ")
+    .push_bind(member.clone())
+    // The rules `explain` checks before the sheet's own, as one condition;
+    // the assessment rule is `needs_assessment`'s.
+    .push("), allowed AS (SELECT 1 FROM round r, entry e WHERE ");
+    push_scoring(&mut sql, "r", &member);
+    sql.push(" AND (e.assessed OR r.level <> 'province' OR r.decision_date < ")
         .push_bind(rounds::DECISION_1489)
         .push(")), changed AS (");
     let sheet_body = body::body(&set_id, answers.to_vec(), points.total);
@@ -226,10 +226,8 @@ fn explain(seen: Seen, who: &Principal, entry: &str, etag: &str, invalid: Option
     let name = format!("{entry}/scoreSheets/{}", who.subject);
     match (seen.sheet_state.as_deref(), seen.sheet_version) {
         (None, _) if !etag.is_empty() => Error::not_found(&name),
-        (Some("submitted"), _) => {
-            Error::failed_precondition("SHEET_SUBMITTED", format!("{name} is submitted and locked"))
-        }
-        (Some(_), Some(version)) if etag != format!("v{version}") => Error::new(
+        (Some("submitted"), _) => submitted_already(&name),
+        (Some(_), Some(version)) if etag_version(etag) != version => Error::new(
             ErrorKind::Aborted,
             "STALE_ETAG",
             format!("{name} changed since you read it (etag `{etag}`, now v{version}); read it again"),

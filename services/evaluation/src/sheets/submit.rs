@@ -13,9 +13,9 @@ use ocop_kit::idempotency;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{ScoreSheet, SheetState};
 use prost::Message;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 
-use super::{body, check_scoring, now_micros, parse_sheet};
+use super::{body, check_scoring, etag_version, now_micros, parse_sheet, push_round, push_scoring, submitted_already};
 use crate::rounds;
 
 /// What the statement saw before it wrote: the round, and the sheet as the
@@ -29,8 +29,8 @@ struct Seen {
     sheet_version: Option<i64>,
     unanswered: Option<Vec<String>>,
     body: Option<Vec<u8>>,
-    /// Whether this statement submitted the sheet.
-    submitted: bool,
+    /// The body of the sheet this statement submitted, if it did.
+    submitted_body: Option<Vec<u8>>,
     prior_method: Option<String>,
     prior_resource: Option<String>,
     prior_response: Option<Vec<u8>>,
@@ -47,8 +47,7 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
             format!("{name} belongs to {member}; members submit their own sheets"),
         ));
     }
-    // An etag that names no version matches no sheet; `explain` says why.
-    let version = etag.strip_prefix('v').and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+    let version = etag_version(etag);
     let now = now_micros();
     // The sheet after the change but for its body, which the statement appends.
     let head = body::head(
@@ -61,14 +60,8 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
     )
     .encode_to_vec();
 
-    let mut sql = QueryBuilder::<Postgres>::new("WITH round AS (SELECT ");
-    // KEY SHARE: publishing and cancelling lock the round FOR UPDATE, so a
-    // sheet is either counted by the publish or refused, never submitted into
-    // a round already published. Submits do not block one another.
-    sql.push(rounds::round_columns!())
-        .push(" FROM rounds WHERE id = ")
-        .push_bind(round_id.clone())
-        .push(" FOR KEY SHARE), sheet AS (SELECT state, version, unanswered, body FROM score_sheets WHERE round_id = ")
+    let mut sql = push_round(&round_id);
+    sql.push(", sheet AS (SELECT state, version, unanswered, body FROM score_sheets WHERE round_id = ")
         .push_bind(round_id.clone())
         .push(" AND entry_id = ")
         .push_bind(entry_id.clone())
@@ -93,10 +86,8 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
         .push_bind(member.clone())
         .push(" AND s.version = ")
         .push_bind(version)
-        .push(" AND s.state = 'draft' AND s.body IS NOT NULL AND cardinality(s.unanswered) = 0")
-        .push(" AND r.state = 'scoring' AND r.council @> jsonb_build_array(jsonb_build_object('user', ")
-        .push_bind(member.clone())
-        .push("::text))");
+        .push(" AND s.state = 'draft' AND s.body IS NOT NULL AND cardinality(s.unanswered) = 0 AND ");
+    push_scoring(&mut sql, "r", &member);
     if request_id.is_some() {
         sql.push(" AND NOT EXISTS (SELECT 1 FROM prior)");
     }
@@ -133,7 +124,8 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
         .push_bind(round_id.clone())
         .push(" AND id = ")
         .push_bind(entry_id.clone())
-        .push(")) AS entry_exists, EXISTS (SELECT 1 FROM changed) AS submitted, ");
+        // The body as submitted: a backfill may have filled it since the snapshot.
+        .push(")) AS entry_exists, (SELECT body FROM changed) AS submitted_body, ");
     if request_id.is_some() {
         sql.push("prior.method AS prior_method, prior.resource AS prior_resource, prior.response AS prior_response FROM round LEFT JOIN sheet ON true LEFT JOIN prior ON true");
     } else {
@@ -141,9 +133,9 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
     }
     let seen: Option<Seen> = sql.build_query_as().fetch_optional(db).await?;
     let seen = seen.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))?;
-    if seen.submitted {
+    if let Some(body) = &seen.submitted_body {
         let mut bytes = head;
-        bytes.extend(seen.body.unwrap_or_default());
+        bytes.extend(body);
         return ScoreSheet::decode(bytes.as_slice()).map_err(Error::internal);
     }
     explain(db, seen, who, name, etag, request_id).await
@@ -185,10 +177,7 @@ async fn explain(
         return Err(Error::not_found(name));
     };
     if state == "submitted" {
-        return Err(Error::failed_precondition(
-            "SHEET_SUBMITTED",
-            format!("{name} is already submitted"),
-        ));
+        return Err(submitted_already(name));
     }
     let current = rounds::check_version(name, etag, version)?;
     if seen.body.is_none() {
