@@ -448,3 +448,57 @@ async fn a_draft_an_older_replica_changed_is_saved_again_before_it_is_submitted(
     let submitted = w.submit(&saved, "chu-tich", "").await.unwrap();
     assert_eq!((submitted.answers, submitted.total), (answers, sheet.total));
 }
+
+#[tokio::test]
+async fn concurrent_submits_with_one_request_id_answer_as_one() {
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let (_, first) = w.product("14758", "2801234567", "rau-cu-qua-hat-tuoi", &officer).await;
+    let (_, second) = w.product("14797", "2801234568", "rau-cu-qua-hat-tuoi", &officer).await;
+    let (_, entries) = w
+        .scoring_round(1, &[("14758", &first.name), ("14797", &second.name)])
+        .await;
+    let answers = full_answers(&w.pinned_set(&entries[0]).await);
+    let one = w.draft(&entries[0].name, "chu-tich", &answers).await;
+    let other = w.draft(&entries[1].name, "chu-tich", &answers).await;
+    let third = w.draft(&entries[1].name, "uy-vien-1", &answers).await;
+    let tokens = [w.member("chu-tich"), w.member("uy-vien-1")];
+    let evaluation = w.evaluation.clone();
+    let request = |sheet: &ScoreSheet, id: &str| {
+        let mut client = evaluation.clone();
+        let token = &tokens[usize::from(sheet.member != "chu-tich")];
+        let request = authorized(
+            SubmitScoreSheetRequest {
+                name: sheet.name.clone(),
+                etag: sheet.etag.clone(),
+                request_id: id.into(),
+            },
+            token,
+        );
+        tokio::spawn(async move {
+            client
+                .submit_score_sheet(request)
+                .await
+                .map(|r| r.into_inner().score_sheet)
+        })
+    };
+
+    // The same request twice at once (a client's retry racing the first try): one answer.
+    let id = "0b7d3c1e-1f4a-4c8e-9a55-6d2f1e0c7a31";
+    let (a, b) = (request(&one, id), request(&one, id));
+    let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+    assert_eq!(a, b, "the retry gets the first answer");
+
+    // One request_id on two sheets at once: one is submitted, the other refused.
+    let id = "6a1e2f3c-8b7d-4e5f-a1b2-c3d4e5f60718";
+    let (x, y) = (request(&other, id), request(&third, id));
+    let outcomes = [x.await.unwrap(), y.await.unwrap()];
+    let refused: Vec<&tonic::Status> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert_eq!(
+        (refused[0].code(), reason(refused[0]).as_str()),
+        (Code::FailedPrecondition, "REQUEST_ID_REUSED"),
+        "{}",
+        refused[0].message()
+    );
+}

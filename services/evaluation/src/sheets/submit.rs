@@ -131,7 +131,17 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
     } else {
         sql.push("NULL::text AS prior_method, NULL::text AS prior_resource, NULL::bytea AS prior_response FROM round LEFT JOIN sheet ON true");
     }
-    let seen: Option<Seen> = sql.build_query_as().fetch_optional(db).await?;
+    let seen: Option<Seen> = match sql.build_query_as().fetch_optional(db).await {
+        Ok(seen) => seen,
+        // Another sheet's submit claimed this request_id after the snapshot: say so.
+        Err(e) if request_id.is_some() && e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+            return match idempotency::replay(db, request_id, "SubmitScoreSheet", name).await? {
+                Some(first) => ScoreSheet::decode(first.as_slice()).map_err(Error::internal),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let seen = seen.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))?;
     if let Some(body) = &seen.submitted_body {
         let mut bytes = head;
