@@ -237,7 +237,7 @@ impl Cache {
 
     /// How many keys' removals this process owes Redis (writes it refused).
     pub fn owed_writes(&self) -> usize {
-        self.owed_len()
+        self.inner.owed_count.load(Ordering::Acquire)
     }
 
     /// Whether Redis answers a PING now (health reporting, tests).

@@ -130,6 +130,17 @@ fn push_round(round_id: &str) -> QueryBuilder<Postgres> {
     sql
 }
 
+/// The condition that `alias` (a `score_sheets` row) is `member`'s sheet on
+/// entry `entry_id` of round `round_id`.
+fn push_sheet_key(sql: &mut QueryBuilder<Postgres>, alias: &str, round_id: &str, entry_id: &str, member: &str) {
+    sql.push(format!("{alias}.round_id = "))
+        .push_bind(round_id.to_owned())
+        .push(format!(" AND {alias}.entry_id = "))
+        .push_bind(entry_id.to_owned())
+        .push(format!(" AND {alias}.member = "))
+        .push_bind(member.to_owned());
+}
+
 /// The condition that round `alias` is scoring and `member` sits on its
 /// council: [`check_scoring`] in SQL.
 fn push_scoring(sql: &mut QueryBuilder<Postgres>, alias: &str, member: &str) {

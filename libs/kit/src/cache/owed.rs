@@ -39,11 +39,6 @@ impl Cache {
         self.inner.owed_count.load(Ordering::Acquire) > 0 && self.owed().keys.contains(full)
     }
 
-    /// How many removals this process owes.
-    pub(super) fn owed_len(&self) -> usize {
-        self.inner.owed_count.load(Ordering::Acquire)
-    }
-
     /// Sets `full` to `value`, or owes its removal if Redis refuses.
     pub(super) async fn write(&self, full: &str, value: Option<(Vec<u8>, u64)>) {
         // Owed already: the pending removal covers this write too.

@@ -16,7 +16,7 @@ use sqlx::types::Json;
 
 use super::{
     Row, StoredAnswer, body, check_scoring, etag_version, now_micros, parse_entry, push_round, push_scoring,
-    submitted_already,
+    push_sheet_key, submitted_already,
 };
 use crate::{criteria, rounds, scoring};
 
@@ -45,29 +45,18 @@ pub async fn save(
 ) -> Result<ScoreSheet> {
     let (round_id, entry_id) = parse_entry("entry", entry)?;
     let member = who.subject.clone();
+    // Refusals decided before the statement still say first whether the caller may save.
+    let refuse = |invalid| async {
+        let seen = read(db, &round_id, &entry_id, &member).await?;
+        Err(explain(seen, who, entry, etag, invalid))
+    };
     let Some(set_id) = sets.pin_of(db, &round_id, &entry_id).await? else {
-        return Err(explain(
-            read(db, &round_id, &entry_id, &member).await?,
-            who,
-            entry,
-            etag,
-            None,
-        ));
+        return refuse(None).await;
     };
     let set = sets.get(db, &set_id).await?;
     let points = match scoring::score(&set, answers) {
         Ok(points) => points,
-        Err(violations) => {
-            // Whether the caller may save at all is said before what is wrong with the answers.
-            let invalid = violations.into_error();
-            return Err(explain(
-                read(db, &round_id, &entry_id, &member).await?,
-                who,
-                entry,
-                etag,
-                invalid,
-            ));
-        }
+        Err(violations) => return refuse(violations.into_error()).await,
     };
     let before = (!etag.is_empty()).then(|| etag_version(etag));
     let now = now_micros();
@@ -92,15 +81,11 @@ pub async fn save(
     .push_bind(round_id.clone())
     .push(" AND id = ")
     .push_bind(entry_id.clone())
-    .push("), sheet AS (SELECT state, version FROM score_sheets WHERE round_id = ")
-    .push_bind(round_id.clone())
-    .push(" AND entry_id = ")
-    .push_bind(entry_id.clone())
-    .push(" AND member = ")
-    .push_bind(member.clone())
+    .push("), sheet AS (SELECT state, version FROM score_sheets s WHERE ");
+    push_sheet_key(&mut sql, "s", &round_id, &entry_id, &member);
     // The rules `explain` checks before the sheet's own, as one condition;
     // the assessment rule is `needs_assessment`'s.
-    .push("), allowed AS (SELECT 1 FROM round r, entry e WHERE ");
+    sql.push("), allowed AS (SELECT 1 FROM round r, entry e WHERE ");
     push_scoring(&mut sql, "r", &member);
     sql.push(" AND (e.assessed OR r.level <> 'province' OR r.decision_date < ")
         .push_bind(rounds::DECISION_1489)
@@ -127,26 +112,23 @@ pub async fn save(
             .push(", ")
             .push_bind(now)
             .push(" FROM allowed ON CONFLICT DO NOTHING RETURNING 1)"),
-        Some(version) => sql
-            .push("UPDATE score_sheets SET answers = ")
-            .push_bind(after.answers)
-            .push(", body = ")
-            .push_bind(sheet_body)
-            .push(", unanswered = ")
-            .push_bind(points.unanswered)
-            .push(", total = ")
-            .push_bind(points.total)
-            .push(", version = version + 1, update_time = ")
-            .push_bind(now)
-            .push(" WHERE round_id = ")
-            .push_bind(round_id)
-            .push(" AND entry_id = ")
-            .push_bind(entry_id)
-            .push(" AND member = ")
-            .push_bind(member)
-            .push(" AND version = ")
-            .push_bind(version)
-            .push(" AND state = 'draft' AND EXISTS (SELECT 1 FROM allowed) RETURNING 1)"),
+        Some(version) => {
+            sql.push("UPDATE score_sheets SET answers = ")
+                .push_bind(after.answers)
+                .push(", body = ")
+                .push_bind(sheet_body)
+                .push(", unanswered = ")
+                .push_bind(points.unanswered)
+                .push(", total = ")
+                .push_bind(points.total)
+                .push(", version = version + 1, update_time = ")
+                .push_bind(now)
+                .push(" WHERE ");
+            push_sheet_key(&mut sql, "score_sheets", &round_id, &entry_id, &member);
+            sql.push(" AND version = ")
+                .push_bind(version)
+                .push(" AND state = 'draft' AND EXISTS (SELECT 1 FROM allowed) RETURNING 1)")
+        }
     };
     let change = Change {
         method: "SaveScoreSheet",

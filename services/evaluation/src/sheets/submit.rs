@@ -15,7 +15,10 @@ use ocop_proto::evaluation::v1::{ScoreSheet, SheetState};
 use prost::Message;
 use sqlx::PgPool;
 
-use super::{body, check_scoring, etag_version, now_micros, parse_sheet, push_round, push_scoring, submitted_already};
+use super::{
+    body, check_scoring, etag_version, now_micros, parse_sheet, push_round, push_scoring, push_sheet_key,
+    submitted_already,
+};
 use crate::rounds;
 
 /// What the statement saw before it wrote: the round, and the sheet as the
@@ -28,7 +31,7 @@ struct Seen {
     sheet_state: Option<String>,
     sheet_version: Option<i64>,
     unanswered: Option<Vec<String>>,
-    body: Option<Vec<u8>>,
+    has_body: bool,
     /// The body of the sheet this statement submitted, if it did.
     submitted_body: Option<Vec<u8>>,
     prior_method: Option<String>,
@@ -61,13 +64,10 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
     .encode_to_vec();
 
     let mut sql = push_round(&round_id);
-    sql.push(", sheet AS (SELECT state, version, unanswered, body FROM score_sheets WHERE round_id = ")
-        .push_bind(round_id.clone())
-        .push(" AND entry_id = ")
-        .push_bind(entry_id.clone())
-        .push(" AND member = ")
-        .push_bind(member.clone())
-        .push(")");
+    // What a refusal needs to know of the body is whether there is one.
+    sql.push(", sheet AS (SELECT state, version, unanswered, body IS NOT NULL AS has_body FROM score_sheets s WHERE ");
+    push_sheet_key(&mut sql, "s", &round_id, &entry_id, &member);
+    sql.push(")");
     if let Some(id) = request_id {
         sql.push(", prior AS (SELECT method, resource, response FROM request_ids WHERE request_id = ")
             .push_bind(id)
@@ -78,13 +78,9 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
         .push_bind(now)
         .push(", submit_time = ")
         .push_bind(now)
-        .push(" FROM round r WHERE s.round_id = ")
-        .push_bind(round_id.clone())
-        .push(" AND s.entry_id = ")
-        .push_bind(entry_id.clone())
-        .push(" AND s.member = ")
-        .push_bind(member.clone())
-        .push(" AND s.version = ")
+        .push(" FROM round r WHERE ");
+    push_sheet_key(&mut sql, "s", &round_id, &entry_id, &member);
+    sql.push(" AND s.version = ")
         .push_bind(version)
         .push(" AND s.state = 'draft' AND s.body IS NOT NULL AND cardinality(s.unanswered) = 0 AND ");
     push_scoring(&mut sql, "r", &member);
@@ -118,7 +114,8 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
     };
     audit::push_record(&mut sql, who, change, "changed", decided);
     sql.push(
-        " SELECT round.*, sheet.state AS sheet_state, sheet.version AS sheet_version, sheet.unanswered, sheet.body,",
+        " SELECT round.*, sheet.state AS sheet_state, sheet.version AS sheet_version, sheet.unanswered,
+         COALESCE(sheet.has_body, false) AS has_body,",
     );
     sql.push(" (sheet.state IS NOT NULL OR EXISTS (SELECT 1 FROM entries WHERE round_id = ")
         .push_bind(round_id.clone())
@@ -190,7 +187,7 @@ async fn explain(
         return Err(submitted_already(name));
     }
     let current = rounds::check_version(name, etag, version)?;
-    if seen.body.is_none() {
+    if !seen.has_body {
         return Err(Error::failed_precondition(
             "SHEET_NEEDS_SAVE",
             format!("{name} was saved by an older version of the service; save it again ({current}), then submit"),
