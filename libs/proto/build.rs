@@ -1,19 +1,27 @@
 //! Generates the messages and gRPC stubs of every proto under `proto/` with
 //! protox (a pure-Rust protoc), and writes the descriptor set that the
-//! servers publish through reflection.
+//! servers publish through reflection, and the boundary checks of every
+//! message (`build/boundary.rs`).
 
 use std::path::{Path, PathBuf};
+
+#[path = "build/boundary.rs"]
+mod boundary;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let files = proto_files(Path::new("../../proto"))?;
     let fds = protox::compile(&files, ["../../proto"])?;
     std::fs::write(out_dir.join("ocop_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
+    std::fs::write(out_dir.join("ocop_boundary.rs"), boundary::generate(&fds))?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // Every request is decoded and checked once, at the boundary.
+        .codec_path("crate::boundary::Codec")
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=../../proto");
+    println!("cargo:rerun-if-changed=build");
     Ok(())
 }
 

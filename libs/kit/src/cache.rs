@@ -299,7 +299,7 @@ impl Cache {
 
     /// Runs one command within the timeout; `None` (and a bypass counted) on
     /// timeout, error, or while paused after a failure.
-    async fn run<T, F, Fut>(&self, op: &'static str, command: F) -> Option<T>
+    pub(crate) async fn run<T, F, Fut>(&self, op: &'static str, command: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,

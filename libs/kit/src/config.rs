@@ -102,6 +102,33 @@ pub struct Config {
     pub certification: CertificationConfig,
     /// The other deployments' feeds this one follows.
     pub federation: FederationConfig,
+    /// Client addresses behind proxies, and the public methods' rate limit.
+    pub http: HttpConfig,
+}
+
+/// Client addresses behind proxies, and the public methods' rate limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address blocks (`"10.0.0.0/8"`, `"127.0.0.2/32"`) of the proxies whose
+    /// `Forwarded` / `X-Forwarded-For` name the client; from any other peer
+    /// those headers are ignored and the peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Calls without a token a client address may make per second, per
+    /// service, sustained (every replica together).
+    pub public_per_second: u32,
+    /// Calls without a token a client address may make in a burst.
+    pub public_burst: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            trusted_proxies: Vec::new(),
+            public_per_second: 50,
+            public_burst: 200,
+        }
+    }
 }
 
 /// Certificate signing, the public verify page and its rate limit.
@@ -183,6 +210,18 @@ pub struct DeploymentConfig {
     pub province_code: Option<String>,
 }
 
+impl DeploymentConfig {
+    /// The audience tokens for this deployment carry unless `auth.audience`
+    /// says otherwise: `ocop:<province code>` or `ocop:national`.
+    pub fn audience(&self) -> String {
+        match (self.role, &self.province_code) {
+            (DeploymentRole::Province, Some(code)) => format!("ocop:{code}"),
+            (DeploymentRole::Province, None) => "ocop:province".into(),
+            (DeploymentRole::National, _) => "ocop:national".into(),
+        }
+    }
+}
+
 /// PostgreSQL settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -215,12 +254,19 @@ pub struct RedisConfig {
 pub struct AuthConfig {
     /// The `iss` that accepted tokens must carry.
     pub issuer: String,
+    /// The `aud` that accepted tokens must carry, and that `ocop token` puts
+    /// in by default. Unset, it is derived from the deployment: `ocop:38` for
+    /// province 38, `ocop:national` for the national deployment.
+    pub audience: String,
     /// JWKS file with the public keys (EdDSA or RS256) that tokens are checked against.
     pub jwks_path: PathBuf,
     /// Ed25519 private key (PKCS#8 PEM) used by `ocop token` on a local deployment.
     pub signing_key_path: PathBuf,
     /// Lifetime of tokens printed by `ocop token`.
     pub token_ttl_s: u64,
+    /// Longest lifetime (`exp - iat`) of a token the services accept; at
+    /// least `token_ttl_s`.
+    pub max_token_lifetime_s: u64,
 }
 
 /// Output format of log lines.
@@ -317,6 +363,7 @@ impl Default for Config {
             evaluation: EvaluationConfig::default(),
             certification: CertificationConfig::default(),
             federation: FederationConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -356,9 +403,12 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             issuer: "ocop-local".into(),
+            // The default deployment's (province 38); see `DeploymentConfig::audience`.
+            audience: "ocop:38".into(),
             jwks_path: PathBuf::from(".local/keys/jwks.json"),
             signing_key_path: PathBuf::from(".local/keys/signing.pem"),
             token_ttl_s: 12 * 3600,
+            max_token_lifetime_s: 24 * 3600,
         }
     }
 }
@@ -399,7 +449,13 @@ impl Config {
     /// Loads defaults, then `file` (when given it must exist), then `OCOP_*`
     /// variables (`OCOP_DATABASE__URL` sets `database.url`; `OCOP_OTLP_ENDPOINT`
     /// and `OCOP_ROLE` are short forms), then `overrides` (CLI flags), and validates.
+    /// An `OCOP_*` variable that is no setting is ignored, with a warning on
+    /// standard error.
     pub fn load(file: Option<&Path>, overrides: &serde_json::Value) -> Result<Config, ConfigError> {
+        let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        for warning in unknown_env_warnings(vars) {
+            eprintln!("{warning}");
+        }
         Self::load_from(file, env_provider(), overrides)
     }
 
@@ -424,6 +480,10 @@ impl Config {
         // a national deployment does not inherit it.
         if config.deployment.role == DeploymentRole::National && given.find_value("deployment.province_code").is_err() {
             config.deployment.province_code = None;
+        }
+        // Likewise the default audience is the default deployment's.
+        if given.find_value("auth.audience").is_err() {
+            config.auth.audience = config.deployment.audience();
         }
         config.validate()?;
         Ok(config)
@@ -510,10 +570,30 @@ impl Config {
         if self.auth.issuer.trim().is_empty() {
             bad("auth.issuer", "must not be empty".into());
         }
+        if self.auth.audience.trim().is_empty() {
+            bad(
+                "auth.audience",
+                "must not be empty (leave it unset for the deployment's own, such as \"ocop:38\")".into(),
+            );
+        }
         if !(60..=30 * 86_400).contains(&self.auth.token_ttl_s) {
             bad(
                 "auth.token_ttl_s",
                 format!("{} must be between 60 and 2592000", self.auth.token_ttl_s),
+            );
+        }
+        if !(60..=30 * 86_400).contains(&self.auth.max_token_lifetime_s) {
+            bad(
+                "auth.max_token_lifetime_s",
+                format!("{} must be between 60 and 2592000", self.auth.max_token_lifetime_s),
+            );
+        } else if self.auth.token_ttl_s > self.auth.max_token_lifetime_s {
+            bad(
+                "auth.token_ttl_s",
+                format!(
+                    "{} is longer than auth.max_token_lifetime_s ({}): the services would refuse the tokens `ocop token` prints",
+                    self.auth.token_ttl_s, self.auth.max_token_lifetime_s
+                ),
             );
         }
         if let Some(endpoint) = &self.telemetry.otlp_endpoint
@@ -559,6 +639,17 @@ impl Config {
             bad(
                 "certification.verify_per_second",
                 "verify_per_second and verify_burst must be at least 1".into(),
+            );
+        }
+        for (i, block) in self.http.trusted_proxies.iter().enumerate() {
+            if let Err(why) = block.parse::<crate::ratelimit::Cidr>() {
+                bad(&format!("http.trusted_proxies[{i}]"), why);
+            }
+        }
+        if self.http.public_per_second == 0 || self.http.public_burst == 0 {
+            bad(
+                "http.public_per_second",
+                "public_per_second and public_burst must be at least 1".into(),
             );
         }
         if self.certification.sweep_interval_s == 0 {
@@ -609,15 +700,66 @@ fn code_string<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>
     }))
 }
 
-/// `OCOP_*` variables, `__` separating levels, with two short forms.
+/// `OCOP_*` variables, `__` separating levels, with two short forms; those
+/// naming no setting are left out (see [`unknown_env_warnings`]).
 fn env_provider() -> Env {
-    Env::prefixed("OCOP_")
-        .ignore(&["config"])
-        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
-            "otlp_endpoint" => "telemetry.otlp_endpoint".into(),
-            "role" => "deployment.role".into(),
-            other => other.replace("__", ".").into(),
+    Env::prefixed("OCOP_").ignore(&["config"]).filter_map(|name| {
+        let key = env_key(name.as_str());
+        is_setting(&key).then(|| key.into())
+    })
+}
+
+/// The setting an `OCOP_*` variable's name (without the prefix) sets.
+fn env_key(name: &str) -> String {
+    match name.to_ascii_lowercase().as_str() {
+        "otlp_endpoint" => "telemetry.otlp_endpoint".into(),
+        "role" => "deployment.role".into(),
+        other => other.replace("__", "."),
+    }
+}
+
+/// Whether dotted `key` names a setting (or a section), or lies inside one
+/// whose shape the defaults do not show (a list, an unset value).
+fn is_setting(key: &str) -> bool {
+    static SHAPE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let shape = SHAPE.get_or_init(|| {
+        let mut config = Config::default();
+        // Unset by default; present here so its fields are known.
+        config.federation.national = Some(Peer::default());
+        serde_json::to_value(config).unwrap_or_default()
+    });
+    let mut at = shape;
+    for part in key.split('.') {
+        match at {
+            serde_json::Value::Object(fields) => match fields.get(part) {
+                Some(inner) => at = inner,
+                None => return false,
+            },
+            serde_json::Value::Array(_) | serde_json::Value::Null => return true,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A warning for each `OCOP_*` variable of `vars` that names no setting.
+/// Such variables are left out rather than failing every command: scripts
+/// and other tools use the prefix too (`OCOP_PG_PORT`).
+fn unknown_env_warnings(vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let mut warnings: Vec<String> = vars
+        .into_iter()
+        .filter_map(|(name, _)| {
+            let rest = name.get(..5).filter(|p| p.eq_ignore_ascii_case("OCOP_")).map(|_| &name[5..])?;
+            let key = env_key(rest);
+            (!rest.eq_ignore_ascii_case("config") && !is_setting(&key)).then(|| {
+                format!(
+                    "warning: {name} is not a setting; ignored (it would set `{key}`, which does not exist; the settings are in the README)"
+                )
+            })
         })
+        .collect();
+    warnings.sort();
+    warnings
 }
 
 /// Hides the password of a URL in messages.
@@ -689,6 +831,67 @@ mod tests {
     }
 
     #[test]
+    fn unknown_environment_variables_are_ignored_with_a_warning() {
+        figment::Jail::expect_with(|jail| {
+            // Set by scripts/local-servers.sh and other tools, not settings.
+            jail.set_env("OCOP_PG_PORT", "55432");
+            jail.set_env("OCOP_REDIS__TTL", "5");
+            jail.set_env("OCOP_REDIS__TIMEOUT_MS", "30");
+            jail.set_env("OCOP_ROLE", "province");
+            // Fields of an unset section are settings too.
+            jail.set_env("OCOP_FEDERATION__NATIONAL__REGISTRY_URL", "http://127.0.0.1:1");
+            jail.set_env("OCOP_FEDERATION__NATIONAL__CERTIFICATION_URL", "http://127.0.0.1:1");
+            jail.set_env("OCOP_FEDERATION__NATIONAL__TOKEN_PATH", "national.token");
+            let config = Config::load_from(None, env_provider(), &json!({})).expect("unknown variables are ignored");
+            assert_eq!(config.redis.timeout_ms, 30, "known variables still apply");
+            assert_eq!(
+                config.federation.national.map(|n| n.registry_url).as_deref(),
+                Some("http://127.0.0.1:1")
+            );
+            Ok(())
+        });
+        let vars = [
+            ("OCOP_PG_PORT", "55432"),
+            ("OCOP_REDIS__TTL", "5"),
+            ("OCOP_REDIS__TIMEOUT_MS", "30"),
+            ("OCOP_ROLE", "province"),
+            ("OCOP_CONFIG", "ocop.toml"),
+            ("OCOP_FEDERATION__NATIONAL__REGISTRY_URL", "http://127.0.0.1:1"),
+            ("OCOPTEST_DATABASE_URL", "postgres://x"),
+            ("HOME", "/root"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let warnings = unknown_env_warnings(vars);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("warning: OCOP_PG_PORT is not a setting; ignored"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("warning: OCOP_REDIS__TTL is not a setting") && warnings[1].contains("`redis.ttl`"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn token_ttl_must_fit_the_maximum_lifetime() {
+        let defaults = Config::default();
+        assert!(defaults.auth.token_ttl_s <= defaults.auth.max_token_lifetime_s);
+        let overrides = json!({"auth": {"token_ttl_s": 7200, "max_token_lifetime_s": 3600}});
+        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
+        assert!(
+            err.contains("auth.token_ttl_s: 7200 is longer than auth.max_token_lifetime_s (3600)"),
+            "{err}"
+        );
+        let overrides = json!({"auth": {"max_token_lifetime_s": 10}});
+        let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
+        assert!(
+            err.contains("auth.max_token_lifetime_s: 10 must be between 60 and 2592000"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_key_is_refused() {
         let err = Config::load_from(None, no_env(), &json!({"redis": {"ttl": 5}}))
             .unwrap_err()
@@ -739,5 +942,20 @@ mod tests {
             err.contains("must be unset when deployment.role = \"national\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_audience_is_derived_from_the_deployment_unless_set() {
+        let load = |overrides: serde_json::Value| Config::load_from(None, no_env(), &overrides);
+        assert_eq!(load(json!({})).unwrap().auth.audience, "ocop:38");
+        assert_eq!(Config::default().auth.audience, "ocop:38");
+        let thai_nguyen = load(json!({"deployment": {"province_code": "19"}})).unwrap();
+        assert_eq!(thai_nguyen.auth.audience, "ocop:19");
+        let national = load(json!({"deployment": {"role": "national"}})).unwrap();
+        assert_eq!(national.auth.audience, "ocop:national");
+        let chosen = load(json!({"deployment": {"province_code": "19"}, "auth": {"audience": "tn-prod"}})).unwrap();
+        assert_eq!(chosen.auth.audience, "tn-prod");
+        let err = load(json!({"auth": {"audience": " "}})).unwrap_err().to_string();
+        assert!(err.contains("auth.audience: must not be empty"), "{err}");
     }
 }

@@ -55,6 +55,25 @@ mod sqlstate {
     pub const DEADLOCK_DETECTED: &str = "40P01";
     pub const QUERY_CANCELED: &str = "57014";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    /// Class 22, data exception: a value the column's type cannot hold
+    /// (22021 a NUL byte, 22001 too long, 22003 out of range, 22007 a bad date…).
+    pub const DATA_EXCEPTION_CLASS: &str = "22";
+    /// Class 08, connection exception.
+    pub const CONNECTION_EXCEPTION_CLASS: &str = "08";
+    /// 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now.
+    pub const SHUTDOWN: [&str; 3] = ["57P01", "57P02", "57P03"];
+    /// 53300 too many connections.
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+}
+
+/// How long a caller should wait before retrying a request the database
+/// could not serve: about the time a PostgreSQL restart or failover takes.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+fn unavailable(err: &sqlx::Error) -> Error {
+    tracing::warn!(error = %err, "database unavailable");
+    Error::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable; retry shortly")
+        .with_retry_after(RETRY_AFTER)
 }
 
 /// Translates every sqlx error into the domain vocabulary, by SQLSTATE.
@@ -99,12 +118,24 @@ impl From<sqlx::Error> for Error {
                         "QUERY_CANCELED",
                         "the database query was cancelled before it finished",
                     ),
+                    Some(code) if sqlstate::SHUTDOWN.contains(&code) || code == sqlstate::TOO_MANY_CONNECTIONS => {
+                        unavailable(&err)
+                    }
+                    Some(code) if code.starts_with(sqlstate::CONNECTION_EXCEPTION_CLASS) => unavailable(&err),
+                    Some(code) if code.starts_with(sqlstate::DATA_EXCEPTION_CLASS) => Error::new(
+                        ErrorKind::InvalidArgument,
+                        "INVALID_VALUE",
+                        format!(
+                            "a value cannot be stored as its field's type: {}",
+                            crate::error::bounded(db.message(), 200)
+                        ),
+                    )
+                    .with_metadata("sqlstate", code.to_owned()),
                     _ => Error::internal(&err),
                 }
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                Error::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable; retry shortly")
+                unavailable(&err)
             }
             _ => Error::internal(&err),
         }

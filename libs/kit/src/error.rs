@@ -13,8 +13,28 @@ use std::time::Duration;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The `ErrorInfo.domain` of every error this platform raises.
-pub const ERROR_DOMAIN: &str = "ocop.gov.vn";
+/// The `ErrorInfo.domain` of every error this platform raises (defined beside
+/// the boundary checks, which raise errors before any handler runs).
+pub use ocop_proto::boundary::ERROR_DOMAIN;
+
+/// Longest message sent, in bytes. The message travels in a response header;
+/// a client refuses headers past 16 KiB and would see RESOURCE_EXHAUSTED
+/// instead of the real error, so nothing quoted into a message may grow it.
+const MAX_MESSAGE_BYTES: usize = 1024;
+/// Longest ErrorInfo metadata value sent, in bytes (same reason).
+const MAX_METADATA_BYTES: usize = 256;
+
+/// `text` cut to at most `max` bytes at a character boundary, marked with `…`.
+pub fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
 
 /// Result of domain operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -64,6 +84,9 @@ impl ErrorKind {
         }
     }
 }
+
+/// Field violations sent at most (the message lists them all, bounded).
+const MAX_VIOLATIONS: usize = 20;
 
 /// One violated field of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +189,11 @@ impl Error {
         self.0.kind
     }
 
+    /// When the client may retry, if it was told.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
     /// The stable reason.
     pub fn reason(&self) -> &'static str {
         self.0.reason
@@ -185,14 +213,20 @@ impl Error {
     pub fn into_status(self) -> tonic::Status {
         let this = *self.0;
         let mut details = ErrorDetails::new();
-        details.set_error_info(this.reason, ERROR_DOMAIN, this.metadata);
-        for v in this.violations {
-            details.add_bad_request_violation(v.field, v.description);
+        let metadata: HashMap<String, String> = this
+            .metadata
+            .into_iter()
+            .map(|(k, v)| (k, bounded(&v, MAX_METADATA_BYTES).into_owned()))
+            .collect();
+        details.set_error_info(this.reason, ERROR_DOMAIN, metadata);
+        for v in this.violations.into_iter().take(MAX_VIOLATIONS) {
+            details.add_bad_request_violation(v.field, bounded(&v.description, MAX_METADATA_BYTES));
         }
         if this.retry_after.is_some() {
             details.set_retry_info(this.retry_after);
         }
-        tonic::Status::with_error_details(this.kind.code(), this.message, details)
+        let message = bounded(&this.message, MAX_MESSAGE_BYTES).into_owned();
+        tonic::Status::with_error_details(this.kind.code(), message, details)
     }
 }
 
@@ -311,6 +345,25 @@ mod tests {
         assert_eq!(bad.field_violations.len(), 2);
         assert_eq!(bad.field_violations[1].field, "filter");
         assert!(status.message().contains("page_size: must not be negative"));
+    }
+
+    #[test]
+    fn long_input_never_grows_the_answer() {
+        let long = "đ".repeat(10_000);
+        let status = Error::invalid("code", format!("`{long}` is not a code"))
+            .with_metadata("code", long.clone())
+            .into_status();
+        assert!(
+            status.message().len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            status.message().len()
+        );
+        assert!(status.message().ends_with('…'));
+        let info = status.get_details_error_info().unwrap();
+        assert!(info.metadata["code"].len() <= MAX_METADATA_BYTES);
+        let bad = status.get_details_bad_request().unwrap();
+        assert!(bad.field_violations[0].description.len() <= MAX_METADATA_BYTES);
+        assert_eq!(bounded("ngắn", 100), "ngắn");
     }
 
     #[test]

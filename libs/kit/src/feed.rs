@@ -13,12 +13,14 @@
 //! (which would serialize their commits).
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ocop_proto::feed::v1::feed_service_server::FeedService;
 use ocop_proto::feed::v1::{Change, WatchChangesRequest, WatchChangesResponse};
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -133,11 +135,17 @@ const BATCH: i64 = 500;
 /// How long a caught-up stream waits for a notification before looking anyway.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// The `ErrorInfo.reason` a stream ends with when its service shuts down
+/// (UNAVAILABLE): the follower reconnects, and a restart is not a fault.
+pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
+
 /// Serves one schema's outbox.
 #[derive(Clone)]
 pub struct Feed {
     db: PgPool,
     committed: broadcast::Sender<()>,
+    stop: Option<watch::Receiver<bool>>,
+    ready: Option<Arc<AtomicBool>>,
 }
 
 impl Feed {
@@ -146,7 +154,28 @@ impl Feed {
     pub fn new(db: PgPool, schema: &str) -> Feed {
         let (committed, _) = broadcast::channel(16);
         tokio::spawn(listen(db.clone(), format!("outbox_{schema}"), committed.clone()));
-        Feed { db, committed }
+        Feed {
+            db,
+            committed,
+            stop: None,
+            ready: None,
+        }
+    }
+
+    /// Refuses streams, with UNAVAILABLE `SERVICE_STARTING`, while `ready`
+    /// is false: before the migrations have run the outbox may not exist, and
+    /// a follower should retry, not see INTERNAL.
+    pub fn ready_on(mut self, ready: Arc<AtomicBool>) -> Feed {
+        self.ready = Some(ready);
+        self
+    }
+
+    /// Ends every stream, with UNAVAILABLE [`SHUTTING_DOWN`], once `stop`
+    /// turns true. Streams never end on their own, so without it a graceful
+    /// shutdown would wait its whole grace period for them.
+    pub fn stop_on(mut self, stop: watch::Receiver<bool>) -> Feed {
+        self.stop = Some(stop);
+        self
     }
 
     /// Changes after `after`, oldest first, at most `limit`.
@@ -175,15 +204,25 @@ impl Feed {
 
     async fn pump(self, mut after: i64, out: mpsc::Sender<std::result::Result<WatchChangesResponse, Status>>) {
         let mut woken = self.committed.subscribe();
+        let mut stop = self.stop.clone();
         loop {
+            if stop.as_ref().is_some_and(|s| *s.borrow()) {
+                // Best effort: a caller that stopped reading gets a plain end.
+                let _ = out.try_send(Err(shutting_down()));
+                return;
+            }
             match self.read(after, BATCH).await {
                 Ok(changes) => {
                     let full = changes.len() as i64 == BATCH;
                     for change in changes {
                         after = change.sequence;
                         let message = WatchChangesResponse { change: Some(change) };
-                        if out.send(Ok(message)).await.is_err() {
-                            return; // the caller hung up
+                        tokio::select! {
+                            sent = out.send(Ok(message)) => if sent.is_err() {
+                                return; // the caller hung up
+                            },
+                            // A slow reader must not hold the shutdown up.
+                            _ = stopped(&mut stop) => break,
                         }
                     }
                     if full {
@@ -201,9 +240,29 @@ impl Feed {
                 _ = woken.recv() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = out.closed() => return,
+                _ = stopped(&mut stop) => {}
             }
         }
     }
+}
+
+/// The status a stream ends with at shutdown.
+fn shutting_down() -> Status {
+    Error::unavailable(
+        SHUTTING_DOWN,
+        "the service is shutting down; reconnect and resume from your cursor",
+    )
+    .into()
+}
+
+/// Resolves once `stop` is raised; never without one, nor once its sender is gone.
+async fn stopped(stop: &mut Option<watch::Receiver<bool>>) {
+    if let Some(stop) = stop
+        && stop.wait_for(|stopped| *stopped).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 /// Forwards the schema's outbox notifications; reconnects when the listener drops.
@@ -239,6 +298,14 @@ impl FeedService for Feed {
     ) -> std::result::Result<Response<Changes>, Status> {
         let who = Principal::from_request(&request)?;
         who.require(&[Role::Service, Role::NationalOfficer])?;
+        if self.ready.as_ref().is_some_and(|r| !r.load(Ordering::SeqCst)) {
+            return Err(Error::unavailable(
+                "SERVICE_STARTING",
+                "this service is not serving yet (migrating, or its database is not answering); retry shortly",
+            )
+            .with_retry_after(Duration::from_secs(1))
+            .into());
+        }
         let after = request.get_ref().after_sequence;
         if after < 0 {
             return Err(Error::invalid("after_sequence", format!("{after} is negative; 0 replays everything")).into());

@@ -4,7 +4,7 @@
 //! effect exactly once. It reconnects with backoff, and each change is
 //! applied in a span linked to the trace that made it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
 use ocop_proto::feed::v1::{Change, WatchChangesRequest};
@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::client::TracedChannel;
 use crate::error::Result;
+use crate::feed::SHUTTING_DOWN;
 use crate::server::BoxFuture;
 
 pub mod contact;
@@ -39,9 +40,17 @@ pub struct Follower<A> {
     pub apply: A,
 }
 
+/// The reason of a producer that cannot be reached or opened.
+const FEED_UNAVAILABLE: &str = "FEED_UNAVAILABLE";
+
 fn unreachable_feed(status: tonic::Status) -> crate::Error {
+    use tonic_types::StatusExt;
+    let reason = status.get_details_error_info().map(|i| i.reason);
+    if status.code() == tonic::Code::Unavailable && reason.as_deref() == Some(SHUTTING_DOWN) {
+        return crate::Error::unavailable(SHUTTING_DOWN, "the producer is shutting down");
+    }
     crate::Error::unavailable(
-        "FEED_UNAVAILABLE",
+        FEED_UNAVAILABLE,
         format!("the feed answered {:?}: {}", status.code(), status.message()),
     )
 }
@@ -51,6 +60,10 @@ const BATCH: usize = 500;
 
 /// First and longest pause between reconnections.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+/// How long after its producer said it was shutting down a follower expects
+/// not to reach it (a restart, a rolling deploy) before it warns.
+const RESTART: Duration = Duration::from_secs(60);
 
 impl<A: Apply> Follower<A> {
     /// The last sequence applied.
@@ -65,28 +78,39 @@ impl<A: Apply> Follower<A> {
     /// Follows forever: replays from the cursor, then applies changes as they come.
     pub async fn run(self) {
         let mut pause = BACKOFF.0;
+        // Since when the producer is known to be restarting: until it is back
+        // (or for [`RESTART`]), failing to reach it is expected, not a fault.
+        let mut restarting: Option<Instant> = None;
         loop {
-            match self.session().await {
-                Ok(()) => pause = BACKOFF.0,
-                Err(e) => {
-                    tracing::warn!(source = %self.source, error = %e, retry_in_ms = pause.as_millis() as u64, "feed interrupted");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(BACKOFF.1);
-                }
+            let mut connected = false;
+            let result = self.session(&mut connected).await;
+            if connected {
+                pause = BACKOFF.0;
+                restarting = None;
             }
+            let Err(e) = result else { continue };
+            let retry_in_ms = pause.as_millis() as u64;
+            if e.reason() == SHUTTING_DOWN {
+                restarting = Some(Instant::now());
+                tracing::info!(source = %self.source, retry_in_ms, "the feed's producer is shutting down; reconnecting");
+            } else if e.reason() == FEED_UNAVAILABLE && restarting.is_some_and(|since| since.elapsed() < RESTART) {
+                tracing::info!(source = %self.source, error = %e, retry_in_ms, "the feed's producer is not back yet");
+            } else {
+                tracing::warn!(source = %self.source, error = %e, retry_in_ms, "feed interrupted");
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(BACKOFF.1);
         }
     }
 
     /// One connection: until the stream ends or fails. Changes that arrive
     /// together (a replay, a burst) are applied together, up to [`BATCH`] per
     /// transaction, which is what lets a follower catch up from zero quickly.
-    async fn session(&self) -> Result<()> {
+    /// `connected` turns true once the stream is open.
+    async fn session(&self, connected: &mut bool) -> Result<()> {
         let after = self.cursor().await?;
         let mut feed = (self.connect)().map_err(|e| {
-            crate::Error::unavailable(
-                "FEED_UNAVAILABLE",
-                format!("cannot open the {} feed: {e:#}", self.source),
-            )
+            crate::Error::unavailable(FEED_UNAVAILABLE, format!("cannot open the {} feed: {e:#}", self.source))
         })?;
         let opened = feed
             .watch_changes(WatchChangesRequest { after_sequence: after })
@@ -99,7 +123,9 @@ impl<A: Apply> Follower<A> {
                 return Err(e);
             }
         };
+        *connected = true;
         contact::made(&self.source, after);
+        tracing::info!(source = %self.source, after, "following the feed");
         let result = async {
             let mut batch = Vec::new();
             while let Some(message) = stream.message().await.map_err(unreachable_feed)? {

@@ -1,6 +1,9 @@
 //! The tower layer in front of every gRPC service: authenticates the bearer
 //! token (public methods excepted), puts the [`Principal`] in the request's
-//! extensions, and records rate, errors and latency per method.
+//! extensions, and records rate, errors and latency per method. It also
+//! finds each call's client address (see [`crate::ratelimit`]), puts it in
+//! the extensions as a [`ClientAddr`], and holds the service's public
+//! methods to their shared per-client budget.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,6 +14,8 @@ use tower::{Layer, Service};
 
 use crate::auth::{Principal, Verifier};
 use crate::error::{Error, Result};
+use crate::methods::Methods;
+use crate::ratelimit::{ClientAddr, Limiter, Rule};
 
 /// Methods every service serves without a token.
 const ALWAYS_PUBLIC: &[&str] = &[
@@ -25,16 +30,32 @@ pub struct GateLayer {
     verifier: Arc<Verifier>,
     public_methods: &'static [&'static str],
     service: &'static str,
+    methods: Arc<Methods>,
+    limit: Option<(Arc<Limiter>, Rule)>,
 }
 
 impl GateLayer {
-    /// `public_methods` are full paths (`/pkg.Service/Method`) that need no token.
-    pub fn new(verifier: Arc<Verifier>, public_methods: &'static [&'static str], service: &'static str) -> Self {
+    /// `public_methods` are full paths (`/pkg.Service/Method`) that need no
+    /// token; `methods` are the ones metrics are labelled with.
+    pub fn new(
+        verifier: Arc<Verifier>,
+        public_methods: &'static [&'static str],
+        service: &'static str,
+        methods: Arc<Methods>,
+    ) -> Self {
         GateLayer {
             verifier,
             public_methods,
             service,
+            methods,
+            limit: None,
         }
+    }
+
+    /// Limits `public_methods` by `rule` on `limiter`, per client address.
+    pub fn limited(mut self, limiter: Arc<Limiter>, rule: Rule) -> Self {
+        self.limit = Some((limiter, rule));
+        self
     }
 }
 
@@ -72,10 +93,26 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let started = Instant::now();
-        let path = request.uri().path().to_owned();
+        let path = request.uri().path();
+        let method = self.layer.methods.name(path);
         let service = self.layer.service;
-        let public =
-            ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p)) || self.layer.public_methods.contains(&path.as_str());
+        let listed = self.layer.public_methods.contains(&path);
+        let public = listed || ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p));
+        let peer = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr());
+        let client = peer.map(|peer| match &self.layer.limit {
+            Some((limiter, _)) => limiter.proxies().client(peer.ip(), request.headers()),
+            None => peer.ip(),
+        });
+        if let Some(client) = client {
+            request.extensions_mut().insert(ClientAddr(client));
+        }
+        let limit = match (&self.layer.limit, client) {
+            (Some((limiter, rule)), Some(client)) if listed => Some((limiter.clone(), *rule, client)),
+            _ => None,
+        };
         if !public {
             match authenticate(&self.layer.verifier, request.headers()) {
                 Ok(principal) => {
@@ -83,7 +120,7 @@ where
                 }
                 Err(err) => {
                     tracing::info!(reason = err.reason(), "request refused: {}", err.message());
-                    record(service, &path, err.kind().code() as i32, started);
+                    record(service, method, err.kind().code() as i32, started);
                     return Box::pin(std::future::ready(Ok(err.into_status().into_http())));
                 }
             }
@@ -92,6 +129,13 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            if let Some((limiter, rule, client)) = limit
+                && let Err(err) = limiter.check(&rule, client).await
+            {
+                tracing::info!(reason = err.reason(), "request refused: {}", err.message());
+                record(service, method, err.kind().code() as i32, started);
+                return Ok(err.into_status().into_http());
+            }
             let response = inner.call(request).await?;
             // Unary errors arrive as trailers-only responses: the status is in
             // the headers. Success puts it in the trailers, after the body.
@@ -101,7 +145,7 @@ where
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            record(service, &path, code, started);
+            record(service, method, code, started);
             Ok(response)
         })
     }
@@ -124,11 +168,12 @@ fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Princi
     verifier.verify(token.trim())
 }
 
-fn record(service: &'static str, path: &str, code: i32, started: Instant) {
-    let method = path.rsplit('/').next().unwrap_or(path).to_owned();
+/// `method` is a served method's name or [`crate::methods::OTHER`]: the
+/// label set stays bounded whatever paths callers send.
+fn record(service: &'static str, method: &'static str, code: i32, started: Instant) {
     let code = tonic::Code::from_i32(code);
     let elapsed = started.elapsed();
-    metrics::counter!("ocop_grpc_requests_total", "service" => service, "method" => method.clone(), "code" => code_name(code))
+    metrics::counter!("ocop_grpc_requests_total", "service" => service, "method" => method, "code" => code_name(code))
         .increment(1);
     metrics::histogram!("ocop_grpc_request_duration_seconds", "service" => service, "method" => method)
         .record(elapsed.as_secs_f64());

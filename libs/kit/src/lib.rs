@@ -16,10 +16,16 @@ pub mod filter;
 pub mod follow;
 pub mod gate;
 pub mod idempotency;
+pub mod jurisdiction;
+pub mod linger;
+pub mod methods;
 pub mod metrics_http;
 pub mod mirror;
 pub mod paging;
+pub mod ratelimit;
+pub mod regime;
 pub mod server;
+pub mod taxonomy;
 pub mod telemetry;
 
 pub use error::{Error, ErrorKind, Result};

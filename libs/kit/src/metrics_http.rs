@@ -1,5 +1,7 @@
-//! The HTTP side of a service: Prometheus text at `/metrics` and a plain
-//! readiness probe at `/healthz` (200 when serving, 503 otherwise).
+//! The HTTP side of a service: Prometheus text at `/metrics`, a plain
+//! readiness probe at `/healthz` (200 when serving, 503 otherwise) and a
+//! liveness probe at `/livez` (200 as long as the process answers HTTP, also
+//! while the database is down, so that a database outage restarts no pod).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -30,11 +32,12 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-/// `/metrics` and `/healthz`.
+/// `/metrics`, `/healthz` and `/livez`.
 pub fn router(ready: Arc<AtomicBool>) -> Router {
     let handle = prometheus();
     Router::new()
         .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route("/livez", get(|| std::future::ready((StatusCode::OK, "ALIVE\n"))))
         .route(
             "/healthz",
             get(move || {

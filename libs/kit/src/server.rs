@@ -26,6 +26,7 @@ use crate::auth::Verifier;
 use crate::cache::Cache;
 use crate::config::{Config, Endpoint, ServiceName};
 use crate::gate::GateLayer;
+use crate::linger::Lingering;
 use crate::{db, metrics_http};
 
 /// A boxed future for the per-service preparation hook.
@@ -138,10 +139,15 @@ pub async fn serve(
             .with_service_name("grpc.health.v1.Health")
     };
     let surface = build(&context);
-    let feed = ocop_proto::feed::v1::feed_service_server::FeedServiceServer::new(crate::feed::Feed::new(
-        context.db.clone(),
-        name,
-    ));
+    // Raised when shutdown begins; ends the feed's streams, which never end
+    // on their own and would otherwise hold the drain for its whole grace.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let feed = ocop_proto::feed::v1::feed_service_server::FeedServiceServer::new(
+        crate::feed::Feed::new(context.db.clone(), name)
+            .stop_on(stop_rx.clone())
+            .ready_on(ready.clone()),
+    );
     let routes = surface
         .grpc
         .add_service(feed)
@@ -149,12 +155,15 @@ pub async fn serve(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?);
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let ready = Arc::new(AtomicBool::new(false));
     let service_label = name;
+    let methods = Arc::new(crate::methods::Methods::of(grpc_service));
+    let span_methods = methods.clone();
     let grpc = tonic::transport::Server::builder()
-        .trace_fn(move |request| crate::telemetry::server_span(service_label, request))
-        .layer(GateLayer::new(verifier, spec.public_methods, name))
+        .trace_fn(move |request| crate::telemetry::server_span(service_label, &span_methods, request))
+        .layer(GateLayer::new(verifier, spec.public_methods, name, methods).limited(
+            Arc::new(crate::ratelimit::Limiter::new(&config)?),
+            crate::ratelimit::Rule::public(name, &config),
+        ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listeners.grpc), stopped(stop_rx.clone()));
     // With the peer's address, for pages that rate-limit per client.
@@ -188,6 +197,7 @@ pub async fn serve(
     .await;
     readiness.abort();
     tasks.iter().for_each(|t| t.abort());
+    crate::linger::settle(crate::linger::LINGER).await;
     match drained {
         Ok(result) => result,
         Err(_) => {
@@ -205,12 +215,16 @@ pub async fn serve(
 /// tonic's `tcp_nodelay`, and without it a response larger than one segment
 /// waits for the client's delayed ACK: measured as +40-50 ms on a search
 /// returning 20 products.
-pub fn incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+///
+/// Each connection lingers when the server is done with it (see
+/// [`crate::linger`]), so a response in flight at shutdown is not lost to a
+/// reset.
+pub fn incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<Lingering>> {
     use tokio_stream::StreamExt;
     tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
         let stream = stream?;
         stream.set_nodelay(true)?;
-        Ok(stream)
+        Ok(Lingering::new(stream))
     })
 }
 

@@ -76,15 +76,15 @@ impl Telemetry {
 /// Opens the server span of one gRPC request: named `<service>.<Method>`
 /// (through `otel.name`), child of the caller's `traceparent` when present,
 /// and carrying `trace_id` so every log line inside it can be correlated.
-pub fn server_span(service: &str, request: &http::Request<()>) -> tracing::Span {
-    let path = request.uri().path();
-    let method = path.rsplit('/').next().unwrap_or(path);
+/// A path the service does not serve is named `<service>._OTHER`.
+pub fn server_span(service: &str, methods: &crate::methods::Methods, request: &http::Request<()>) -> tracing::Span {
+    let method = methods.name(request.uri().path());
     let span = tracing::info_span!(
         "grpc",
         otel.name = format!("{service}.{method}"),
         otel.kind = "server",
         rpc.system = "grpc",
-        rpc.method = path,
+        rpc.method = method,
         trace_id = tracing::field::Empty,
     );
     if span.is_disabled() {

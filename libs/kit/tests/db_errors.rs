@@ -59,6 +59,44 @@ async fn database_errors_map_to_the_domain_vocabulary() {
         (ErrorKind::Internal, "INTERNAL")
     );
 
+    // Class 22, data exceptions: what the column's type cannot hold.
+    assert_eq!(
+        kind("SELECT E'nul \\x00'::text").await.0,
+        ErrorKind::InvalidArgument,
+        "22021: a NUL in text"
+    );
+    assert_eq!(
+        kind("SELECT (2147483647 + 1)::int").await,
+        (ErrorKind::InvalidArgument, "INVALID_VALUE")
+    );
+    assert_eq!(
+        kind("SELECT '2026-13-45'::date").await,
+        (ErrorKind::InvalidArgument, "INVALID_VALUE")
+    );
+
+    // An administrator's shutdown of the backend (57P01): retryable.
+    let mut victim = pool.acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *victim)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err: Error = sqlx::query("SELECT 1").execute(&mut *victim).await.unwrap_err().into();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (ErrorKind::Unavailable, "DATABASE_UNAVAILABLE")
+    );
+    let status = err.into_status();
+    assert!(
+        tonic_types::StatusExt::get_details_retry_info(&status).is_some(),
+        "UNAVAILABLE carries RetryInfo"
+    );
+    drop(victim);
+
     let closed = pool.clone();
     closed.close().await;
     let err: Error = sqlx::query("SELECT 1").execute(&closed).await.unwrap_err().into();

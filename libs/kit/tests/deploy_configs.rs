@@ -16,6 +16,7 @@ fn province_example_is_valid() {
     assert_eq!(config.deployment.role, DeploymentRole::Province);
     assert_eq!(config.deployment.province_code.as_deref(), Some("38"));
     assert_eq!(config.services.certification.grpc_listen.port(), 50053);
+    assert_eq!(config.auth.audience, "ocop:38");
     let national = config
         .federation
         .national
@@ -28,6 +29,7 @@ fn national_example_is_valid() {
     let config = load("national.example.toml");
     assert_eq!(config.deployment.role, DeploymentRole::National);
     assert_eq!(config.deployment.province_code, None);
+    assert_eq!(config.auth.audience, "ocop:national");
     let provinces: Vec<_> = config
         .federation
         .provinces

@@ -1,5 +1,8 @@
-//! Generated code for the OCOP contracts in `proto/`: one module per package.
+//! Generated code for the OCOP contracts in `proto/`: one module per package,
+//! and the checks every request passes where it is decoded ([`boundary`]).
 #![allow(missing_docs, clippy::all)]
+
+pub mod boundary;
 
 /// Encoded `FileDescriptorSet` of every OCOP proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ocop_descriptor.bin"));

@@ -1,6 +1,7 @@
 //! The OCOP cycle over gRPC, for tests of the services downstream of it: a
-//! producer and its product in the registry, then a round in the evaluation
-//! service scored by a council of three and published.
+//! producer and its product in the registry, its dossier (Mẫu 01 and 02),
+//! then a round in the evaluation service, its commune's step, scored by a
+//! council of three and published.
 
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::certification::v1::{Certificate, IssueCertificateRequest};
@@ -14,6 +15,12 @@ use ocop_proto::registry::v1::{
 use tonic::transport::Channel;
 
 use crate::{TestEnv, authorized};
+
+mod answers;
+mod dossiers;
+
+pub use answers::{answers_for, answers_totalling};
+pub use dossiers::{commune_report, dossier_of, file_dossier};
 
 /// The council of every round made here.
 pub const COUNCIL: [(&str, CouncilRole); 3] = [
@@ -35,7 +42,8 @@ pub struct NewProduct<'a> {
     pub subgroup: &'a str,
 }
 
-/// Registers a cooperative and its product (group `thuc-pham`).
+/// Registers a cooperative and its product, in the group of its product set
+/// (`thuc-pham` for a code the taxonomy does not know).
 pub async fn product(
     registry: &mut RegistryServiceClient<Channel>,
     token: &str,
@@ -65,9 +73,18 @@ pub async fn product(
         .into_inner()
         .subject
         .expect("subject");
+    let group = ocop_kit::taxonomy::current(new.subgroup)
+        .map(|s| s.group)
+        .or_else(|| {
+            ocop_kit::taxonomy::LEGACY
+                .iter()
+                .find(|l| l.code == new.subgroup)
+                .map(|l| l.group)
+        })
+        .unwrap_or("thuc-pham");
     let product = Product {
         display_name: new.name.into(),
-        group_code: "thuc-pham".into(),
+        group_code: group.into(),
         subgroup_code: new.subgroup.into(),
         ..Default::default()
     };
@@ -106,11 +123,12 @@ pub struct RoundPlan {
 }
 
 impl RoundPlan {
-    /// A 2026 provincial round aiming at `stars`, published.
+    /// A 2026 provincial round aiming at `stars`, published, decided under
+    /// 148/1489 (before Decision 26/2026 took effect): it needs no dossier.
     pub fn province_2026(batch: i32, stars: i32) -> RoundPlan {
         RoundPlan {
             level: RoundLevel::Province,
-            date: (2026, 6, 1),
+            date: (2026, 5, 4),
             batch,
             stars,
             disqualify: false,
@@ -118,58 +136,69 @@ impl RoundPlan {
         }
     }
 
-    /// A 2026 central round (the ministry's, for 5 stars), published.
+    /// A 2026 central round (the ministry's, for 5 stars), published,
+    /// decided under 148/1489 like [`RoundPlan::province_2026`].
     pub fn central_2026(batch: i32) -> RoundPlan {
         RoundPlan {
             level: RoundLevel::Central,
-            date: (2026, 9, 1),
+            date: (2026, 5, 20),
             ..RoundPlan::province_2026(batch, 5)
+        }
+    }
+
+    /// A round of `level` under Decision 26/2026 decided on `date`, aiming at
+    /// `stars`, published: its entries need dossiers (see [`run`]).
+    pub fn under_26_2026(level: RoundLevel, batch: i32, date: (i32, u8, u8), stars: i32) -> RoundPlan {
+        RoundPlan {
+            level,
+            date,
+            batch,
+            stars,
+            disqualify: false,
+            publish: true,
         }
     }
 }
 
-/// Answers for a product of `stars` stars: on each criterion the option
-/// nearest a share of its maximum (60% for 3 stars, 80% for 4, 96% for 5),
-/// raised to the least option the 148 star markers ask for at that level.
-pub fn answers_for(set: &CriteriaSet, stars: i32) -> Vec<Answer> {
-    let share = match stars {
-        ..=3 => 0.6,
-        4 => 0.8,
-        _ => 0.96,
-    };
-    set.parts
-        .iter()
-        .flat_map(|p| &p.sections)
-        .flat_map(|s| &s.criteria)
-        .map(|c| {
-            let aim = f64::from(c.max_points) * share;
-            let nearest = c
-                .options
-                .iter()
-                .enumerate()
-                .min_by(|(_, a), (_, b)| {
-                    let (da, db) = ((f64::from(a.points) - aim).abs(), (f64::from(b.points) - aim).abs());
-                    da.total_cmp(&db).then(b.points.cmp(&a.points))
-                })
-                .map(|(i, o)| (i, o.points))
-                .unwrap_or((0, 0));
-            let marked = c
-                .options
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| (1..=stars).contains(&o.star_marker))
-                .map(|(i, o)| (i, o.points))
-                .max_by_key(|(_, p)| *p);
-            let (index, _) = match marked {
-                Some(m) if m.1 > nearest.1 => m,
-                _ => nearest,
-            };
-            Answer {
-                criterion: c.code.clone(),
-                options: vec![index as i32],
-            }
-        })
-        .collect()
+/// One entry of a round to run: the product, and under Decision 26/2026 its
+/// dossier or nomination.
+#[derive(Debug, Clone, Default)]
+pub struct EntryPlan {
+    /// `Entry.product`, `Entry.product_dossier`, `Entry.nomination`.
+    pub entry: Entry,
+    /// The total every member gives it ([`answers_totalling`]); the plan's
+    /// stars ([`answers_for`]) when unset.
+    pub points: Option<i32>,
+    /// The product's province (a PROVINCE round's).
+    pub province_code: String,
+}
+
+impl EntryPlan {
+    /// An entry of `product` with `dossier` (empty: none), aiming at `points`.
+    pub fn of(product: &Product, dossier: &str, points: Option<i32>) -> EntryPlan {
+        EntryPlan {
+            entry: Entry {
+                product: product.name.clone(),
+                product_dossier: dossier.to_owned(),
+                ..Default::default()
+            },
+            points,
+            province_code: product.province_code.clone(),
+        }
+    }
+
+    /// A CENTRAL entry of the province's result `nomination`, aiming at `points`.
+    pub fn nominated(result: &EvaluationResult, points: Option<i32>) -> EntryPlan {
+        EntryPlan {
+            entry: Entry {
+                product: result.product.clone(),
+                nomination: result.name.clone(),
+                ..Default::default()
+            },
+            points,
+            province_code: result.province_code.clone(),
+        }
+    }
 }
 
 /// What running a round gave.
@@ -180,9 +209,12 @@ pub struct Evaluated {
     pub results: Vec<EvaluationResult>,
     /// The result names, in the products' order (published or not).
     pub result_names: Vec<String>,
+    /// The entries as their commune's step left them, in the products' order.
+    pub entries: Vec<Entry>,
 }
 
-/// Runs `plan` with one entry per product.
+/// Runs `plan` with one entry per product (rounds before Decision 26/2026,
+/// which need no dossier).
 pub async fn evaluate(
     env: &TestEnv,
     evaluation: &mut EvaluationServiceClient<Channel>,
@@ -190,10 +222,24 @@ pub async fn evaluate(
     products: &[&Product],
     plan: RoundPlan,
 ) -> Evaluated {
+    let entries: Vec<EntryPlan> = products.iter().map(|p| EntryPlan::of(p, "", None)).collect();
+    run(env, evaluation, officer, &entries, plan).await
+}
+
+/// Runs `plan` with `entries`: creates and opens the round, enters each,
+/// has its commune do its step (the 4 criteria under 1489, the report of
+/// Mẫu 03 under 26/2026, dated the day the dossier was filed), scores each
+/// on its own pinned set and publishes.
+pub async fn run(
+    env: &TestEnv,
+    evaluation: &mut EvaluationServiceClient<Channel>,
+    officer: &str,
+    planned: &[EntryPlan],
+    plan: RoundPlan,
+) -> Evaluated {
     let (year, month, day) = plan.date;
     // A CENTRAL round is the ministry's: no province, and a national council.
-    let province = (plan.level != RoundLevel::Central).then(|| products[0].province_code.clone());
-    let province = province.as_deref();
+    let province = (plan.level != RoundLevel::Central).then(|| planned[0].province_code.as_str());
     let round = EvaluationRound {
         level: plan.level as i32,
         year,
@@ -211,6 +257,11 @@ pub async fn evaluate(
                 role: *role as i32,
             })
             .collect(),
+        batch_basis: if plan.batch >= 3 && (year, month, day) >= (2026, 5, 22) {
+            "Quyết định 45/QĐ-UBND ban hành Quy chế hoạt động của Hội đồng; Kế hoạch 12/KH-UBND".into()
+        } else {
+            String::new()
+        },
         ..Default::default()
     };
     let round = evaluation
@@ -240,15 +291,12 @@ pub async fn evaluate(
         .evaluation_round
         .expect("round");
     let mut entries = Vec::new();
-    for product in products {
+    for planned in planned {
         let entry = evaluation
             .create_entry(authorized(
                 CreateEntryRequest {
                     parent: round.name.clone(),
-                    entry: Some(Entry {
-                        product: product.name.clone(),
-                        ..Default::default()
-                    }),
+                    entry: Some(planned.entry.clone()),
                     request_id: String::new(),
                 },
                 officer,
@@ -258,12 +306,13 @@ pub async fn evaluate(
             .into_inner()
             .entry
             .expect("entry");
-        if plan.level == RoundLevel::Province && (year, month, day) >= (2025, 7, 6) {
-            let commune = env
-                .signer
+        let commune = || {
+            env.signer
                 .issue("can-bo-xa", "commune_officer", province, Some(&entry.commune_code), 600)
-                .expect("token");
-            evaluation
+                .expect("token")
+        };
+        let entry = match entry.commune_step() {
+            CommuneStep::FourCriteria => evaluation
                 .record_commune_assessment(authorized(
                     RecordCommuneAssessmentRequest {
                         name: entry.name.clone(),
@@ -276,11 +325,28 @@ pub async fn evaluate(
                             ..Default::default()
                         }),
                     },
-                    &commune,
+                    &commune(),
                 ))
                 .await
-                .expect("commune assessment");
-        }
+                .expect("commune assessment")
+                .into_inner()
+                .entry
+                .expect("entry"),
+            CommuneStep::Report => evaluation
+                .record_commune_report(authorized(
+                    RecordCommuneReportRequest {
+                        name: entry.name.clone(),
+                        commune_report: Some(commune_report(entry.dossier_submitted.expect("a dossier's day"))),
+                    },
+                    &commune(),
+                ))
+                .await
+                .expect("commune report")
+                .into_inner()
+                .entry
+                .expect("entry"),
+            _ => entry,
+        };
         if plan.disqualify {
             evaluation
                 .disqualify_entry(authorized(
@@ -308,25 +374,33 @@ pub async fn evaluate(
         .into_inner()
         .evaluation_round
         .expect("round");
-    let set = evaluation
-        .get_criteria_set(authorized(
-            GetCriteriaSetRequest {
-                name: entries[0].criteria_set.clone(),
-            },
-            officer,
-        ))
-        .await
-        .expect("criteria set")
-        .into_inner()
-        .criteria_set
-        .expect("set");
-    let answers = answers_for(&set, plan.stars);
+    let mut sheets = Vec::new();
+    for (entry, planned) in entries.iter().zip(planned) {
+        let set = evaluation
+            .get_criteria_set(authorized(
+                GetCriteriaSetRequest {
+                    name: entry.criteria_set.clone(),
+                },
+                officer,
+            ))
+            .await
+            .expect("criteria set")
+            .into_inner()
+            .criteria_set
+            .expect("set");
+        let answers = match planned.points {
+            Some(points) => answers_totalling(&set, points)
+                .unwrap_or_else(|| panic!("{} cannot total {points} with its markers met", set.name)),
+            None => answers_for(&set, plan.stars),
+        };
+        sheets.push(answers);
+    }
     for (user, _) in COUNCIL {
         let token = env
             .signer
             .issue(user, "council_member", province, None, 600)
             .expect("token");
-        for entry in &entries {
+        for (entry, answers) in entries.iter().zip(&sheets) {
             let sheet = evaluation
                 .save_score_sheet(authorized(
                     SaveScoreSheetRequest {
@@ -360,6 +434,7 @@ pub async fn evaluate(
             round: scoring,
             results: Vec::new(),
             result_names,
+            entries,
         };
     }
     let published = evaluation
@@ -388,7 +463,59 @@ pub async fn evaluate(
         round: published.evaluation_round.expect("round"),
         results,
         result_names,
+        entries,
     }
+}
+
+/// The province's chairman approves the nominated result `result` on
+/// `approved`, and the province proposes it to the ministry on `proposed`
+/// (Decision 26/2026 Điều 7.3.e).
+pub async fn nominate(
+    evaluation: &mut EvaluationServiceClient<Channel>,
+    officer: &str,
+    result: &str,
+    (ay, am, ad): (i32, i32, i32),
+    (py, pm, pd): (i32, i32, i32),
+) -> EvaluationResult {
+    evaluation
+        .approve_nomination(authorized(
+            ApproveNominationRequest {
+                name: result.to_owned(),
+                approval: Some(ProvinceDecision {
+                    reference: "Quyết định 2345/QĐ-UBND phê duyệt kết quả".into(),
+                    date: Some(Date {
+                        year: ay,
+                        month: am,
+                        day: ad,
+                    }),
+                    ..Default::default()
+                }),
+            },
+            officer,
+        ))
+        .await
+        .expect("approve");
+    evaluation
+        .propose_nomination(authorized(
+            ProposeNominationRequest {
+                name: result.to_owned(),
+                proposal: Some(ProvinceDecision {
+                    reference: "Công văn 678/UBND-NN đề nghị đánh giá 5 sao".into(),
+                    date: Some(Date {
+                        year: py,
+                        month: pm,
+                        day: pd,
+                    }),
+                    ..Default::default()
+                }),
+            },
+            officer,
+        ))
+        .await
+        .expect("propose")
+        .into_inner()
+        .result
+        .expect("result")
 }
 
 /// Issues the certificate of published result `result`, decided on `date`.

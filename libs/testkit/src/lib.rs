@@ -6,6 +6,8 @@
 //! `OCOPTEST_DATABASE_URL` (an admin connection) and `OCOPTEST_REDIS_URL`.
 
 pub mod flows;
+pub mod pg_server;
+pub mod raw;
 pub mod redis_server;
 
 use std::net::SocketAddr;
@@ -25,6 +27,10 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// The issuer of test tokens.
 pub const ISSUER: &str = "ocop-test";
+
+/// The audience of every test deployment (`auth.audience`, passed to the
+/// e2e processes too), which the tokens of [`TestEnv::signer`] carry.
+pub const AUDIENCE: &str = "ocop:test";
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -71,6 +77,7 @@ impl TestEnv {
         config.redis.url = env("OCOPTEST_REDIS_URL");
         config.redis.key_prefix = format!("ocop:test:{}", &id[..16]);
         config.auth.issuer = ISSUER.into();
+        config.auth.audience = AUDIENCE.into();
         config.auth.jwks_path = dir.join("jwks.json");
         config.auth.signing_key_path = dir.join("signing.pem");
         config.certification.signing_key_path = dir.join("certificates.pem");
@@ -81,7 +88,7 @@ impl TestEnv {
             ep.http_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         }
         TestEnv {
-            signer: Signer::from_pem(&pem, ISSUER).expect("signer"),
+            signer: Signer::from_pem(&pem, ISSUER).expect("signer").with_audience(AUDIENCE),
             config,
             database,
             dir,

@@ -1,50 +1,33 @@
 //! Issuing a certificate from a published result: the result comes from the
 //! evaluation service and the names from the registry, both over gRPC with
-//! the caller's token; the authority rules are in `authority.rs`. In one
+//! the caller's token; the authority rules are in `authority.rs`, the
+//! issuing authority and the names in `issuers.rs`. In one
 //! transaction: the decision number, the certificate it replaces, the new
 //! certificate signed, its history, audit and change-feed rows.
 
 use ocop_kit::auth::{Principal, Role};
-use ocop_kit::client::TracedChannel;
 use ocop_kit::client::{Bearer, Remote, with_token};
-use ocop_kit::date::{self, today_vn};
+use ocop_kit::date;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::certification::v1::{Certificate, IssueCertificateRequest, IssuingLevel};
 use ocop_proto::evaluation::v1::{
     EvaluationResult, GetEvaluationRoundRequest, GetResultRequest, RoundLevel, RoundState,
 };
-use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_proto::registry::v1::{
-    AdministrativeUnit, CodeScheme, GetAdministrativeUnitRequest, GetProductRequest, GetSubjectRequest,
-    ResolveAdministrativeUnitRequest, UnitLevel,
-};
 
 use crate::authority::{self, Level};
 use crate::grpc::Certification;
+use crate::issuers::{authority_of, names};
 use crate::keys::Fields;
 use crate::store::{self, COLUMNS, Row};
-use crate::{events, validity};
+use crate::{events, federation, re_rating, validity};
 
 const EVALUATION: Remote = Remote {
     service: "evaluation",
     refused: "EVALUATION_REFUSED",
     unavailable: "EVALUATION_UNAVAILABLE",
 };
-const REGISTRY: Remote = Remote {
-    service: "registry",
-    refused: "REGISTRY_REFUSED",
-    unavailable: "REGISTRY_UNAVAILABLE",
-};
-
-/// The ministry, as an issuing authority.
-const MINISTRY: (&str, &str) = ("ministries/mae", "Bộ Nông nghiệp và Môi trường");
-
-/// Who issues, and their name.
-struct Authority {
-    name: String,
-    display: String,
-}
 
 /// Issues a certificate from `request.result`.
 pub async fn issue(
@@ -70,7 +53,7 @@ pub async fn issue(
         Some(d) => date::from_proto("issue_date", d)?,
         None => decision_date,
     };
-    let today = today_vn();
+    let today = svc.today();
     if decision_date > today {
         return Err(Error::invalid(
             "decision_date",
@@ -95,6 +78,22 @@ pub async fn issue(
     }
 
     let result = fetch_result(svc, bearer, result_name).await?;
+    // Decision 26/2026 Điều 7.4, last paragraph: below 90 at the centre, the
+    // province's chairman may certify the 3 or 4 stars the central council's
+    // result gives (`province_stars`) as on a provincial result of its own.
+    let result = if r.issuing_level() == IssuingLevel::Province
+        && result.level() == RoundLevel::Central
+        && result.province_stars >= 3
+    {
+        EvaluationResult {
+            recognised_stars: result.province_stars,
+            certifiable: true,
+            level: RoundLevel::Province as i32,
+            ..result
+        }
+    } else {
+        result
+    };
     if !result.certifiable || result.recognised_stars < 3 {
         let why = if result.reasons.is_empty() {
             format!(
@@ -136,7 +135,25 @@ pub async fn issue(
     };
     // The rule first: it says more than the caller's role would.
     authority::check(level, result.recognised_stars, result_level, decision_date, national)?;
-    require_jurisdiction(who, level, &result.province_code)?;
+    require_jurisdiction(&svc.here, who, level, &result.province_code)?;
+    // One certificate in force per product across deployments: the
+    // ministry's 5 stars, mirrored here, stand until they end.
+    if !national && let Some(five) = federation::national_in_force(&svc.db, &result.product, today).await? {
+        return Err(Error::failed_precondition(
+            "NATIONAL_CERTIFICATE_IN_FORCE",
+            format!(
+                "{} holds the national 5-star certificate {} ({}) until {}; one certificate is in force per product, \
+                 and the ministry's stands until it ends or is revoked",
+                result.product,
+                five.name,
+                five.decision_reference,
+                five.valid_until
+                    .map(|d| format!("{}-{:02}-{:02}", d.year, d.month, d.day))
+                    .unwrap_or_default()
+            ),
+        )
+        .with_metadata("certificate", five.name));
+    }
     let authority = authority_of(
         svc,
         bearer,
@@ -271,7 +288,7 @@ pub async fn issue(
     .bind(&result.commune_code)
     .bind(&result.group_code)
     .bind(result.recognised_stars)
-    .bind(level.as_str())
+    .bind(authority::level_str(level))
     .bind(&authority.name)
     .bind(&authority.display)
     .bind(year)
@@ -290,6 +307,10 @@ pub async fn issue(
     let why = format!("{kind}: {decision_reference} of {}", authority.display);
     let related = current.as_ref().map(|c| store::name_of(&c.code)).unwrap_or_default();
     events::changed(&mut tx, svc, who, &row, "", "issued", &why, &related).await?;
+    if let Some(old) = &current {
+        // The result of its re-rating, if one was filed.
+        re_rating::closed_by_issue(&mut tx, who, &old.code, &code, decision_date, today).await?;
+    }
     tx.commit().await?;
 
     events::refresh_cache(svc, &row).await;
@@ -367,185 +388,14 @@ async fn fetch_result(svc: &Certification, bearer: &Bearer, name: &str) -> Resul
     }
 }
 
-/// Province and district officers act in their province; the ministry's officers nationally.
-fn require_jurisdiction(who: &Principal, level: Level, province: &str) -> Result<()> {
+/// Province and district officers act in their province, on its own
+/// deployment (`here`); the ministry's officers nationally.
+fn require_jurisdiction(here: &Jurisdiction, who: &Principal, level: Level, province: &str) -> Result<()> {
     if level == Level::Central {
         return who.require(&[Role::NationalOfficer]);
     }
     who.require(&[Role::ProvinceOfficer])?;
-    if who.province.as_deref() != Some(province) {
-        return Err(Error::permission_denied(
-            "OUTSIDE_JURISDICTION",
-            format!(
-                "the product is in province {province}; your token is for {}",
-                who.province.as_deref().unwrap_or("no province")
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn committee(unit: &str) -> String {
-    // "Tỉnh Thanh Hóa" → "Ủy ban nhân dân tỉnh Thanh Hóa"
-    let mut chars = unit.chars();
-    let lowered: String = chars
-        .next()
-        .map(|c| c.to_lowercase().chain(chars).collect())
-        .unwrap_or_default();
-    format!("Ủy ban nhân dân {lowered}")
-}
-
-/// The day the 63 provinces became 34 (Resolution 202/2025/QH15).
-const PROVINCES_MERGED: time::Date = time::macros::date!(2025 - 07 - 01);
-
-/// The registry's unit `name`.
-async fn unit(
-    registry: &mut RegistryServiceClient<TracedChannel>,
-    bearer: &Bearer,
-    name: &str,
-) -> Result<AdministrativeUnit> {
-    Ok(registry
-        .get_administrative_unit(with_token(
-            GetAdministrativeUnitRequest { name: name.to_owned() },
-            bearer,
-        ))
-        .await
-        .map_err(|s| REGISTRY.error(s, name, "result"))?
-        .into_inner()
-        .administrative_unit
-        .unwrap_or_default())
-}
-
-async fn authority_of(
-    svc: &Certification,
-    bearer: &Bearer,
-    level: Level,
-    province: &str,
-    commune: &str,
-    district: &str,
-    day: time::Date,
-) -> Result<Authority> {
-    let mut registry = svc.registry.clone();
-    match level {
-        Level::Central => Ok(Authority {
-            name: MINISTRY.0.into(),
-            display: MINISTRY.1.into(),
-        }),
-        Level::Province => {
-            // Before the merger of 2025-07-01 the province of the day decided:
-            // the 2004 province of the product's commune (a Tam Kỳ product
-            // certified in 2024 was Quảng Nam's, not today's Đà Nẵng's).
-            let old = if day < PROVINCES_MERGED {
-                let commune = unit(&mut registry, bearer, &format!("administrativeUnits/2025-{commune}")).await?;
-                match commune.predecessors.first() {
-                    Some(before) => Some(unit(&mut registry, bearer, before).await?.province_code),
-                    None => None,
-                }
-            } else {
-                None
-            };
-            let name = match old {
-                Some(code) => format!("administrativeUnits/2004-{code}"),
-                None => format!("administrativeUnits/2025-{province}"),
-            };
-            let unit = unit(&mut registry, bearer, &name).await?;
-            Ok(Authority {
-                display: committee(&unit.display_name),
-                name,
-            })
-        }
-        Level::District => {
-            if district.len() != 3 || !district.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid(
-                    "district_code",
-                    format!(
-                        "`{district}` is not a 3-digit 2004 district code; a DISTRICT issuance names the district whose committee decided"
-                    ),
-                ));
-            }
-            let resolve = |code: &str, at: Option<time::Date>| ResolveAdministrativeUnitRequest {
-                code: code.to_owned(),
-                scheme: CodeScheme::CodeScheme2004 as i32,
-                at: at.map(date::to_proto),
-            };
-            let unit = registry
-                .resolve_administrative_unit(with_token(resolve(district, Some(day)), bearer))
-                .await
-                .map_err(|s| REGISTRY.error(s, &format!("district {district}"), "district_code"))?
-                .into_inner()
-                .administrative_unit
-                .unwrap_or_default();
-            if unit.level() != UnitLevel::District {
-                return Err(Error::invalid(
-                    "district_code",
-                    format!("{district} was not a district on {day} (it resolves to {})", unit.name),
-                ));
-            }
-            let today_province = registry
-                .resolve_administrative_unit(with_token(resolve(&unit.province_code, None), bearer))
-                .await
-                .map_err(|s| REGISTRY.error(s, &unit.province_code, "district_code"))?
-                .into_inner()
-                .administrative_unit
-                .unwrap_or_default();
-            if today_province.code != province {
-                return Err(Error::invalid(
-                    "district_code",
-                    format!(
-                        "{} is in province {}, not in the product's province {province}",
-                        unit.display_name, unit.province_code
-                    ),
-                ));
-            }
-            Ok(Authority {
-                display: committee(&unit.display_name),
-                name: unit.name,
-            })
-        }
-    }
-}
-
-/// Product, producer and province names as they are today.
-async fn names(svc: &Certification, bearer: &Bearer, result: &EvaluationResult) -> Result<(String, String, String)> {
-    let mut registry = svc.registry.clone();
-    let product = registry
-        .get_product(with_token(
-            GetProductRequest {
-                name: result.product.clone(),
-            },
-            bearer,
-        ))
-        .await
-        .map_err(|s| REGISTRY.error(s, &result.product, "result"))?
-        .into_inner()
-        .product
-        .unwrap_or_default();
-    let subject = registry
-        .get_subject(with_token(
-            GetSubjectRequest {
-                name: result.subject.clone(),
-            },
-            bearer,
-        ))
-        .await
-        .map_err(|s| REGISTRY.error(s, &result.subject, "result"))?
-        .into_inner()
-        .subject
-        .unwrap_or_default();
-    let province = if result.province_code.is_empty() {
-        String::new()
-    } else {
-        let name = format!("administrativeUnits/2025-{}", result.province_code);
-        registry
-            .get_administrative_unit(with_token(GetAdministrativeUnitRequest { name: name.clone() }, bearer))
-            .await
-            .map_err(|s| REGISTRY.error(s, &name, "result"))?
-            .into_inner()
-            .administrative_unit
-            .unwrap_or_default()
-            .display_name
-    };
-    Ok((product.display_name, subject.legal_name, province))
+    here.require_province(who, province, "the product")
 }
 
 /// `{issuer}-` and 8 random Crockford base32 characters (40 bits).

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
+use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::SigningKey as PublicKey;
@@ -113,9 +113,8 @@ impl Keys {
                 .map_err(|e| anyhow::anyhow!("{}: not an Ed25519 PKCS#8 key: {e}", path.display()))?
         } else {
             let signing = SigningKey::generate(&mut rand_core::OsRng);
-            let pem = signing
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| anyhow::anyhow!("encoding a new key: {e}"))?;
+            // PKCS#8 v1, which openssl reads too (see `private_key_pem`).
+            let pem = ocop_kit::auth::private_key_pem(&signing)?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
@@ -293,6 +292,26 @@ mod tests {
             issue_date: "2026-06-01".into(),
             valid_until: "2029-05-31".into(),
         }
+    }
+
+    #[test]
+    fn a_created_key_is_read_by_openssl() {
+        let dir = std::env::temp_dir().join(format!("ocop-keys-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("certificates.pem");
+        let keys = Keys::load_or_create(&path).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&path)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl pkey: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let again = Keys::load_or_create(&path).unwrap();
+        assert_eq!(keys.key_id, again.key_id, "and read back");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

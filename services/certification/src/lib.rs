@@ -5,12 +5,18 @@
 //! in an append-only history and written to the change feed.
 
 pub mod authority;
+pub mod clock;
 pub mod events;
 pub mod federation;
+pub mod grounds;
 pub mod grpc;
+pub mod inspections;
 pub mod issue;
+pub mod issuers;
 pub mod keys;
 pub mod page;
+pub mod proposals;
+pub mod re_rating;
 pub mod revoke;
 pub mod store;
 pub mod sweep;
@@ -63,26 +69,33 @@ pub fn service(context: &Context) -> grpc::Certification {
         evaluation: ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient::new(evaluation),
         registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(registry),
         keys: Arc::new(keys),
-        limiter: Arc::new(verify::Limiter::new(
-            config.certification.verify_per_second,
-            config.certification.verify_burst,
-        )),
+        limiter: Arc::new(ocop_kit::ratelimit::Limiter::new(config).unwrap_or_else(|e| panic!("redis.url: {e:#}"))),
+        verify_limit: ocop_kit::ratelimit::Rule::verify(config),
         public_url: config.certification.public_url.clone(),
         national: config.deployment.role == DeploymentRole::National,
+        here: ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),
         mirrors: config.deployment.role == DeploymentRole::National || config.federation.national.is_some(),
+        clock: clock::Clock::Vietnam,
     }
 }
 
 /// The service: gRPC, the verify page, and the expiry sweep.
 pub fn routes(context: &Context) -> Surface {
-    let svc = service(context);
+    routes_with(context, clock::Clock::Vietnam)
+}
+
+/// The service reading its rules on `clock`'s days (tests of dated rules).
+pub fn routes_with(context: &Context, clock: clock::Clock) -> Surface {
+    let mut svc = service(context);
+    svc.clock = clock;
     let interval = Duration::from_secs(context.config.certification.sweep_interval_s);
+    let followers = federation::followers(&context.config, &svc);
     Surface {
         grpc: Routes::new(CertificationServiceServer::new(svc.clone())),
         http: page::router(svc.clone()),
         tasks: [Box::pin(sweep::run(svc, interval)) as BoxFuture<'static, ()>]
             .into_iter()
-            .chain(federation::followers(&context.config, &context.db))
+            .chain(followers)
             .collect(),
     }
 }

@@ -12,12 +12,13 @@ use ocop_proto::certification::v1::{
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 
-use crate::{keys, validity};
+use crate::{grounds, keys, validity};
 
-/// A stored revocation.
+/// A stored revocation. Those recorded before grounds (Decision 26/2026
+/// Điều 8.1) have none of the fields marked `default`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoredRevocation {
-    /// `failed_mandatory_criteria`, ...
+    /// `failed_mandatory_criteria`, ... (derived from the ground since 26/2026).
     pub reason: String,
     /// In words.
     pub text: String,
@@ -28,6 +29,24 @@ pub struct StoredRevocation {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub time: time::OffsetDateTime,
+    /// `false_dossier`, ... ([`grounds`]).
+    #[serde(default)]
+    pub ground: String,
+    /// The conclusion it rests on.
+    #[serde(default)]
+    pub conclusion_document: String,
+    /// The conclusion's date, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub conclusion_date: String,
+    /// Days from the conclusion to the revocation.
+    #[serde(default)]
+    pub days_after_conclusion: i32,
+    /// Past the 15 days of Điều 8.4.
+    #[serde(default)]
+    pub late: bool,
+    /// The inspection whose proposal it decided, if any.
+    #[serde(default)]
+    pub inspection: String,
 }
 
 /// A row of `certificates`.
@@ -57,8 +76,10 @@ pub struct Row {
     decision_reference: String,
     decision_date: time::Date,
     issue_date: time::Date,
-    /// The first day it is no longer valid.
+    /// The first day it is no longer valid, by its 36 months.
     pub expire_date: time::Date,
+    /// Its last valid day while a re-rating filed under Điều 12.3 extends it.
+    pub extended_until: Option<time::Date>,
     /// Stored state (`active` may read as expired: [`validity::effective_state`]).
     pub state: String,
     kind: String,
@@ -79,7 +100,11 @@ pub struct Row {
 pub const COLUMNS: &str = "code, result, product, subject, product_name, subject_name, province_code, province_name,
     commune_code, group_code, stars, issuing_level, authority, authority_name, decision_number, decision_reference,
     decision_date, issue_date, expire_date, state, kind, supersedes, superseded_by, revocation, key_id, signed_fields,
-    signature, expiry_notice_time, version, create_time, update_time";
+    signature, expiry_notice_time, version, create_time, update_time, extended_until";
+
+/// The first day a certificate is no longer valid, in SQL: its 36 months, or
+/// the day after its extension.
+pub const ENDS: &str = "COALESCE(extended_until + 1, expire_date)";
 
 /// The resource name of a code.
 pub fn name_of(code: &str) -> String {
@@ -151,9 +176,27 @@ fn state_of(state: &str) -> CertificateState {
 }
 
 impl Row {
+    /// The first day it is no longer valid: the day after its extension, if
+    /// any, or the end of its 36 months.
+    pub fn ends(&self) -> time::Date {
+        self.extended_until
+            .and_then(|d| d.next_day())
+            .unwrap_or(self.expire_date)
+    }
+
+    /// Its last day of validity by its 36 months.
+    pub fn valid_until(&self) -> time::Date {
+        validity::valid_until(self.issue_date)
+    }
+
+    /// Its issue date.
+    pub fn issue_date(&self) -> time::Date {
+        self.issue_date
+    }
+
     /// The state on `today`.
     pub fn state_on(&self, today: time::Date) -> &str {
-        validity::effective_state(&self.state, self.expire_date, today)
+        validity::effective_state(&self.state, self.ends(), today)
     }
 
     /// The proto form as of `today`, with its QR payload under `public_url`.
@@ -195,6 +238,14 @@ impl Row {
                 document: r.document.clone(),
                 actor: r.actor.clone(),
                 revoke_time: Some(to_timestamp(r.time)),
+                ground: grounds::of(&r.ground) as i32,
+                conclusion_document: r.conclusion_document.clone(),
+                conclusion_date: date::parse_iso("conclusion_date", &r.conclusion_date)
+                    .ok()
+                    .map(date::to_proto),
+                days_after_conclusion: r.days_after_conclusion,
+                late: r.late,
+                inspection: r.inspection.clone(),
             }),
             qr_payload: keys::qr_payload(
                 public_url,
@@ -208,6 +259,7 @@ impl Row {
             etag: format!("v{}", self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
+            extended_until: self.extended_until.map(date::to_proto),
         }
     }
 
@@ -234,6 +286,17 @@ impl Row {
             authority_name: self.authority_name.clone(),
             superseded_by_code: self.superseded_by.clone().unwrap_or_default(),
             revocation_text: self.revocation.as_ref().map(|r| r.text.clone()).unwrap_or_default(),
+            extended_until: self.extended_until.map(date::to_proto),
+            validity_note: self
+                .extended_until
+                .filter(|_| self.state == "active")
+                .map(validity::extension_note)
+                .unwrap_or_default(),
+            revocation_ground: self
+                .revocation
+                .as_ref()
+                .map(|r| grounds::of(&r.ground) as i32)
+                .unwrap_or_default(),
         }
     }
 }
@@ -257,8 +320,14 @@ pub async fn get(db: &PgPool, name: &str) -> Result<Row> {
 /// Filterable fields of `ListCertificates`.
 pub const FILTER_FIELDS: &[&str] = &["product", "subject", "stars", "state", "province_code", "issuing_level"];
 
-/// A page of certificates, newest first.
-pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -> Result<(Vec<Row>, String)> {
+/// A page of certificates, newest first, their states as of `today`.
+pub async fn list(
+    db: &PgPool,
+    today: time::Date,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<(Vec<Row>, String)> {
     let filter = Filter::parse(filter, FILTER_FIELDS)?;
     let query_id = filter.canonical();
     let page = Page::parse(page_size, page_token, &query_id)?;
@@ -287,11 +356,12 @@ pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -
     }
     if let Some(state) = filter.get("state") {
         // Read-time expiry: an `active` row past its date is expired.
-        let today = date::today_vn();
         match state {
-            "active" => sql.push(" AND state = 'active' AND expire_date > ").push_bind(today),
+            "active" => sql
+                .push(format!(" AND state = 'active' AND {ENDS} > "))
+                .push_bind(today),
             "expired" => sql
-                .push(" AND (state = 'expired' OR (state = 'active' AND expire_date <= ")
+                .push(format!(" AND (state = 'expired' OR (state = 'active' AND {ENDS} <= "))
                 .push_bind(today)
                 .push("))"),
             "superseded" | "revoked" => sql.push(" AND state = ").push_bind(state.to_owned()),
@@ -350,25 +420,26 @@ pub async fn expiring(
     let page = Page::parse(page_size, page_token, &query_id)?;
     // Valid on `today` and its last valid day no later than today + days.
     let horizon = today + time::Duration::days(days + 1);
+    // An extended certificate expires at the end of its extension.
     let mut sql = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {COLUMNS} FROM certificates WHERE state = 'active' AND expire_date > "
+        "SELECT {COLUMNS} FROM certificates WHERE state = 'active' AND {ENDS} > "
     ));
-    sql.push_bind(today).push(" AND expire_date <= ").push_bind(horizon);
+    sql.push_bind(today).push(format!(" AND {ENDS} <= ")).push_bind(horizon);
     if let Some(after) = &page.after {
         let (day, code) = after
             .split_once('|')
             .and_then(|(d, c)| Some((date::parse_iso("page_token", d).ok()?, c.to_owned())))
             .ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
-        sql.push(" AND (expire_date, code) > (")
+        sql.push(format!(" AND ({ENDS}, code) > ("))
             .push_bind(day)
             .push(", ")
             .push_bind(code)
             .push(")");
     }
-    sql.push(" ORDER BY expire_date, code LIMIT ")
+    sql.push(format!(" ORDER BY {ENDS}, code LIMIT "))
         .push_bind(page.fetch_limit());
     let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
-    let next = page.finish(&mut rows, |r| format!("{}|{}", r.expire_date, r.code), &query_id);
+    let next = page.finish(&mut rows, |r| format!("{}|{}", r.ends(), r.code), &query_id);
     Ok((rows, next))
 }
 

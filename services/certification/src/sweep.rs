@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use ocop_kit::Result;
 use ocop_kit::auth::{Principal, Role};
-use ocop_kit::date::today_vn;
 
 use crate::events;
 use crate::grpc::Certification;
-use crate::store::{COLUMNS, Row};
+use crate::store::{COLUMNS, ENDS, Row};
 use crate::validity::NOTICE_DAYS;
 
 /// At most this many certificates per transaction.
@@ -40,11 +39,14 @@ fn system() -> Principal {
 pub async fn sweep(svc: &Certification, today: time::Date) -> Result<Swept> {
     let mut swept = Swept::default();
     loop {
+        // An extended certificate expires when its extension ends.
         let n = step(
             svc,
-            "UPDATE certificates SET state = 'expired', version = version + 1, update_time = now()
-             WHERE code IN (SELECT code FROM certificates WHERE state = 'active' AND expire_date <= $1
-                            ORDER BY code LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &format!(
+                "UPDATE certificates SET state = 'expired', version = version + 1, update_time = now()
+                 WHERE code IN (SELECT code FROM certificates WHERE state = 'active' AND {ENDS} <= $1
+                                ORDER BY code LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            ),
             today,
             "expired",
             "36 months of validity ended",
@@ -61,7 +63,7 @@ pub async fn sweep(svc: &Certification, today: time::Date) -> Result<Swept> {
             svc,
             "UPDATE certificates SET expiry_notice_time = now(), version = version + 1, update_time = now()
              WHERE code IN (SELECT code FROM certificates WHERE state = 'active' AND expiry_notice_time IS NULL
-                            AND expire_date <= $1 ORDER BY code LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                            AND expire_date <= $1 AND extended_until IS NULL ORDER BY code LIMIT $2 FOR UPDATE SKIP LOCKED)",
             due,
             "expiry_notice",
             "expires within 30 days: the producer is to be notified to apply for renewal",
@@ -100,7 +102,7 @@ pub async fn run(svc: Certification, interval: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match sweep(&svc, today_vn()).await {
+        match sweep(&svc, svc.today()).await {
             Ok(s) if s.expired + s.notices > 0 => {
                 tracing::info!(expired = s.expired, notices = s.notices, "expiry sweep")
             }

@@ -357,7 +357,7 @@ async fn authority_follows_the_decision_date_in_each_regime() {
         .await
         .unwrap_err();
     assert_eq!(reason(&err), "STARS_NOT_IN_AUTHORITY", "{}", err.message());
-    assert!(err.message().contains("Decision 148/2023"), "{}", err.message());
+    assert!(err.message().contains("Decision 148/QĐ-TTg"), "{}", err.message());
     let district = |code: &str| IssueCertificateRequest {
         issuing_level: IssuingLevel::District as i32,
         district_code: code.into(),
@@ -406,4 +406,103 @@ async fn concurrent_issuance_never_duplicates_or_skips_a_decision_number() {
     }
     numbers.sort();
     assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_deployment_certifies_its_own_province_only() {
+    // Thanh Hóa's (38) result, and beside Thanh Hóa's certification service
+    // one configured for Phú Thọ (25) on the same registry and evaluation.
+    let mut w = world().await;
+    let product = w.product("Chè lam").await;
+    let results = w.results(&[&product], RoundPlan::province_2026(1, 4)).await;
+    let result = results[0].name.clone();
+    w.env.config.deployment.province_code = Some("25".into());
+    let phu_tho_app = w
+        .env
+        .spawn(ocop_certification::spec(), ocop_certification::routes)
+        .await;
+    let mut phu_tho = ocop_proto::certification::v1::certification_service_client::CertificationServiceClient::new(
+        phu_tho_app.channel().await,
+    );
+    let phu_tho_officer = w.env.token("province_officer", Some("25"), None);
+    for (token, who) in [
+        (&w.officer, "Thanh Hóa's officer"),
+        (&phu_tho_officer, "Phú Thọ's officer"),
+    ] {
+        let err = phu_tho
+            .issue_certificate(authorized(issue_request(&result, day(2026, 6, 15)), token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT"),
+            "{who}: {}",
+            err.message()
+        );
+        assert!(
+            err.message()
+                .contains("this deployment serves province 25; province 38's data is written on its own deployment"),
+            "{}",
+            err.message()
+        );
+    }
+    let db = sqlx::PgPool::connect(&w.env.config.database.url).await.unwrap();
+    let written: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM certification.certificates), (SELECT count(*) FROM certification.audit_events),
+                (SELECT count(*) FROM certification.outbox)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0, 0), "a refusal writes nothing");
+    // Thanh Hóa's own deployment certifies it, with the first number.
+    let cert = w.issue(issue_request(&result, day(2026, 6, 15))).await.unwrap();
+    assert_eq!(cert.decision_reference, "1/2026/QĐ-UBND-OCOP");
+    phu_tho_app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_district_certifies_only_its_own_products() {
+    let mut w = world().await;
+    // Phường Hàm Rồng (14758) was formed from communes of Thành phố Thanh Hóa (380).
+    let product = w.product("Bánh gai").await;
+    let results = w
+        .results(
+            &[&product],
+            RoundPlan {
+                level: RoundLevel::District,
+                date: (2024, 3, 1),
+                ..RoundPlan::province_2026(1, 3)
+            },
+        )
+        .await;
+    let district = |code: &str| IssueCertificateRequest {
+        issuing_level: IssuingLevel::District as i32,
+        district_code: code.into(),
+        ..issue_request(&results[0].name, day(2024, 5, 1))
+    };
+    // Thị xã Bỉm Sơn (381) and Huyện Ngọc Lặc (389): Thanh Hóa's, not the product's.
+    for other in ["381", "389"] {
+        let err = w.issue(district(other)).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str(), fields(&err)),
+            (
+                Code::InvalidArgument,
+                "INVALID_FIELD",
+                vec!["district_code".to_string()]
+            ),
+            "{other}: {}",
+            err.message()
+        );
+        assert!(
+            err.message()
+                .contains("not the district of the product's commune 14758")
+                && err.message().contains("administrativeUnits/2004-380"),
+            "{}",
+            err.message()
+        );
+    }
+    let cert = w.issue(district("380")).await.unwrap();
+    assert_eq!(cert.authority, "administrativeUnits/2004-380");
+    assert_eq!(cert.decision_number, 1, "the refusals used no number");
 }

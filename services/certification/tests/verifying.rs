@@ -2,6 +2,8 @@
 //! the published keys) and their lifecycle: revocation, upgrade, renewal,
 //! expiry at the 36-month boundary, notices and history.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/world.rs"]
 mod world;
 
@@ -16,50 +18,75 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use world::*;
 
-/// The page as rendered by headless Chromium (its DOM after load). Async:
-/// the service answering it runs on this test's runtime.
+/// The page as rendered by headless Chromium (its DOM after load), which
+/// must not have refused anything of it: its style is allowed by its hash.
 async fn browse(url: &str) -> String {
-    let profile = std::env::temp_dir().join(format!("ocop-chromium-{}", uuid_like()));
-    let output = tokio::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            url,
-        ])
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("chromium runs (./dev test installs Debian's chromium package)");
-    std::fs::remove_dir_all(profile).ok();
+    let page = browser::browse_page(url).await;
+    let refused: Vec<_> = page
+        .console
+        .iter()
+        .filter(|l| l.contains("Content Security Policy"))
+        .collect();
     assert!(
-        output.status.success(),
-        "chromium: {}",
-        String::from_utf8_lossy(&output.stderr)
+        refused.is_empty(),
+        "{url}: Chromium refused part of the page: {refused:?}"
     );
-    String::from_utf8(output.stdout).expect("utf-8 DOM")
+    page.dom
 }
 
-fn uuid_like() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
+/// Checks the guard headers of one answer of the verify page.
+fn assert_guarded(answer: &str) {
+    let head = answer.split("\r\n\r\n").next().unwrap_or_default().to_lowercase();
+    let csp = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .unwrap_or_else(|| panic!("no Content-Security-Policy: {head}"));
+    for directive in ["default-src 'none'", "frame-ancestors 'none'", "style-src 'sha256-"] {
+        assert!(csp.contains(directive), "{directive} is missing from {csp}");
+    }
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+}
+
+/// Checks that a page that is not valid does not look valid at a glance:
+/// its state first, in the banner's `class` (red `bad`, grey `void`), and no
+/// gold stars or "valid until" line anywhere.
+fn assert_void(dom: &str, state: &str, class: &str, title: &str) {
+    let main = dom
+        .find("<main>")
+        .map(|i| &dom[i + "<main>".len()..])
+        .unwrap_or_default();
+    let banner = format!(
+        "<div class=\"banner {class}\" id=\"status\" data-status=\"{class}\" data-state=\"{state}\"><h1>{title}</h1>"
+    );
+    assert!(
+        main.trim_start().starts_with(&banner),
+        "{state}: the state is not first:\n{dom}"
+    );
+    for valid_looking in [
+        "★",
+        "class=\"stars\"",
+        "Hiệu lực đến hết ngày",
+        "Còn hiệu lực",
+        "banner ok",
+    ] {
+        assert!(
+            !dom.contains(valid_looking),
+            "{state}: the page shows {valid_looking}:\n{dom}"
+        );
+    }
 }
 
 fn revoke_request(cert: &Certificate) -> RevokeCertificateRequest {
     RevokeCertificateRequest {
         name: cert.name.clone(),
         etag: cert.etag.clone(),
-        reason: RevocationReason::QualityOrFoodSafetyViolation as i32,
+        ground: RevocationGround::LawViolation as i32,
         text: "Mẫu kiểm tra sau chứng nhận vượt ngưỡng vi sinh".into(),
         document: "Quyết định 123/QĐ-UBND ngày 01/10/2026".into(),
+        conclusion_document: "Kết luận 9/KL-CCATTP ngày 28/09/2026".into(),
+        conclusion_date: cert.issue_date,
+        ..Default::default()
     }
 }
 
@@ -94,6 +121,8 @@ async fn anyone_verifies_a_certificate_until_it_is_revoked() {
         dom.contains("Nem chua Thanh Hóa") && dom.contains("14/06/2029"),
         "{dom}"
     );
+    assert!(dom.contains("★★★★") && dom.contains("Hiệu lực đến hết ngày"), "{dom}");
+    assert_guarded(&browser::http(w.http, "GET", &format!("/verify/{}", cert.code)).await);
     let dom = browse(&format!("http://{}/verify/38-ZZZZZZZZ", w.http)).await;
     assert!(
         dom.contains("Không tìm thấy") && dom.contains("data-status=\"bad\""),
@@ -131,7 +160,7 @@ async fn anyone_verifies_a_certificate_until_it_is_revoked() {
     let cases: Vec<(RevokeCertificateRequest, &str, Code)> = vec![
         (
             RevokeCertificateRequest {
-                reason: 0,
+                ground: 0,
                 text: String::new(),
                 document: String::new(),
                 ..revoke_request(&cert)
@@ -169,7 +198,7 @@ async fn anyone_verifies_a_certificate_until_it_is_revoked() {
         .certification
         .revoke_certificate(authorized(
             RevokeCertificateRequest {
-                reason: 0,
+                ground: 0,
                 text: String::new(),
                 document: String::new(),
                 ..revoke_request(&cert)
@@ -178,7 +207,7 @@ async fn anyone_verifies_a_certificate_until_it_is_revoked() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(world::fields(&err), vec!["reason", "text", "document"]);
+    assert_eq!(world::fields(&err), vec!["ground", "text", "document"]);
     assert_eq!(w.verify(&cert.code).await.unwrap().status(), VerificationStatus::Valid);
 
     let revoked = w
@@ -191,15 +220,23 @@ async fn anyone_verifies_a_certificate_until_it_is_revoked() {
         .unwrap();
     assert_eq!(revoked.state(), CertificateState::Revoked);
     let revocation = revoked.revocation.clone().unwrap();
-    assert_eq!(revocation.reason(), RevocationReason::QualityOrFoodSafetyViolation);
+    assert_eq!(revocation.ground(), RevocationGround::LawViolation);
+    assert_eq!(
+        revocation.reason(),
+        RevocationReason::QualityOrFoodSafetyViolation,
+        "the older reason follows from the ground"
+    );
     let v = w.verify(&cert.code).await.unwrap();
     assert_eq!(v.status(), VerificationStatus::Revoked, "at once, cache warm");
     assert!(v.revocation_text.contains("vi sinh"));
     let dom = browse(&page).await;
+    assert_void(&dom, "revoked", "bad", "Đã bị thu hồi");
+    let (why, old) = (dom.find("vi sinh"), dom.find("Nem chua Thanh Hóa"));
     assert!(
-        dom.contains("Đã bị thu hồi") && dom.contains("data-status=\"bad\""),
-        "{dom}"
+        why.is_some() && why < old,
+        "the reason comes before the old facts:\n{dom}"
     );
+    assert_guarded(&browser::http(w.http, "GET", &format!("/verify/{}", cert.code)).await);
     let err = w
         .certification
         .revoke_certificate(authorized(revoke_request(&revoked), &officer))
@@ -235,6 +272,9 @@ async fn upgrades_and_renewals_supersede_the_certificate_in_force() {
         (VerificationStatus::Superseded, four.code.as_str())
     );
     assert_eq!(w.history(&three.name).await, vec!["issued", "superseded"]);
+    let dom = browse(&format!("http://{}/verify/{}", w.http, three.code)).await;
+    assert_void(&dom, "superseded", "void", "Đã được thay thế");
+    assert!(dom.contains(&format!("<a href=\"{0}\">{0}</a>", four.code)), "{dom}");
 
     let third = w.results(&[&product], RoundPlan::province_2026(3, 4)).await.remove(0);
     let renewed = w.issue(issue_request(&third.name, day(2026, 10, 1))).await.unwrap();
@@ -302,6 +342,8 @@ async fn validity_ends_at_the_36_month_boundary_and_the_sweep_records_it() {
         w.verify(&lapsed.code).await.unwrap().status(),
         VerificationStatus::Expired
     );
+    let dom = browse(&format!("http://{}/verify/{}", w.http, lapsed.code)).await;
+    assert_void(&dom, "expired", "void", "Đã hết hiệu lực");
 
     let officer = w.officer.clone();
     let expiring = |within_days| ListExpiringCertificatesRequest {
@@ -374,14 +416,38 @@ async fn verification_is_rate_limited_per_client() {
     let retry = err.get_details_retry_info().and_then(|r| r.retry_delay).unwrap();
     assert!(retry.as_millis() > 0 && retry.as_secs() <= 1, "{retry:?}");
     // The page shares the limit: a plain HTTP/1.1 request from the same address.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(w.http).await.unwrap();
-    stream
-        .write_all(b"GET /verify/38-ZZZZZZZZ HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = browser::http(w.http, "GET", "/verify/38-ZZZZZZZZ").await;
     assert!(response.starts_with("HTTP/1.1 429"), "{response}");
     assert!(response.to_lowercase().contains("retry-after: 1"), "{response}");
+    assert_guarded(&response);
+}
+
+#[tokio::test]
+async fn every_answer_of_the_verify_page_forbids_framing_sniffing_and_scripts() {
+    let w = world().await;
+    for (method, path, status) in [
+        ("GET", "/verify/38-ZZZZZZZZ", "200"),
+        ("GET", "/verify/not%20a%20code", "400"),
+        ("POST", "/verify/38-ZZZZZZZZ", "405"),
+    ] {
+        let answer = browser::http(w.http, method, path).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{method} {path}: {answer}"
+        );
+        assert_guarded(&answer);
+    }
+    // A forger's site framing the page: Chromium refuses to show it there.
+    let page = format!("http://{}/verify/38-ZZZZZZZZ", w.http);
+    let site = browser::framing_site(&page).await;
+    let framed = browser::browse_page(&format!("http://{site}/")).await;
+    assert!(
+        framed
+            .console
+            .iter()
+            .any(|l| l.contains(&format!("Framing 'http://{}/'", w.http)) && l.contains("frame-ancestors 'none'")),
+        "Chromium framed the page: {:?}\n{}",
+        framed.console,
+        framed.dom
+    );
 }

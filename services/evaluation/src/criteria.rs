@@ -4,6 +4,8 @@
 use ocop_kit::date;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
+use ocop_kit::regime::Sheets;
+use ocop_kit::taxonomy::{self, Scored};
 use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::{CriteriaSet, Decision};
 use prost::Message;
@@ -32,11 +34,50 @@ pub enum Stored {
     NewVersion(String),
 }
 
-fn decision_key(decision: i32) -> &'static str {
-    if decision == Decision::Decision1482023 as i32 {
+/// The key of a decision in `criteria_sets.decision`, `rounds.criteria_decision`
+/// and set ids.
+pub fn decision_key(decision: i32) -> &'static str {
+    if decision == Decision::Decision262026 as i32 {
+        "2026"
+    } else if decision == Decision::Decision1482023 as i32 {
         "148"
     } else {
         "1048"
+    }
+}
+
+/// The key of the decision whose sheets a regime scores on.
+pub fn sheets_key(sheets: Sheets) -> &'static str {
+    match sheets {
+        Sheets::D1048 => "1048",
+        Sheets::D148 => "148",
+        Sheets::D26_2026 => "2026",
+    }
+}
+
+/// The product set a product classified as `subgroup` is scored on in a
+/// round of `decision` (a [`decision_key`]). 1048 sets carry the registry's
+/// codes of their time. 148 and 26/2026 sets are those of 26/2026 Phụ lục I,
+/// and a product classified under the earlier taxonomy is scored on the set
+/// `ocop_kit::taxonomy` maps its code to; a removed set is refused
+/// (`PRODUCT_SET_REMOVED`), since no sheet can score it.
+pub fn scored_subgroup(decision: &str, subgroup: &str, product: &str) -> Result<String> {
+    if decision == "1048" {
+        return Ok(subgroup.to_owned());
+    }
+    match taxonomy::scored_as(subgroup) {
+        Scored::Current(set) | Scored::Mapped(set, _) => Ok(set.code.to_owned()),
+        // Not a code of either taxonomy: NO_CRITERIA_SET says so when pinning.
+        Scored::Unknown => Ok(subgroup.to_owned()),
+        Scored::Removed(legacy) => Err(Error::failed_precondition(
+            "PRODUCT_SET_REMOVED",
+            format!(
+                "{product} is classified as `{subgroup}`, a product set with no sheet since Decision 148/2023 ({}); \
+                 reclassify it in the registry under a set of 26/2026 Phụ lục I (ListProductGroups) before entering it",
+                legacy.why
+            ),
+        )
+        .with_metadata("subgroup_code", subgroup.to_owned())),
     }
 }
 
@@ -156,7 +197,7 @@ pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, name: &str) -> Result<Crite
     let id = name
         .strip_prefix("criteriaSets/")
         .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-        .ok_or_else(|| Error::invalid("name", format!("`{name}` is not a criteria set name; expected `criteriaSets/{{id}}`, e.g. `criteriaSets/1048-ruou-trang-v1`")))?;
+        .ok_or_else(|| Error::invalid("name", format!("`{name}` is not a criteria set name; expected `criteriaSets/{{id}}`, e.g. `criteriaSets/2026-ruou-trang-v1`")))?;
     let row: Option<Row> =
         sqlx::query_as("SELECT id, version, content, used, create_time FROM criteria_sets WHERE id = $1")
             .bind(id)
@@ -228,10 +269,10 @@ pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -
     let mut sql =
         QueryBuilder::<Postgres>::new("SELECT id, version, content, used, create_time FROM criteria_sets WHERE TRUE");
     if let Some(decision) = filter.get("decision") {
-        if !["1048", "148"].contains(&decision) {
+        if !["1048", "148", "2026"].contains(&decision) {
             return Err(Error::invalid(
                 "filter",
-                format!("decision `{decision}` is not 1048 or 148"),
+                format!("decision `{decision}` is not 1048, 148 or 2026 (26/2026)"),
             ));
         }
         sql.push(" AND decision = ").push_bind(decision.to_owned());
@@ -262,76 +303,4 @@ pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_shipped_sheet_passes_the_checks() {
-        assert_eq!(SHIPPED.len(), 28);
-        for (file, json) in SHIPPED {
-            let source: SourceSheet = serde_json::from_str(json).unwrap_or_else(|e| panic!("{file}: {e}"));
-            let checked = sheet::check(source).unwrap_or_else(|p| panic!("{file}: {p:#?}"));
-            for part in &checked.set.parts {
-                let total: i32 = part
-                    .sections
-                    .iter()
-                    .flat_map(|s| &s.criteria)
-                    .map(|c| c.max_points)
-                    .sum();
-                assert!(total <= part.max_points, "{file}: part {}", part.code);
-            }
-        }
-    }
-
-    #[test]
-    fn the_source_errors_are_handled_deliberately() {
-        let notes = |prefix: &str| {
-            let (_, json) = SHIPPED.iter().find(|(f, _)| f.starts_with(prefix)).unwrap();
-            sheet::check(serde_json::from_str(json).unwrap())
-                .unwrap()
-                .set
-                .corrections
-        };
-        let honey = notes("1048-04");
-        assert!(
-            honey
-                .iter()
-                .any(|n| n.starts_with("criterion 9.1: printed maximum 3 corrected to 2")),
-            "{honey:#?}"
-        );
-        let vegetables = notes("1048-07");
-        assert!(
-            vegetables
-                .iter()
-                .any(|n| n.contains("criterion 3.1: accepted as printed, though its best option gives 2 of 3")),
-            "{vegetables:#?}"
-        );
-        assert!(
-            notes("1048-13")
-                .iter()
-                .any(|n| n.contains("6.3: printed maximum 2 corrected to 3"))
-        );
-        assert!(
-            notes("1048-17")
-                .iter()
-                .any(|n| n.contains("6.1: printed maximum 5 corrected to 3"))
-        );
-        assert!(
-            notes("1048-19")
-                .iter()
-                .any(|n| n.contains("criterion 10: accepted as printed"))
-        );
-        assert!(
-            notes("1048-25")
-                .iter()
-                .any(|n| n.contains("6.5: printed maximum 3 corrected to 5"))
-        );
-        assert!(
-            notes("1048-26")
-                .iter()
-                .any(|n| n.contains("part A: accepted as printed, though its criteria add up to 34 of 35"))
-        );
-        assert!(notes("1048-781").iter().any(|n| n.contains("no cap printed")));
-        assert!(notes("1048-01").is_empty(), "a clean sheet carries no notes");
-    }
-}
+mod tests;

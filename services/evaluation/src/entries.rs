@@ -7,7 +7,6 @@ use ocop_kit::auth::Principal;
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
 use ocop_kit::date::to_timestamp;
 use ocop_kit::idempotency::{self, Claim};
-use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{CommuneAssessment, DocumentStatus, DossierItem, Entry};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -15,7 +14,19 @@ use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectStat
 use prost::Message;
 use sqlx::PgPool;
 
+use crate::procedure::{self, procedure_columns};
 use crate::rounds::{self, require_organiser};
+use crate::{admission, criteria, product_codes};
+use ocop_kit::jurisdiction::Jurisdiction;
+use ocop_kit::regime::Sheets;
+
+mod checklist;
+mod listing;
+mod report;
+
+pub use checklist::update_dossier;
+pub use listing::list;
+pub use report::set_report;
 
 /// The dossier's documents (Decision 1048 Phụ lục II; 148 kept the mandatory core):
 /// `(document, mandatory)`.
@@ -68,24 +79,33 @@ pub struct Row {
     subgroup_code: String,
     /// The pinned criteria set (id).
     pub criteria_set: String,
-    province_code: String,
+    /// The product's province when entered.
+    pub province_code: String,
     create_time: time::OffsetDateTime,
-    commune_code: String,
+    /// The product's commune when entered.
+    pub commune_code: String,
     /// Knock-outs recorded on it.
     pub disqualifications: sqlx::types::Json<Vec<String>>,
     /// The commune's assessment, when recorded.
     pub commune_assessment: Option<sqlx::types::Json<StoredAssessment>>,
     dossier: sqlx::types::Json<std::collections::HashMap<String, StoredItem>>,
+    /// 26/2026's `(T)-(X)-(STT)-year`; empty under earlier decisions.
+    product_code: String,
+    /// Its dossier, rules, commune step and report.
+    #[sqlx(flatten)]
+    pub procedure: procedure::Facts,
 }
 
 /// Columns of [`Row`].
-pub const COLUMNS: &str =
+pub const COLUMNS: &str = concat!(
     "round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time, commune_code,
-    disqualifications, commune_assessment, dossier";
+    disqualifications, commune_assessment, dossier, product_code, ",
+    procedure_columns!()
+);
 
 impl Row {
     fn to_proto(&self) -> Entry {
-        Entry {
+        let mut entry = Entry {
             name: format!("evaluationRounds/{}/entries/{}", self.round_id, self.id),
             product: self.product.clone(),
             subject: self.subject.clone(),
@@ -122,7 +142,11 @@ impl Row {
                     }
                 })
                 .collect(),
-        }
+            product_code: self.product_code.clone(),
+            ..Default::default()
+        };
+        self.procedure.fill(&mut entry, ocop_kit::date::today_vn());
+        entry
     }
 }
 
@@ -138,9 +162,13 @@ fn registry_error(status: tonic::Status, what: &str) -> Error {
 }
 
 /// Enters `product` into the OPEN round `parent`.
+// The service's state (pool, registry, deployment) and the request's parts.
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     db: &PgPool,
     registry: &RegistryServiceClient<TracedChannel>,
+    here: &Jurisdiction,
+    national: bool,
     who: &Principal,
     bearer: Bearer,
     parent: &str,
@@ -167,7 +195,7 @@ pub async fn create(
         ));
     }
     let round = rounds::fetch(db, &round_id).await?;
-    require_organiser(who, &round.level, &round.province_code)?;
+    require_organiser(here, who, &round.level, &round.province_code)?;
     if round.state != "open" {
         return Err(Error::failed_precondition(
             "ROUND_NOT_OPEN",
@@ -228,6 +256,29 @@ pub async fn create(
         ));
     }
 
+    // What it is rated under: its dossier and rules, and under 26/2026 its
+    // batch (Điều 5, 12). A transition dossier keeps the 148 sheets.
+    let admitted = admission::admit(
+        db,
+        registry,
+        &bearer,
+        national,
+        &round,
+        &product_name,
+        &entry.product_dossier,
+        &entry.nomination,
+    )
+    .await?;
+    let decision = criteria::sheets_key(admitted.regime.sheets());
+    // A product registered under the earlier taxonomy is scored on the
+    // 26/2026 set its code maps to (148 rounds use the same sets).
+    let subgroup = criteria::scored_subgroup(decision, &product.subgroup_code, &product_name)?;
+    let central_code = if round.level == "central" && decision == criteria::sheets_key(Sheets::D26_2026) {
+        Some(product_codes::for_central(db, national, &product_name, &admitted.nomination).await?)
+    } else {
+        None
+    };
+
     let mut tx = db.begin().await?;
     let id = uuid::Uuid::now_v7().to_string();
     let name = format!("{parent}/entries/{id}");
@@ -242,24 +293,47 @@ pub async fn create(
         .await?;
         return Ok(row.to_proto());
     }
+    // The code 26/2026 sheets print, numbered in this transaction: a refusal
+    // below rolls the number back with it. Numbered before the set is pinned:
+    // every entry takes the commune's counter before the set's row, so a first
+    // pin's lock (which holds off other entries' key checks) never waits for
+    // a counter another entry holds.
+    let product_code = match central_code {
+        Some(code) => code,
+        None if decision == criteria::sheets_key(Sheets::D26_2026) => {
+            let owner = product_codes::Owner {
+                product: &product_name,
+                province: &product.province_code,
+                commune: &product.origin_commune_code,
+                year: round.decision_date.year(),
+            };
+            product_codes::assign(&mut tx, owner).await?
+        }
+        None => String::new(),
+    };
     // The latest version of the product set's sheet for the round's decision,
     // in force at its date. A used set's content never changes (a trigger
     // refuses it), so only the first pin locks the row, against an import
     // rewriting the content meanwhile; later entries of the same set do not
     // queue behind one another.
-    let mut set = pinnable_set(&mut tx, &round, &product.subgroup_code, false).await?;
+    let mut set = pinnable_set(&mut tx, &round, decision, &subgroup, false).await?;
     if set.as_ref().is_some_and(|(_, used)| !used) {
-        set = pinnable_set(&mut tx, &round, &product.subgroup_code, true).await?;
+        set = pinnable_set(&mut tx, &round, decision, &subgroup, true).await?;
     }
     let Some((set, used)) = set else {
+        let registered = if subgroup == product.subgroup_code {
+            String::new()
+        } else {
+            format!(" (the product is registered as `{}`)", product.subgroup_code)
+        };
         return Err(Error::failed_precondition(
             "NO_CRITERIA_SET",
             format!(
-                "there is no {} criteria set for product set `{}` in force on {}: import its sheet (`ocop criteria import`) first",
-                round.criteria_decision, product.subgroup_code, round.decision_date
+                "there is no {} criteria set for product set `{subgroup}`{registered} in force on {}: import its sheet (`ocop criteria import`) first",
+                decision, round.decision_date
             ),
         )
-        .with_metadata("missing", format!("{}/{}", round.criteria_decision, product.subgroup_code)));
+        .with_metadata("missing", format!("{decision}/{subgroup}")));
     };
     if !used {
         // Pinned from now on: the sheet can no longer change, only gain versions.
@@ -269,17 +343,30 @@ pub async fn create(
             .await?;
     }
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code, commune_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (round_id, product) DO NOTHING RETURNING {COLUMNS}"
+        "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code, commune_code, product_code,
+            product_dossier, dossier_kind, dossier_submitted, dossier_received, regime, commune_step, commune_report_due,
+            nomination, proposed_date)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         ON CONFLICT (round_id, product) DO NOTHING RETURNING {COLUMNS}"
     )))
     .bind(&round_id)
     .bind(&id)
     .bind(&product_name)
     .bind(&subject_name)
-    .bind(&product.subgroup_code)
+    .bind(&subgroup)
     .bind(&set)
     .bind(&product.province_code)
     .bind(&product.origin_commune_code)
+    .bind(&product_code)
+    .bind(&admitted.dossier)
+    .bind(admitted.dossier_kind)
+    .bind(admitted.submitted)
+    .bind(admitted.received)
+    .bind(admission::regime_key(admitted.regime))
+    .bind(admission::step_key(admitted.commune_step(&round.level)))
+    .bind(admitted.report_due)
+    .bind(&admitted.nomination)
+    .bind(admitted.proposed)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {
@@ -305,11 +392,12 @@ macro_rules! pinnable_sql {
     };
 }
 
-/// The set an entry of `round` for `subgroup` pins, and whether it is used
+/// The set of `decision` an entry of `round` for `subgroup` pins, and whether it is used
 /// already; `lock` locks its row until the transaction ends.
 async fn pinnable_set(
     tx: &mut sqlx::PgConnection,
     round: &rounds::Row,
+    decision: &str,
     subgroup: &str,
     lock: bool,
 ) -> Result<Option<(String, bool)>> {
@@ -319,28 +407,11 @@ async fn pinnable_set(
         pinnable_sql!()
     };
     Ok(sqlx::query_as(sql)
-        .bind(&round.criteria_decision)
+        .bind(decision)
         .bind(subgroup)
         .bind(round.decision_date)
         .fetch_optional(&mut *tx)
         .await?)
-}
-
-/// A page of a round's entries, oldest first (ids are UUIDv7).
-pub async fn list(db: &PgPool, parent: &str, page_size: i32, page_token: &str) -> Result<(Vec<Entry>, String)> {
-    let round_id = rounds::parse_name("parent", parent)?;
-    let page = Page::parse(page_size, page_token, parent)?;
-    rounds::fetch(db, &round_id).await?;
-    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-    )))
-    .bind(&round_id)
-    .bind(page.after.clone().unwrap_or_default())
-    .bind(page.fetch_limit())
-    .fetch_all(db)
-    .await?;
-    let next = page.finish(&mut rows, |r| r.id.clone(), parent);
-    Ok((rows.iter().map(Row::to_proto).collect(), next))
 }
 
 /// `(round, entry)` of `evaluationRounds/{r}/entries/{e}`.
@@ -370,7 +441,7 @@ pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, round_id: &str, entry_id:
 }
 
 /// Records a knock-out or disqualification (organisers, while OPEN or SCORING).
-pub async fn disqualify(db: &PgPool, who: &Principal, name: &str, reason: &str) -> Result<Entry> {
+pub async fn disqualify(db: &PgPool, here: &Jurisdiction, who: &Principal, name: &str, reason: &str) -> Result<Entry> {
     who.require(&[
         ocop_kit::auth::Role::ProvinceOfficer,
         ocop_kit::auth::Role::NationalOfficer,
@@ -384,7 +455,7 @@ pub async fn disqualify(db: &PgPool, who: &Principal, name: &str, reason: &str) 
         ));
     }
     let round = rounds::fetch(db, &round_id).await?;
-    require_organiser(who, &round.level, &round.province_code)?;
+    require_organiser(here, who, &round.level, &round.province_code)?;
     if round.state != "open" && round.state != "scoring" {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
@@ -414,6 +485,7 @@ pub async fn disqualify(db: &PgPool, who: &Principal, name: &str, reason: &str) 
 /// Records the commune's assessment (commune officers of the product's commune).
 pub async fn record_assessment(
     db: &PgPool,
+    here: &Jurisdiction,
     who: &Principal,
     name: &str,
     assessment: Option<&CommuneAssessment>,
@@ -429,6 +501,9 @@ pub async fn record_assessment(
     }
     let round = rounds::fetch(db, &round_id).await?;
     let entry = fetch(db, &round_id, &entry_id).await?;
+    // A commune officer's token names a commune, not a deployment: the
+    // entry must be this deployment's province first.
+    here.require_serves(&entry.province_code)?;
     if who.commune.as_deref() != Some(entry.commune_code.as_str()) {
         return Err(Error::permission_denied(
             "OUTSIDE_JURISDICTION",
@@ -442,6 +517,16 @@ pub async fn record_assessment(
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!("evaluationRounds/{round_id} is {}", round.state),
+        ));
+    }
+    if entry.procedure.commune_step == admission::step_key(ocop_kit::regime::CommuneStep::Report) {
+        // Decision 26/2026 replaced the 4 criteria with the commune's report.
+        return Err(Error::failed_precondition(
+            "WRONG_COMMUNE_STEP",
+            format!(
+                "{name} is rated under {}: its commune issues its report (Mẫu 03) instead (RecordCommuneReport)",
+                entry.procedure.regime
+            ),
         ));
     }
     let stored = StoredAssessment {
@@ -468,80 +553,8 @@ pub async fn record_assessment(
     Ok(proto)
 }
 
-/// Sets one document's status (organisers, while OPEN or SCORING).
-pub async fn update_dossier(
-    db: &PgPool,
-    who: &Principal,
-    name: &str,
-    document: &str,
-    status: DocumentStatus,
-    note: &str,
-) -> Result<Entry> {
-    who.require(&[
-        ocop_kit::auth::Role::ProvinceOfficer,
-        ocop_kit::auth::Role::NationalOfficer,
-    ])?;
-    let (round_id, entry_id) = parse_name("entry", name)?;
-    let mut v = ocop_kit::error::Violations::default();
-    if !DOSSIER.iter().any(|(d, _)| *d == document) {
-        let known: Vec<&str> = DOSSIER.iter().map(|(d, _)| *d).collect();
-        v.push(
-            "document",
-            format!("`{document}` is not a dossier document; one of {}", known.join(", ")),
-        );
-    }
-    let status = match status {
-        DocumentStatus::Unspecified => {
-            v.push("status", "required: MISSING, SUBMITTED, ACCEPTED or REJECTED");
-            ""
-        }
-        DocumentStatus::Missing => "missing",
-        DocumentStatus::Submitted => "submitted",
-        DocumentStatus::Accepted => "accepted",
-        DocumentStatus::Rejected => "rejected",
-    };
-    if status == "rejected" && note.trim().is_empty() {
-        v.push("note", "required when rejecting: say what is wrong with the document");
-    }
-    if note.chars().count() > 2000 {
-        v.push("note", "at most 2,000 characters");
-    }
-    v.check()?;
-    let round = rounds::fetch(db, &round_id).await?;
-    require_organiser(who, &round.level, &round.province_code)?;
-    if round.state != "open" && round.state != "scoring" {
-        return Err(Error::failed_precondition(
-            "WRONG_ROUND_STATE",
-            format!(
-                "evaluationRounds/{round_id} is {}; dossiers are checked while it is open or scoring",
-                round.state
-            ),
-        ));
-    }
-    let mut tx = db.begin().await?;
-    fetch(&mut *tx, &round_id, &entry_id).await?;
-    let item = StoredItem {
-        status: status.to_owned(),
-        note: note.trim().to_owned(),
-    };
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE entries SET dossier = dossier || jsonb_build_object($3::text, $4::jsonb)
-         WHERE round_id = $1 AND id = $2 RETURNING {COLUMNS}"
-    )))
-    .bind(&round_id)
-    .bind(&entry_id)
-    .bind(document)
-    .bind(sqlx::types::Json(&item))
-    .fetch_one(&mut *tx)
-    .await?;
-    let proto = row.to_proto();
-    record(&mut tx, who, "UpdateDossierItem", "updated", &row, &proto, "").await?;
-    tx.commit().await?;
-    Ok(proto)
-}
-
 /// The audit and change-feed rows of a change to an entry.
-async fn record(
+pub(crate) async fn record(
     tx: &mut sqlx::PgConnection,
     who: &Principal,
     method: &'static str,

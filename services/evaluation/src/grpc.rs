@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use ocop_kit::client::TracedChannel;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
-use crate::{criteria, entries, national, publish, rounds, sheets, transitions};
+use crate::{commune, criteria, entries, national, nominations, publish, rounds, sheets, transitions};
 
 /// Implements `ocop.evaluation.v1.EvaluationService`.
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct Evaluation {
     pub sets: criteria::PinnedSets,
     /// Whether this is the national deployment (it mirrors the provinces' results).
     pub national: bool,
+    /// The province this deployment's rounds are of (none nationally: central rounds only).
+    pub here: ocop_kit::jurisdiction::Jurisdiction,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -62,7 +64,7 @@ impl EvaluationService for Evaluation {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
         let round = r.evaluation_round.clone().unwrap_or_default();
-        let round = rounds::create(&self.db, &who, &round, &r.request_id).await?;
+        let round = rounds::create(&self.db, &self.here, &who, &round, &r.request_id).await?;
         Ok(Response::new(CreateEvaluationRoundResponse {
             evaluation_round: Some(round),
         }))
@@ -99,7 +101,7 @@ impl EvaluationService for Evaluation {
     ) -> Reply<OpenEvaluationRoundResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let round = transitions::open(&self.db, &who, &r.name, &r.etag).await?;
+        let round = transitions::open(&self.db, &self.here, &who, &r.name, &r.etag).await?;
         Ok(Response::new(OpenEvaluationRoundResponse {
             evaluation_round: Some(round),
         }))
@@ -111,14 +113,26 @@ impl EvaluationService for Evaluation {
         let bearer = ocop_kit::client::bearer_of(&request);
         let r = request.get_ref();
         let entry = r.entry.clone().unwrap_or_default();
-        let entry = entries::create(&self.db, &self.registry, &who, bearer, &r.parent, &entry, &r.request_id).await?;
+        let entry = entries::create(
+            &self.db,
+            &self.registry,
+            &self.here,
+            self.national,
+            &who,
+            bearer,
+            &r.parent,
+            &entry,
+            &r.request_id,
+        )
+        .await?;
         Ok(Response::new(CreateEntryResponse { entry: Some(entry) }))
     }
 
     async fn list_entries(&self, request: Request<ListEntriesRequest>) -> Reply<ListEntriesResponse> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (entries, next_page_token) = entries::list(&self.db, &r.parent, r.page_size, &r.page_token).await?;
+        let (entries, next_page_token) =
+            entries::list(&self.db, &r.parent, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListEntriesResponse {
             entries,
             next_page_token,
@@ -128,7 +142,7 @@ impl EvaluationService for Evaluation {
     async fn start_scoring(&self, request: Request<StartScoringRequest>) -> Reply<StartScoringResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let round = transitions::start_scoring(&self.db, &who, &r.name, &r.etag).await?;
+        let round = transitions::start_scoring(&self.db, &self.here, &who, &r.name, &r.etag).await?;
         Ok(Response::new(StartScoringResponse {
             evaluation_round: Some(round),
         }))
@@ -140,7 +154,7 @@ impl EvaluationService for Evaluation {
     ) -> Reply<CancelEvaluationRoundResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let round = transitions::cancel(&self.db, &who, &r.name, &r.etag, &r.reason).await?;
+        let round = transitions::cancel(&self.db, &self.here, &who, &r.name, &r.etag, &r.reason).await?;
         Ok(Response::new(CancelEvaluationRoundResponse {
             evaluation_round: Some(round),
         }))
@@ -178,7 +192,8 @@ impl EvaluationService for Evaluation {
     ) -> Reply<PublishEvaluationRoundResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (round, results) = publish::publish(&self.db, &self.sets, &self.rules, &who, &r.name, &r.etag).await?;
+        let (round, results) =
+            publish::publish(&self.db, &self.sets, &self.rules, &self.here, &who, &r.name, &r.etag).await?;
         Ok(Response::new(PublishEvaluationRoundResponse {
             evaluation_round: Some(round),
             results,
@@ -244,7 +259,7 @@ impl EvaluationService for Evaluation {
     async fn disqualify_entry(&self, request: Request<DisqualifyEntryRequest>) -> Reply<DisqualifyEntryResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let entry = entries::disqualify(&self.db, &who, &r.name, &r.reason).await?;
+        let entry = entries::disqualify(&self.db, &self.here, &who, &r.name, &r.reason).await?;
         Ok(Response::new(DisqualifyEntryResponse { entry: Some(entry) }))
     }
 
@@ -254,7 +269,8 @@ impl EvaluationService for Evaluation {
     ) -> Reply<RecordCommuneAssessmentResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let entry = entries::record_assessment(&self.db, &who, &r.name, r.commune_assessment.as_ref()).await?;
+        let entry =
+            entries::record_assessment(&self.db, &self.here, &who, &r.name, r.commune_assessment.as_ref()).await?;
         Ok(Response::new(RecordCommuneAssessmentResponse { entry: Some(entry) }))
     }
 
@@ -264,7 +280,32 @@ impl EvaluationService for Evaluation {
     ) -> Reply<UpdateDossierItemResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let entry = entries::update_dossier(&self.db, &who, &r.entry, &r.document, r.status(), &r.note).await?;
+        let entry =
+            entries::update_dossier(&self.db, &self.here, &who, &r.entry, &r.document, r.status(), &r.note).await?;
         Ok(Response::new(UpdateDossierItemResponse { entry: Some(entry) }))
+    }
+
+    async fn record_commune_report(
+        &self,
+        request: Request<RecordCommuneReportRequest>,
+    ) -> Reply<RecordCommuneReportResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let entry = commune::record_report(&self.db, &self.here, &who, &r.name, r.commune_report.as_ref()).await?;
+        Ok(Response::new(RecordCommuneReportResponse { entry: Some(entry) }))
+    }
+
+    async fn approve_nomination(&self, request: Request<ApproveNominationRequest>) -> Reply<ApproveNominationResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let result = nominations::approve(&self.db, &self.here, &who, &r.name, r.approval.as_ref()).await?;
+        Ok(Response::new(ApproveNominationResponse { result: Some(result) }))
+    }
+
+    async fn propose_nomination(&self, request: Request<ProposeNominationRequest>) -> Reply<ProposeNominationResponse> {
+        let who = Principal::from_request(&request)?;
+        let r = request.get_ref();
+        let result = nominations::propose(&self.db, &self.here, &who, &r.name, r.proposal.as_ref()).await?;
+        Ok(Response::new(ProposeNominationResponse { result: Some(result) }))
     }
 }

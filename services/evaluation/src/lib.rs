@@ -1,13 +1,21 @@
 //! The OCOP evaluation service: the versioned national criteria sheets
-//! (1048/2019 and 148/2023), checked and deliberately corrected where the
+//! (1048/2019, 148/2023 and 26/2026), checked and deliberately corrected where the
 //! source contradicts itself; rounds with their councils; entries checked
-//! with the registry over gRPC; score sheets; and results under the 2019,
-//! 2023 and 2025 rules.
+//! with the registry over gRPC; score sheets; results under the 2019, 2023,
+//! 2025 and 2026 rules; and the procedure of Decision 26/2026 (batches, the
+//! producer's dossier and the transition, the commune's report, the way to
+//! the ministry and back).
 
+pub mod admission;
+pub mod batches;
+pub mod commune;
 pub mod criteria;
 pub mod entries;
 pub mod grpc;
 pub mod national;
+pub mod nominations;
+pub mod procedure;
+pub mod product_codes;
 pub mod publish;
 pub mod results;
 pub mod rounds;
@@ -69,6 +77,7 @@ pub fn routes(context: &Context) -> Surface {
             rules,
             sets: Default::default(),
             national,
+            here: ocop_kit::jurisdiction::Jurisdiction::of(&context.config.deployment),
         })),
         http: Default::default(),
         tasks,

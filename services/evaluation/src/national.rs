@@ -30,7 +30,8 @@ const SCAN: i64 = 500;
 
 /// A page of the provinces' nominations waiting for the central round, by
 /// result name: a nomination leaves the queue when its product is entered in
-/// a CENTRAL round that is not cancelled. `filter` on `province_code`,
+/// a CENTRAL round that is not cancelled; under 26/2026 it enters the queue
+/// when its province proposes it. `filter` on `province_code`,
 /// `group_code` and `subgroup_code` as on a province.
 pub async fn nominations(
     db: &PgPool,
@@ -41,14 +42,17 @@ pub async fn nominations(
     let filter = Filter::parse(filter, &["province_code", "group_code", "subgroup_code"])?;
     let query_id = format!("national-nominations|{}", filter.canonical());
     let page = Page::parse(page_size, page_token, &query_id)?;
+    // Under Decision 26/2026 a nomination reaches the ministry once its
+    // province has proposed it (Điều 7.3.e), after the chairman's approval.
     let wanted = |r: &EvaluationResult| {
-        [
-            ("province_code", &r.province_code),
-            ("group_code", &r.group_code),
-            ("subgroup_code", &r.subgroup_code),
-        ]
-        .iter()
-        .all(|(field, value)| filter.get(field).is_none_or(|f| f == value.as_str()))
+        (r.regime != crate::admission::regime_key(ocop_kit::regime::Regime::D26_2026) || r.proposal.is_some())
+            && [
+                ("province_code", &r.province_code),
+                ("group_code", &r.group_code),
+                ("subgroup_code", &r.subgroup_code),
+            ]
+            .iter()
+            .all(|(field, value)| filter.get(field).is_none_or(|f| f == value.as_str()))
     };
     let mut found = Vec::new();
     let mut after = page.after.clone().unwrap_or_default();

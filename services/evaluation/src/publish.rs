@@ -17,6 +17,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use ocop_kit::config::EvaluationConfig;
 
+use crate::nominations::{self, StoredDecision};
 use crate::results::{self, Outcome};
 use crate::sheets::StoredAnswer;
 use crate::{criteria, rounds};
@@ -37,11 +38,18 @@ struct Facts {
     criteria_set: String,
     level: String,
     decision_date: time::Date,
+    /// 26/2026's `(T)-(X)-(STT)-year`, from the entry.
+    product_code: String,
+    /// The entry's registry dossier.
+    product_dossier: String,
+    /// The rules it was rated under.
+    regime: String,
 }
 
 /// The facts of a round's entries, with their knock-outs.
 const ENTRY_FACTS: &str = "SELECT e.round_id, e.id AS entry_id, e.product, e.subject, e.province_code, e.commune_code,
-        e.subgroup_code, c.group_code, e.criteria_set, r.level, r.decision_date, e.disqualifications
+        e.subgroup_code, c.group_code, e.criteria_set, r.level, r.decision_date, e.product_code, e.product_dossier,
+        e.regime, e.disqualifications
     FROM entries e JOIN criteria_sets c ON c.id = e.criteria_set JOIN rounds r ON r.id = e.round_id";
 
 #[derive(sqlx::FromRow)]
@@ -67,18 +75,23 @@ struct Row {
     sheets: i32,
     spread_limit: i32,
     publish_time: time::OffsetDateTime,
+    approval: Option<Json<StoredDecision>>,
+    proposal: Option<Json<StoredDecision>>,
+    province_stars: i32,
 }
 
 const COLUMNS: &str =
     "round_id, entry_id, product, subject, province_code, commune_code, subgroup_code, group_code, criteria_set,
-    level, decision_date, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable, nominated, rescore,
-    reasons, sheets, spread_limit, publish_time";
+    level, decision_date, product_code, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable,
+    nominated, rescore, reasons, sheets, spread_limit, publish_time, product_dossier, regime, approval, proposal,
+    province_stars";
 
 fn to_proto(
     facts: &Facts,
     outcome: &Outcome,
     sheets: usize,
     publish_time: Option<time::OffsetDateTime>,
+    province_stars: i32,
 ) -> EntryResult {
     let mut level = ocop_proto::evaluation::v1::EvaluationRound::default();
     level.set_level(rounds::level_of(&facts.level));
@@ -111,7 +124,22 @@ fn to_proto(
         reasons: outcome.reasons.clone(),
         sheets: sheets as i32,
         publish_time: publish_time.map(to_timestamp),
+        product_code: facts.product_code.clone(),
+        product_dossier: facts.product_dossier.clone(),
+        regime: facts.regime.clone(),
+        province_stars,
+        ..Default::default()
     }
+}
+
+/// Decision 26/2026 Điều 7.4: the stars the province may certify on a CENTRAL
+/// result below 90, with the reason said on the result.
+fn with_province_stars(facts: &Facts, outcome: &mut Outcome, disqualifications: &[String]) -> i32 {
+    let stars = nominations::province_stars(&facts.level, &facts.regime, outcome, !disqualifications.is_empty());
+    if stars > 0 {
+        outcome.reasons.push(nominations::province_stars_reason(stars));
+    }
+    stars
 }
 
 impl Row {
@@ -127,7 +155,16 @@ impl Row {
             rescore: self.rescore,
             reasons: self.reasons.0.clone(),
         };
-        to_proto(&self.facts, &outcome, self.sheets as usize, Some(self.publish_time))
+        let mut proto = to_proto(
+            &self.facts,
+            &outcome,
+            self.sheets as usize,
+            Some(self.publish_time),
+            self.province_stars,
+        );
+        proto.approval = self.approval.as_ref().map(|a| a.to_proto());
+        proto.proposal = self.proposal.as_ref().map(|p| p.to_proto());
+        proto
     }
 }
 
@@ -155,6 +192,7 @@ pub async fn publish(
     db: &PgPool,
     sets: &criteria::PinnedSets,
     rules: &EvaluationConfig,
+    here: &ocop_kit::jurisdiction::Jurisdiction,
     who: &Principal,
     name: &str,
     etag: &str,
@@ -163,7 +201,7 @@ pub async fn publish(
     let id = rounds::parse_name("name", name)?;
     let mut tx = db.begin().await?;
     let round = rounds::lock_round(&mut tx, &id).await?;
-    rounds::require_organiser(who, &round.level, &round.province_code)?;
+    rounds::require_organiser(here, who, &round.level, &round.province_code)?;
     let before = rounds::check_round_etag(name, etag, &round)?;
     if round.state != "scoring" {
         return Err(Error::failed_precondition(
@@ -217,7 +255,7 @@ pub async fn publish(
             .get(&facts.entry_id)
             .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
             .unwrap_or_default();
-        let outcome = results::compute(
+        let mut outcome = results::compute(
             &set,
             &answers,
             &round.level,
@@ -225,11 +263,13 @@ pub async fn publish(
             rules.spread_limit_points,
             &entry.disqualifications,
         );
+        let province_stars = with_province_stars(facts, &mut outcome, &entry.disqualifications);
         sqlx::query(
             "INSERT INTO results (round_id, entry_id, product, subject, province_code, commune_code, subgroup_code, group_code,
                 criteria_set, level, decision_date, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable,
-                nominated, rescore, reasons, sheets, spread_limit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+                nominated, rescore, reasons, sheets, spread_limit, product_code, product_dossier, regime, province_stars)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+                $24, $25, $26)",
         )
         .bind(&facts.round_id)
         .bind(&facts.entry_id)
@@ -253,6 +293,10 @@ pub async fn publish(
         .bind(Json(&outcome.reasons))
         .bind(answers.len() as i32)
         .bind(rules.spread_limit_points)
+        .bind(&facts.product_code)
+        .bind(&facts.product_dossier)
+        .bind(&facts.regime)
+        .bind(province_stars)
         .execute(&mut *tx)
         .await?;
         published.push(to_proto(
@@ -260,6 +304,7 @@ pub async fn publish(
             &outcome,
             answers.len(),
             Some(time::OffsetDateTime::now_utc()),
+            province_stars,
         ));
     }
     let row =
@@ -297,7 +342,7 @@ pub async fn publish(
     Ok((round, published))
 }
 
-fn parse_result(field: &str, name: &str) -> Result<(String, String)> {
+pub(crate) fn parse_result(field: &str, name: &str) -> Result<(String, String)> {
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
         ["evaluationRounds", round, "entries", entry, "result"] if !round.is_empty() && !entry.is_empty() => {
@@ -317,7 +362,16 @@ pub async fn get(db: &PgPool, name: &str) -> Result<EntryResult> {
     Ok(row.ok_or_else(|| Error::not_found(name))?.to_proto())
 }
 
-async fn fetch(db: &PgPool, round_id: &str, entry_id: &str) -> Result<Option<Row>> {
+/// A published result as served, read with `db` (a transaction's, too).
+pub(crate) async fn fetch_proto<'e, E: sqlx::PgExecutor<'e>>(
+    db: E,
+    round_id: &str,
+    entry_id: &str,
+) -> Result<Option<EntryResult>> {
+    Ok(fetch(db, round_id, entry_id).await?.map(|r| r.to_proto()))
+}
+
+async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, round_id: &str, entry_id: &str) -> Result<Option<Row>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM results WHERE round_id = $1 AND entry_id = $2"
     )))
@@ -424,7 +478,7 @@ pub async fn recompute(db: &PgPool, sets: &criteria::PinnedSets, name: &str) -> 
         .map(|s| s.iter().map(|(_, a)| a.clone()).collect())
         .unwrap_or_default();
     // The spread limit it was published with, whatever the setting is today.
-    let outcome = results::compute(
+    let mut outcome = results::compute(
         &set,
         &answers,
         &round.level,
@@ -432,9 +486,13 @@ pub async fn recompute(db: &PgPool, sets: &criteria::PinnedSets, name: &str) -> 
         stored.spread_limit,
         &entry.disqualifications,
     );
-    let mut again = to_proto(&entry.facts, &outcome, answers.len(), None);
+    let province_stars = with_province_stars(&entry.facts, &mut outcome, &entry.disqualifications);
+    let mut again = to_proto(&entry.facts, &outcome, answers.len(), None, province_stars);
     let stored = stored.to_proto();
+    // Recorded later, not computed: the approval and proposal are the province's.
     again.publish_time = stored.publish_time;
+    again.approval = stored.approval.clone();
+    again.proposal = stored.proposal.clone();
     let identical = again == stored;
     Ok((again, identical))
 }

@@ -8,22 +8,27 @@
 //!   away from zero (kept as tenths: 89.95 → 900 → 90.0).
 //! - **Bands** on the rounded mean, half-open: [90, 100] 5★, [70, 90) 4★,
 //!   [50, 70) 3★, [30, 50) 2★, below 30 1★.
-//! - **Markers (148 sets).** An option marked 3, 4 or 5 is the least a product
-//!   must reach on its criterion to rank at that level or above; "reach" means
-//!   the members' mean points on the criterion are at least the option's. The
-//!   star is the band's, capped at the highest level whose markers are all
-//!   met (2★ when even the 3★ markers are not). This reading comes from a
-//!   secondary transcription (see data/criteria/SOURCES.md).
-//! - **Levels.** PROVINCE recognises up to 4★. DISTRICT recognises up to 3★
-//!   from 2023-02-24 to 2025-07-05 and nothing before (pre-screening). CENTRAL
+//! - **Markers (148 and 26/2026 sets).** An option marked 3, 4 or 5 is the
+//!   least a product must reach on its criterion to rank at that level or
+//!   above ("Dấu sao là yêu cầu tối thiểu phải đạt theo các cấp độ sao", the
+//!   legend under each 26/2026 sheet); "reach" means the members' mean points
+//!   on the criterion are at least the option's. A marker printed on the
+//!   criterion itself (some 148 sheets) asks for its least option worth
+//!   points. The star is the band's, capped at the highest level whose
+//!   markers are all met (2★ when even the 3★ markers are not); the reasons
+//!   name every criterion that capped it. 1048 prints no markers.
+//! - **Levels**, from the regime table (`ocop_kit::regime`): a level
+//!   recognises up to the most stars it certifies under the round's regime.
+//!   PROVINCE recognises up to 4★. DISTRICT recognises up to 3★ from
+//!   2023-02-24 to 2025-07-05 and nothing before (pre-screening). CENTRAL
 //!   recognises 5★ only. COMMUNE_ASSESSMENT recognises nothing. Only 3★ to 5★
-//!   are certifiable.
+//!   are certifiable. The reasons' wording is kept as published, since
+//!   RecomputeResult compares a recomputed result with the stored one.
 //! - **Nomination.** A PROVINCE entry with a mean of 90.0 or more goes to the
 //!   central round.
 
-use ocop_proto::evaluation::v1::{Answer, CriteriaSet, Decision};
-
-use crate::rounds::{DECISION_148, DECISION_1489};
+use ocop_kit::regime::{Level, Regime};
+use ocop_proto::evaluation::v1::{Answer, CriteriaSet, Criterion, Decision};
 
 /// Members' totals further apart than this flag the entry for rescoring.
 pub const DEFAULT_SPREAD_LIMIT: i32 = 10;
@@ -37,7 +42,7 @@ pub struct Outcome {
     pub part_means_tenths: Vec<(String, i64)>,
     /// Stars of the band.
     pub band_stars: i32,
-    /// Stars after the 148 markers.
+    /// Stars after the star markers.
     pub stars: i32,
     /// Stars this round's level may recognise.
     pub recognised_stars: i32,
@@ -74,23 +79,57 @@ pub fn band_stars(mean_tenths: i64) -> i32 {
 
 /// The most stars a round of `level` dated `day` may recognise, and why.
 pub fn level_cap(level: &str, day: time::Date) -> (i32, Option<String>) {
+    let regime = Regime::on(day);
+    let most = |level: Level| regime.certifies(level).iter().copied().max().unwrap_or(0);
     match level {
         "province" => (
-            4,
+            most(Level::Province),
             Some("a PROVINCE round recognises up to 4 stars; 5 is for the central round".into()),
         ),
-        "district" if day < DECISION_148 => (
-            0,
-            Some("before 2023-02-24 (Decision 1048) a DISTRICT round only pre-screens".into()),
-        ),
-        "district" if day < DECISION_1489 => (
-            3,
-            Some("from 2023-02-24 to 2025-07-05 a DISTRICT round recognises up to 3 stars".into()),
-        ),
-        "district" => (0, Some("districts were abolished on 2025-07-01".into())),
-        "central" => (5, None),
+        "district" => match regime {
+            Regime::D1048 => (
+                0,
+                Some("before 2023-02-24 (Decision 1048) a DISTRICT round only pre-screens".into()),
+            ),
+            Regime::D148 => (
+                most(Level::District),
+                Some("from 2023-02-24 to 2025-07-05 a DISTRICT round recognises up to 3 stars".into()),
+            ),
+            _ => (0, Some("districts were abolished on 2025-07-01".into())),
+        },
+        "central" => (most(Level::Central), None),
         _ => (0, Some("a commune assessment recognises no stars".into())),
     }
+}
+
+/// The decision whose star markers cap a set's stars, as the reasons name it.
+fn marker_decision(set: &CriteriaSet) -> Option<&'static str> {
+    if set.decision == Decision::Decision1482023 as i32 {
+        Some("148")
+    } else if set.decision == Decision::Decision262026 as i32 {
+        Some("26/2026")
+    } else {
+        None
+    }
+}
+
+/// Every star marker of a set as (criterion, level, least points), in sheet
+/// order: a criterion's own marker first, then its options'.
+fn markers(set: &CriteriaSet) -> Vec<(&Criterion, i32, i32)> {
+    let mut out = Vec::new();
+    for c in set.parts.iter().flat_map(|p| &p.sections).flat_map(|s| &s.criteria) {
+        if c.star_marker >= 3 {
+            let least = c.options.iter().map(|o| o.points).filter(|p| *p > 0).min();
+            out.push((c, c.star_marker, least.unwrap_or(0)));
+        }
+        out.extend(
+            c.options
+                .iter()
+                .filter(|o| o.star_marker >= 3)
+                .map(|o| (c, o.star_marker, o.points)),
+        );
+    }
+    out
 }
 
 /// Computes the result of one entry from its submitted sheets.
@@ -138,41 +177,43 @@ pub fn compute(
 
     let band = band_stars(mean);
     let mut stars = band;
-    if set.decision == Decision::Decision1482023 as i32 && band >= 3 {
+    if let Some(decision) = marker_decision(set)
+        && band >= 3
+    {
         let criterion_means = criterion_means(set, sheets);
-        let met = |level: i32| -> Vec<String> {
-            set.parts
+        let markers = markers(set);
+        let mean_of = |c: &Criterion| criterion_means.get(c.code.as_str()).copied().unwrap_or(0);
+        let missed = |level: i32| -> Vec<String> {
+            markers
                 .iter()
-                .flat_map(|p| &p.sections)
-                .flat_map(|s| &s.criteria)
-                .flat_map(|c| c.options.iter().map(move |o| (c, o)))
-                .filter(|(_, o)| o.star_marker >= 3 && o.star_marker <= level)
-                .filter(|(c, o)| criterion_means.get(c.code.as_str()).copied().unwrap_or(0) < i64::from(o.points) * 10)
-                .map(|(c, o)| {
+                .filter(|(c, marker, points)| *marker <= level && mean_of(c) < i64::from(*points) * 10)
+                .map(|(c, marker, points)| {
                     format!(
                         "criterion {} needs at least {} points for {}★ (the members' mean is {:.1})",
                         c.code,
-                        o.points,
-                        o.star_marker,
-                        criterion_means.get(c.code.as_str()).copied().unwrap_or(0) as f64 / 10.0
+                        points,
+                        marker,
+                        mean_of(c) as f64 / 10.0
                     )
                 })
                 .collect()
         };
         stars = 2;
         for level in (3..=band).rev() {
-            let missing = met(level);
+            let missing = missed(level);
             if missing.is_empty() {
                 stars = level;
                 break;
             }
+            // The band's list holds every missed marker up to the band, so it
+            // names each criterion that capped the stars.
             if level == band {
                 reasons.extend(missing);
             }
         }
         if stars < band {
             reasons.push(format!(
-                "the score's band is {band}★ but the 148 star markers met allow {stars}★"
+                "the score's band is {band}★ but the {decision} star markers met allow {stars}★"
             ));
         }
     }
@@ -235,6 +276,9 @@ fn criterion_means<'a>(set: &'a CriteriaSet, sheets: &[Vec<Answer>]) -> std::col
         .map(|(code, sum)| (code, mean_tenths(sum, n)))
         .collect()
 }
+
+#[cfg(test)]
+mod real_sheets;
 
 #[cfg(test)]
 mod tests {

@@ -8,18 +8,16 @@ use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{CouncilMember, CouncilRole, EvaluationRound, RoundLevel, RoundState};
+
+use crate::batches;
+use ocop_kit::regime::{self, CommuneStep, DECISION_1489, Regime};
 use prost::Message;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use time::macros::date;
-
-/// Decision 148/2023 replaced 1048/2019 on this day.
-pub const DECISION_148: time::Date = date!(2023 - 02 - 24);
-/// Decision 1489/2025 (commune assessment, no districts) took effect on this day.
-pub const DECISION_1489: time::Date = date!(2025 - 07 - 06);
 /// Filterable fields of `ListEvaluationRounds`.
 pub const FILTER_FIELDS: &[&str] = &["level", "year", "province_code", "state"];
 
@@ -27,7 +25,7 @@ pub const FILTER_FIELDS: &[&str] = &["level", "year", "province_code", "state"];
 macro_rules! round_columns {
     () => {
         "id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
-         version, create_time, update_time, cancel_reason"
+         version, create_time, update_time, cancel_reason, batch_basis"
     };
 }
 pub(crate) use round_columns;
@@ -60,7 +58,7 @@ pub struct Row {
     pub province_code: String,
     /// The round's date.
     pub decision_date: time::Date,
-    /// `1048` or `148`.
+    /// `1048`, `148` or `2026`: the sheets of the regime in force on its date.
     pub criteria_decision: String,
     /// `draft`, `open`, ...
     pub state: String,
@@ -71,6 +69,7 @@ pub struct Row {
     create_time: time::OffsetDateTime,
     update_time: time::OffsetDateTime,
     cancel_reason: String,
+    batch_basis: String,
 }
 
 fn level_str(level: RoundLevel) -> Option<&'static str> {
@@ -139,27 +138,85 @@ impl Row {
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
             cancel_reason: self.cancel_reason.clone(),
+            proposed_before: self.batch_window().map(|w| date::to_proto(w.proposed_before)),
+            decided_before: self.batch_window().and_then(|w| w.decided_before).map(date::to_proto),
+            batch_basis: self.batch_basis.clone(),
         }
+    }
+
+    /// Decision 26/2026 Điều 5: the cut-off and deadline of its batch, for a
+    /// PROVINCE or CENTRAL round decided under 26/2026.
+    pub fn batch_window(&self) -> Option<batches::Window> {
+        if Regime::on(self.decision_date) != Regime::D26_2026 || !matches!(self.level.as_str(), "province" | "central")
+        {
+            return None;
+        }
+        if self.batch >= batches::FIRST_ADDITIONAL {
+            return Some(batches::additional(self.decision_date));
+        }
+        batches::window(&self.level, self.year, self.batch)
+    }
+
+    /// "batch 2 of 2026 (…)", for messages.
+    pub fn batch_name(&self) -> String {
+        batches::describe(&self.level, self.year, self.batch)
+    }
+}
+
+/// Decision 26/2026 Điều 5: a statutory batch (1 or 2) of a PROVINCE or
+/// CENTRAL round under it is decided within its window; an additional one
+/// (3 or more) names the regulation and plan that provide for it, and only
+/// it does.
+fn check_batch(v: &mut Violations, round: &EvaluationRound, level: &str, day: time::Date) {
+    let basis = round.batch_basis.trim();
+    let under_26_2026 = Regime::on(day) == Regime::D26_2026 && matches!(level, "province" | "central");
+    let (year, batch) = (round.year, round.batch);
+    if !under_26_2026 || batch < batches::FIRST_ADDITIONAL {
+        if !basis.is_empty() {
+            v.push(
+                "evaluation_round.batch_basis",
+                "only an additional batch (3 or more, under Decision 26/2026) names a basis; leave it empty",
+            );
+        }
+    } else if basis.is_empty() {
+        v.push(
+            "evaluation_round.batch_basis",
+            format!(
+                "required for an additional batch: under Decision 26/2026 (Điều 5) the batches are {} and {}; \
+                 another needs the council's regulation and the evaluation plan that provide for it",
+                batches::describe(level, year, 1),
+                batches::describe(level, year, 2)
+            ),
+        );
+    }
+    let Some(batches::Window {
+        decided_before: Some(before),
+        decided_from: Some(from),
+        ..
+    }) = under_26_2026.then(|| batches::window(level, year, batch)).flatten()
+    else {
+        return;
+    };
+    if day < from || day >= before {
+        v.push(
+            "evaluation_round.decision_date",
+            format!(
+                "{day} is outside {}: it is decided from {from} and before {before}",
+                batches::describe(level, year, batch)
+            ),
+        );
     }
 }
 
 /// The caller may run rounds of `level` in `province`: province officers of
-/// that province, national officers for CENTRAL rounds.
-pub fn require_organiser(who: &Principal, level: &str, province: &str) -> Result<()> {
+/// that province, on its own deployment (`here`); national officers for
+/// CENTRAL rounds.
+pub fn require_organiser(here: &Jurisdiction, who: &Principal, level: &str, province: &str) -> Result<()> {
     if level == "central" {
         return who.require(&[Role::NationalOfficer]);
     }
     who.require(&[Role::ProvinceOfficer])?;
-    if who.province.as_deref() == Some(province) {
-        return Ok(());
-    }
-    Err(Error::permission_denied(
-        "OUTSIDE_JURISDICTION",
-        format!(
-            "rounds of province {province} are organised by its officers; your token is for {}",
-            who.province.as_deref().unwrap_or("no province")
-        ),
-    ))
+    here.require_province(who, province, &format!("a round of province {province}"))
 }
 
 /// The round id of a name.
@@ -183,6 +240,7 @@ pub fn parse_name(field: &str, name: &str) -> Result<String> {
 /// Prepares a round in DRAFT.
 pub async fn create(
     db: &PgPool,
+    here: &Jurisdiction,
     who: &Principal,
     round: &EvaluationRound,
     request_id: &str,
@@ -257,9 +315,15 @@ pub async fn create(
     if chairs > 1 {
         v.push("evaluation_round.council", "a council has one chair");
     }
+    if let (Some(level), Some(day)) = (level, day)
+        && round.batch >= 1
+        && day.year() == round.year
+    {
+        check_batch(&mut v, round, level, day);
+    }
     v.check()?;
-    let (level, day) = (level.unwrap_or_default(), day.unwrap_or(DECISION_148));
-    require_organiser(who, level, province)?;
+    let (level, day) = (level.unwrap_or_default(), day.unwrap_or(regime::DECISION_148));
+    require_organiser(here, who, level, province)?;
     if level == "district" && day >= DECISION_1489 {
         return Err(Error::failed_precondition(
             "NO_DISTRICTS",
@@ -268,13 +332,14 @@ pub async fn create(
             ),
         ));
     }
-    if level == "commune_assessment" && day < DECISION_1489 {
+    if level == "commune_assessment" && Regime::on(day).commune_step() == CommuneStep::None {
         return Err(Error::failed_precondition(
             "NO_COMMUNE_ASSESSMENT",
             format!("commune assessments exist from {DECISION_1489} (Decision 1489/QĐ-TTg); {day} is earlier"),
         ));
     }
-    let criteria_decision = if day < DECISION_148 { "1048" } else { "148" };
+    // The regime table decides the sheets: 1048, 148 (also under 1489), 26/2026.
+    let criteria_decision = crate::criteria::sheets_key(Regime::on(day).sheets());
     let id = format!(
         "{}-{}-{}-{}",
         if province.is_empty() { "tw" } else { province },
@@ -289,8 +354,9 @@ pub async fn create(
         return get(db, &first).await;
     }
     let row: Row = sqlx::query_as(concat!(
-        "INSERT INTO rounds (id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9) ON CONFLICT DO NOTHING RETURNING ",
+        "INSERT INTO rounds (id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
+            batch_basis)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, $10) ON CONFLICT DO NOTHING RETURNING ",
         round_columns!()
     ))
     .bind(&id)
@@ -302,6 +368,7 @@ pub async fn create(
     .bind(criteria_decision)
     .bind(Json(&seats))
     .bind(Json(&round.advisory_team))
+    .bind(round.batch_basis.trim())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {

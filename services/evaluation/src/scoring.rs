@@ -56,11 +56,13 @@ pub fn score(set: &CriteriaSet, answers: &[Answer]) -> Result<Points, Violations
             v.push(format!("{field}.options"), "an option is chosen twice");
             continue;
         }
-        if criterion.scoring() == Scoring::SingleChoice && answer.options.len() != 1 {
+        // No option is an answer: some criteria print no 0-point option (1.1
+        // of every 26/2026 sheet), and a product that meets none scores 0.
+        if criterion.scoring() == Scoring::SingleChoice && answer.options.len() > 1 {
             v.push(
                 format!("{field}.options"),
                 format!(
-                    "criterion {} takes exactly one option; {} given",
+                    "criterion {} takes one option, or none when the product meets none of them; {} given",
                     criterion.code,
                     answer.options.len()
                 ),
@@ -151,6 +153,17 @@ mod tests {
         assert!(points.unanswered.is_empty());
         let partial = score(&set(), &[answer("2", &[1])]).unwrap();
         assert_eq!(partial.unanswered, vec!["1"]);
+    }
+
+    #[test]
+    fn a_product_meeting_no_option_scores_0_there() {
+        // Criterion 1 prints no 0-point option.
+        let points = score(&set(), &[answer("1", &[]), answer("2", &[])]).unwrap();
+        assert_eq!(
+            (points.total, points.unanswered.len()),
+            (0, 0),
+            "answered, with nothing met"
+        );
     }
 
     #[test]

@@ -1,254 +1,21 @@
 //! Criteria sheets as published in `data/criteria/*.json` (see SOURCES.md
 //! there), their deliberate corrections, and the checks every imported
 //! sheet must pass before it becomes a [`CriteriaSet`].
+//!
+//! A sheet's product set: a 1048 sheet names it (the registry's codes before
+//! 26/2026, in `sheets_1048`); a 148 or 26/2026 sheet gives its number, the
+//! product set's number in 26/2026 Phụ lục I (`ocop_kit::taxonomy`).
 
-use ocop_proto::common::v1::Date;
+use ocop_kit::taxonomy;
 use ocop_proto::evaluation::v1::{
     CriteriaPart, CriteriaSection, CriteriaSet, Criterion, CriterionOption, Decision, Scoring, StarBand,
 };
-use serde::Deserialize;
 
-/// A sheet file as transcribed.
-#[derive(Debug, Deserialize)]
-pub struct SourceSheet {
-    decision: String,
-    group: String,
-    subgroup: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    complete: bool,
-    #[serde(default)]
-    bo_san_pham_vi: Option<String>,
-    #[serde(default)]
-    disqualified_if_vi: Option<String>,
-    parts: Vec<SourcePart>,
-    #[serde(default)]
-    star_bands: Vec<SourceBand>,
-    #[serde(default)]
-    source_issues: Vec<String>,
-}
+mod sheets_1048;
+mod source;
 
-#[derive(Debug, Deserialize)]
-struct SourcePart {
-    code: String,
-    #[serde(default)]
-    title_vi: String,
-    max_points: Option<i32>,
-    sections: Vec<SourceSection>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SourceSection {
-    code: String,
-    #[serde(default)]
-    title_vi: String,
-    criteria: Vec<SourceCriterion>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SourceCriterion {
-    code: String,
-    #[serde(default)]
-    title_vi: String,
-    #[serde(default)]
-    mandatory: bool,
-    max_points: Option<i32>,
-    scoring: String,
-    options: Vec<SourceOption>,
-    #[serde(default)]
-    notes_vi: Vec<String>,
-    #[serde(default)]
-    knockout_vi: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SourceOption {
-    text_vi: String,
-    points: i32,
-    #[serde(default)]
-    star_marker: Option<i32>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SourceBand {
-    stars: i32,
-    min: i32,
-    max: i32,
-    #[serde(default)]
-    text_vi: String,
-}
-
-/// The decisions, their part caps and the dates their sheets are in force.
-pub fn decision_of(text: &str) -> Option<(Decision, [i32; 3], Date, Option<Date>)> {
-    if text.starts_with("1048/") {
-        let until = Date {
-            year: 2023,
-            month: 2,
-            day: 23,
-        };
-        Some((
-            Decision::Decision10482019,
-            [35, 25, 40],
-            Date {
-                year: 2019,
-                month: 8,
-                day: 21,
-            },
-            Some(until),
-        ))
-    } else if text.starts_with("148/") {
-        Some((
-            Decision::Decision1482023,
-            [40, 25, 35],
-            Date {
-                year: 2023,
-                month: 2,
-                day: 24,
-            },
-            None,
-        ))
-    } else {
-        None
-    }
-}
-
-/// Product set codes (the registry's taxonomy) of the sheets' subgroup names.
-const SUBGROUPS: &[(&str, &str, &str)] = &[
-    (
-        "thuc-pham",
-        "rau-cu-qua-hat-tuoi",
-        "Thực phẩm tươi sống / Rau, củ, quả, hạt tươi",
-    ),
-    (
-        "thuc-pham",
-        "thit-trung-sua-tuoi",
-        "Thực phẩm tươi sống / Thịt, trứng, sữa tươi",
-    ),
-    ("thuc-pham", "gao-ngu-coc", "Thực phẩm thô, sơ chế / Gạo, ngũ cốc"),
-    (
-        "thuc-pham",
-        "mat-ong-cac-san-pham-tu-mat-ong-mat-khac",
-        "Thực phẩm thô, sơ chế / Mật ong, các sản phẩm từ mật ong, mật khác",
-    ),
-    ("thuc-pham", "do-an-nhanh", "Thực phẩm chế biến / Đồ ăn nhanh"),
-    (
-        "thuc-pham",
-        "che-bien-tu-gao-ngu-coc",
-        "Thực phẩm chế biến / Chế biến từ gạo, ngũ cốc",
-    ),
-    (
-        "thuc-pham",
-        "che-bien-tu-rau-cu-qua-hat",
-        "Thực phẩm chế biến / Chế biến từ rau, củ, quả, hạt",
-    ),
-    (
-        "thuc-pham",
-        "che-bien-tu-thit-trung-sua",
-        "Thực phẩm chế biến / Chế biến từ thịt, trứng, sữa",
-    ),
-    (
-        "thuc-pham",
-        "che-bien-tu-thuy-hai-san",
-        "Thực phẩm chế biến / Chế biến từ thủy, hải sản",
-    ),
-    (
-        "thuc-pham",
-        "tuong-nuoc-mam-gia-vi-dang-long-khac",
-        "Gia vị / Tương, nước mắm, gia vị dạng lỏng khác",
-    ),
-    ("thuc-pham", "gia-vi-khac", "Gia vị / Gia vị khác"),
-    ("thuc-pham", "che-tuoi-che-bien", "Chè / Chè tươi, chế biến"),
-    (
-        "thuc-pham",
-        "cac-san-pham-khac-tu-che-tra",
-        "Chè / Các sản phẩm khác từ chè, trà",
-    ),
-    ("thuc-pham", "ca-phe-ca-cao", "Cà phê, Ca cao"),
-    ("do-uong", "ruou-trang", "Đồ uống có cồn / Rượu trắng"),
-    ("do-uong", "do-uong-co-con-khac", "Đồ uống có cồn / Đồ uống có cồn khác"),
-    (
-        "do-uong",
-        "nuoc-khoang-thien-nhien-nuoc-uong-tinh-khiet",
-        "Đồ uống không cồn / Nước khoáng thiên nhiên, nước uống tinh khiết",
-    ),
-    ("do-uong", "do-uong-khong-con", "Đồ uống không cồn / Đồ uống không cồn"),
-    (
-        "thao-duoc",
-        "thuc-pham-chuc-nang-thuoc-tu-duoc-lieu-thuoc-y-hoc-co-truyen",
-        "Thực phẩm chức năng, thuốc từ dược liệu, thuốc Y học cổ truyền",
-    ),
-    ("thao-duoc", "my-pham", "Mỹ phẩm"),
-    (
-        "thao-duoc",
-        "trang-thiet-bi-dung-cu-y-te",
-        "Trang thiết bị, dụng cụ y tế",
-    ),
-    ("thao-duoc", "thao-duoc-khac", "Thảo dược khác"),
-    (
-        "thu-cong-my-nghe",
-        "thu-cong-my-nghe-trang-tri",
-        "Thủ công mỹ nghệ, trang trí",
-    ),
-    (
-        "thu-cong-my-nghe",
-        "thu-cong-my-nghe-gia-dung",
-        "Thủ công mỹ nghệ gia dụng",
-    ),
-    ("vai-may-mac", "vai-may-mac", "Vải, may mặc"),
-    (
-        "dich-vu-du-lich",
-        "dich-vu-du-lich-truyen-thong-le-hoi",
-        "Dịch vụ du lịch - truyền thống - lễ hội",
-    ),
-    (
-        "dich-vu-du-lich",
-        "dich-vu-du-lich-cong-dong-va-diem-du-lich",
-        "Dịch vụ du lịch cộng đồng và điểm du lịch",
-    ),
-];
-
-/// A deliberate correction of a criterion's printed maximum.
-struct Correction {
-    subgroup: &'static str,
-    criterion: &'static str,
-    printed: i32,
-    corrected: i32,
-    why: &'static str,
-}
-
-/// Each is a printed header that disagrees with its own options, where the
-/// options' value also makes the part add up to the decision's cap.
-const CORRECTIONS: &[Correction] = &[
-    Correction {
-        subgroup: "mat-ong-cac-san-pham-tu-mat-ong-mat-khac",
-        criterion: "9.1",
-        printed: 3,
-        corrected: 2,
-        why: "its options reach 2, and part C then sums to 40 as printed in the part header",
-    },
-    Correction {
-        subgroup: "cac-san-pham-khac-tu-che-tra",
-        criterion: "6.3",
-        printed: 2,
-        corrected: 3,
-        why: "its options reach 3, and part C then sums to 40",
-    },
-    Correction {
-        subgroup: "nuoc-khoang-thien-nhien-nuoc-uong-tinh-khiet",
-        criterion: "6.1",
-        printed: 5,
-        corrected: 3,
-        why: "its options reach 3, and part C then sums to 40",
-    },
-    Correction {
-        subgroup: "vai-may-mac",
-        criterion: "6.5",
-        printed: 3,
-        corrected: 5,
-        why: "its options reach 5, and part C then sums to 40",
-    },
-];
+pub use source::{DecisionRules, SourceSheet, decision_of};
+use source::{SourceBand, SourceCriterion};
 
 /// A checked sheet, ready to store.
 #[derive(Debug, Clone)]
@@ -257,30 +24,140 @@ pub struct Checked {
     pub set: CriteriaSet,
 }
 
+/// The product set `(group, subgroup)` a sheet scores.
+fn product_set(sheet: &SourceSheet, decision: Decision) -> Result<(&'static str, &'static str), String> {
+    if decision == Decision::Decision10482019 {
+        let name = sheet.subgroup.split(" (").next().unwrap_or(&sheet.subgroup).trim();
+        return sheets_1048::SUBGROUPS
+            .iter()
+            .find(|(_, _, n)| *n == name)
+            .map(|(group, subgroup, _)| (*group, *subgroup))
+            .ok_or_else(|| {
+                format!(
+                    "product set `{}` (group `{}`) is not in the taxonomy",
+                    sheet.subgroup, sheet.group
+                )
+            });
+    }
+    // Without a number (the first 148 transcription), the set's name in
+    // Phụ lục I, after the group and before any note: "Nhóm / Phân nhóm (…)".
+    let named = || {
+        let name = sheet.subgroup.split(" (").next().unwrap_or_default();
+        let name = name.rsplit(" / ").next().unwrap_or_default().trim();
+        taxonomy::SETS.iter().find(|s| s.name_vi == name).map(|s| s.sheet)
+    };
+    let no = sheet.sheet_no.or_else(named).ok_or_else(|| {
+        format!(
+            "sheet_no is missing and `{}` is not a product set of 26/2026 Phụ lục I: a {} sheet names its set by its number there (1 to 26)",
+            sheet.subgroup, sheet.decision
+        )
+    })?;
+    let set = taxonomy::by_sheet(no)
+        .ok_or_else(|| format!("sheet_no {no} is not in the taxonomy: 26/2026 Phụ lục I has product sets 1 to 26"))?;
+    if let Some(row) = &sheet.classification_2026
+        && !row.annex1_path.is_empty()
+        && row.annex1_path != set.annex
+    {
+        return Err(format!(
+            "sheet {no} is row {} of Phụ lục I ({}); the file says row {}",
+            set.annex, set.name_vi, row.annex1_path
+        ));
+    }
+    Ok((set.group, set.code))
+}
+
+/// Problems with a criterion's star markers; `markers` is whether the
+/// decision prints any.
+fn marker_problems(c: &SourceCriterion, markers: bool, decision: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let marked: Vec<(i32, i32)> = c
+        .options
+        .iter()
+        .filter_map(|o| o.star_marker.map(|m| (o.points, m)))
+        .collect();
+    if !markers && (c.star_marker.is_some() || !marked.is_empty()) {
+        problems.push(format!(
+            "criterion {}: a star marker on a {decision} sheet, whose decision prints none",
+            c.code
+        ));
+        return problems;
+    }
+    for m in marked.iter().map(|(_, m)| *m).chain(c.star_marker) {
+        if !(3..=5).contains(&m) {
+            problems.push(format!("criterion {}: star marker Some({m}) is not 3, 4 or 5", c.code));
+        }
+    }
+    if c.star_marker.is_some() && c.options.iter().all(|o| o.points <= 0) {
+        problems.push(format!(
+            "criterion {}: marked on the criterion, but no option is worth points to reach",
+            c.code
+        ));
+    }
+    // A higher level never asks for less: a 5★ option worth less than the
+    // 4★ one is a transcription error. (Two options of one level are read as
+    // the stricter, since every marked option up to a level must be reached;
+    // the first 148 transcription marks both options of 3e so.)
+    let mut sorted = marked.clone();
+    sorted.sort();
+    for pair in sorted.windows(2) {
+        let ((low_points, low), (high_points, high)) = (pair[0], pair[1]);
+        if low > high && low_points < high_points {
+            problems.push(format!(
+                "criterion {}: its {low}★ option is worth {low_points}, less than its {high}★ option ({high_points})",
+                c.code
+            ));
+        }
+    }
+    problems
+}
+
+/// Problems with the printed bands: they must be those `results` applies
+/// (Điều 3.3 of 26/2026, the same figures in 1048).
+fn band_problems(bands: &[SourceBand]) -> Vec<String> {
+    bands
+        .iter()
+        .filter(|b| {
+            let last = if b.max_exclusive { b.max * 10 - 1 } else { b.max * 10 };
+            let above = last + 1;
+            let first = i64::from(b.min) * 10;
+            crate::results::band_stars(first) != b.stars
+                || (b.min > 0 && crate::results::band_stars(first - 1) == b.stars)
+                || crate::results::band_stars(i64::from(last)) != b.stars
+                || (b.stars < 5 && crate::results::band_stars(i64::from(above)) == b.stars && b.max_exclusive)
+        })
+        .map(|b| {
+            format!(
+                "star band {}★ ({} to {}{}) is not the band results apply",
+                b.stars,
+                b.min,
+                if b.max_exclusive { "under " } else { "" },
+                b.max
+            )
+        })
+        .collect()
+}
+
 /// Turns a source sheet into a criteria set: applies the recorded
 /// corrections, then checks every rule. Returns every problem at once.
 pub fn check(sheet: SourceSheet) -> Result<Checked, Vec<String>> {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    let Some((decision, caps, from, until)) = decision_of(&sheet.decision) else {
+    let Some(rules) = decision_of(&sheet.decision) else {
         return Err(vec![format!(
-            "decision `{}` is neither 1048/QĐ-TTg nor 148/QĐ-TTg",
+            "decision `{}` is none of 1048/QĐ-TTg, 148/QĐ-TTg and 26/2026/QĐ-TTg",
             sheet.decision
         )]);
     };
-    let subgroup_name = sheet.subgroup.split(" (").next().unwrap_or(&sheet.subgroup).trim();
-    let Some((group_code, subgroup_code, _)) = SUBGROUPS.iter().find(|(_, _, name)| *name == subgroup_name) else {
-        return Err(vec![format!(
-            "product set `{}` (group `{}`) is not in the taxonomy",
-            sheet.subgroup, sheet.group
-        )]);
-    };
+    let decision = rules.decision;
+    let (group_code, subgroup_code) = product_set(&sheet, decision).map_err(|p| vec![p])?;
+    let markers = decision != Decision::Decision10482019;
+    problems.extend(band_problems(&sheet.star_bands));
     let mut parts = Vec::new();
     let codes: Vec<&str> = sheet.parts.iter().map(|p| p.code.as_str()).collect();
     if codes != ["A", "B", "C"] {
         problems.push(format!("parts must be A, B and C in that order; found {codes:?}"));
     }
-    for (part, cap) in sheet.parts.into_iter().zip(caps) {
+    for (part, cap) in sheet.parts.into_iter().zip(rules.caps) {
         let max = match part.max_points {
             Some(max) if max == cap => max,
             Some(max) => {
@@ -304,8 +181,8 @@ pub fn check(sheet: SourceSheet) -> Result<Checked, Vec<String>> {
             let mut criteria = Vec::new();
             for c in section.criteria {
                 let mut c_max = c.max_points.unwrap_or(0);
-                let fix = CORRECTIONS.iter().find(|f| {
-                    f.subgroup == *subgroup_code && f.criterion == c.code && decision == Decision::Decision10482019
+                let fix = sheets_1048::CORRECTIONS.iter().find(|f| {
+                    f.subgroup == subgroup_code && f.criterion == c.code && decision == Decision::Decision10482019
                 });
                 // Only the printed value is corrected: a source fixed upstream passes untouched.
                 if let Some(fix) = fix.filter(|f| c_max == f.printed) {
@@ -356,20 +233,17 @@ pub fn check(sheet: SourceSheet) -> Result<Checked, Vec<String>> {
                             c.code, o.text_vi
                         ));
                     }
-                    if o.star_marker.is_some_and(|s| !(3..=5).contains(&s)) {
-                        problems.push(format!(
-                            "criterion {}: star marker {:?} is not 3, 4 or 5",
-                            c.code, o.star_marker
-                        ));
-                    }
                 }
+                problems.extend(marker_problems(&c, markers, &sheet.decision));
+                // 148 and 26/2026 mark their mandatory criteria with the markers.
+                let marked = c.star_marker.is_some() || c.options.iter().any(|o| o.star_marker.is_some());
                 total += c_max;
                 criteria.push(Criterion {
                     code: c.code,
                     title_vi: c.title_vi,
                     max_points: c_max,
                     scoring: scoring as i32,
-                    mandatory: c.mandatory,
+                    mandatory: c.mandatory || marked,
                     options: c
                         .options
                         .into_iter()
@@ -381,6 +255,7 @@ pub fn check(sheet: SourceSheet) -> Result<Checked, Vec<String>> {
                         .collect(),
                     notes_vi: c.notes_vi,
                     knockout_vi: c.knockout_vi,
+                    star_marker: c.star_marker.unwrap_or(0),
                 });
             }
             sections.push(CriteriaSection {
@@ -430,11 +305,12 @@ pub fn check(sheet: SourceSheet) -> Result<Checked, Vec<String>> {
                     min_points: b.min,
                     max_points: b.max,
                     text_vi: b.text_vi,
+                    max_exclusive: b.max_exclusive,
                 })
                 .collect(),
             corrections: notes,
-            in_force_from: Some(from),
-            in_force_until: until,
+            in_force_from: Some(rules.from),
+            in_force_until: rules.until,
             ..Default::default()
         },
     })
@@ -448,10 +324,11 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    const OK: &str = r#"{"decision": "148/QĐ-TTg", "group": "Thực phẩm", "subgroup": "Gia vị / Gia vị khác",
+    const OK: &str = r#"{"decision": "148/QĐ-TTg", "sheet_no": 10, "group": "Thực phẩm", "subgroup": "Gia vị / Gia vị khác",
+        "taxonomy": {"relation": "same"}, "corrections": [],
         "parts": [
           {"code": "A", "max_points": 40, "sections": [{"code": "1", "criteria": [
-             {"code": "1a", "max_points": 40, "scoring": "single_choice", "options": [{"text_vi": "x", "points": 40}]}]}]},
+             {"code": "1a", "max_points": 40, "scoring": "single_choice", "options": [{"text_vi": "x", "points": 40, "synthesized": true}]}]}]},
           {"code": "B", "max_points": 25, "sections": [{"code": "2", "criteria": [
              {"code": "2a", "max_points": 25, "scoring": "additive", "options": [{"text_vi": "x", "points": 20}, {"text_vi": "y", "points": 5}]}]}]},
           {"code": "C", "max_points": 35, "sections": [{"code": "3", "criteria": [
@@ -461,40 +338,33 @@ mod tests {
     fn a_consistent_sheet_passes() {
         let checked = check(sheet(OK)).unwrap();
         assert_eq!(checked.set.subgroup_code, "gia-vi-khac");
-        assert_eq!(checked.set.parts[2].sections[0].criteria[0].options[0].star_marker, 4);
+        let marked = &checked.set.parts[2].sections[0].criteria[0];
+        assert_eq!(marked.options[0].star_marker, 4);
+        assert!(marked.mandatory, "a marked criterion is mandatory");
         assert!(checked.set.corrections.is_empty());
+        let in_2026 = check(sheet(&OK.replace("148/QĐ-TTg", "26/2026/QĐ-TTg"))).unwrap();
+        assert_eq!(in_2026.set.decision, Decision::Decision262026 as i32);
     }
 
     #[test]
     fn every_problem_is_explained() {
         let bad = OK
-            .replace(r#""points": 40}"#, r#""points": 41}"#)
+            .replace(r#""points": 40,"#, r#""points": 41,"#)
             .replace(r#""max_points": 25, "sections""#, r#""max_points": 30, "sections""#)
             .replace(r#""points": 5}"#, r#""points": 6}"#)
             .replace(r#""star_marker": 4"#, r#""star_marker": 2"#);
         let problems = check(sheet(&bad)).unwrap_err();
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("criterion 1a: an option is worth 41, above the criterion's maximum 40")),
-            "{problems:#?}"
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("part B has a cap of 30; 148/QĐ-TTg sets 25")),
-            "{problems:#?}"
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("criterion 2a: its options add up to 26")),
-            "{problems:#?}"
-        );
-        assert!(
-            problems.iter().any(|p| p.contains("star marker Some(2)")),
-            "{problems:#?}"
-        );
+        for expected in [
+            "criterion 1a: an option is worth 41, above the criterion's maximum 40",
+            "part B has a cap of 30; 148/QĐ-TTg sets 25",
+            "criterion 2a: its options add up to 26",
+            "star marker Some(2)",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected}: {problems:#?}"
+            );
+        }
         let over = OK.replace(r#""code": "1a", "max_points": 40"#, r#""code": "1a", "max_points": 45"#);
         let problems = check(sheet(&over)).unwrap_err();
         assert!(
@@ -503,9 +373,89 @@ mod tests {
                 .any(|p| p.contains("part A: its criteria add up to 45, above the part's cap 40")),
             "{problems:#?}"
         );
-        let unknown = OK.replace("Gia vị / Gia vị khác", "Đồ chơi");
+        let unknown = OK.replace(r#""sheet_no": 10"#, r#""sheet_no": 27"#);
         assert!(check(sheet(&unknown)).unwrap_err()[0].contains("not in the taxonomy"));
+        let unnumbered = OK.replace(r#""sheet_no": 10,"#, "");
+        assert_eq!(
+            check(sheet(&unnumbered)).unwrap().set.subgroup_code,
+            "gia-vi-khac",
+            "named instead"
+        );
+        let unknown = unnumbered.replace("Gia vị / Gia vị khác", "Đồ chơi");
+        assert!(check(sheet(&unknown)).unwrap_err()[0].contains("sheet_no is missing and `Đồ chơi`"));
+        let unnamed = OK
+            .replace("148/QĐ-TTg", "1048/QĐ-TTg")
+            .replace("Gia vị / Gia vị khác", "Đồ chơi");
+        assert!(check(sheet(&unnamed)).unwrap_err()[0].contains("not in the taxonomy"));
         let decision = OK.replace("148/QĐ-TTg", "999/QĐ-TTg");
-        assert!(check(sheet(&decision)).unwrap_err()[0].contains("neither 1048"));
+        assert!(check(sheet(&decision)).unwrap_err()[0].contains("none of 1048"));
+        let misfiled = OK.replace("148/QĐ-TTg", "26/2026/QĐ-TTg").replace(
+            r#""sheet_no": 10,"#,
+            r#""sheet_no": 10, "classification_2026": {"annex1_path": "I.4.a"},"#,
+        );
+        assert!(
+            check(sheet(&misfiled)).unwrap_err()[0].contains("sheet 10 is row I.4.b of Phụ lục I"),
+            "the row printed in the file must be the number's"
+        );
+    }
+
+    #[test]
+    fn markers_must_make_sense() {
+        let in_1048 = OK
+            .replace("148/QĐ-TTg", "1048/QĐ-TTg")
+            .replace(r#""max_points": 40"#, r#""max_points": 35"#)
+            .replace(r#""points": 40,"#, r#""points": 35,"#)
+            .replace(r#""max_points": 35, "sections""#, r#""max_points": 40, "sections""#)
+            .replace(r#""code": "3a", "max_points": 35"#, r#""code": "3a", "max_points": 40"#);
+        let problems = check(sheet(&in_1048)).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("criterion 3a: a star marker on a 1048/QĐ-TTg sheet")),
+            "{problems:#?}"
+        );
+        let options = |list: &str| {
+            OK.replace(
+                r#"[{"text_vi": "x", "points": 35, "star_marker": 4}]"#,
+                &format!("[{list}]"),
+            )
+        };
+        let inverted = options(
+            r#"{"text_vi": "a", "points": 20, "star_marker": 5}, {"text_vi": "b", "points": 35, "star_marker": 4}"#,
+        );
+        assert!(
+            check(sheet(&inverted)).unwrap_err()[0]
+                .contains("criterion 3a: its 5★ option is worth 20, less than its 4★ option (35)")
+        );
+        let twice = options(
+            r#"{"text_vi": "a", "points": 20, "star_marker": 4}, {"text_vi": "b", "points": 35, "star_marker": 4}"#,
+        );
+        assert!(check(sheet(&twice)).is_ok(), "the stricter of two 4★ options applies");
+        let on_nothing = OK.replace(
+            r#""code": "3a", "max_points": 35, "scoring": "single_choice", "options": [{"text_vi": "x", "points": 35, "star_marker": 4}]"#,
+            r#""code": "3a", "max_points": 35, "star_marker": 3, "scoring": "single_choice", "options": [{"text_vi": "x", "points": 0}, {"text_vi": "y", "points": 0}]"#,
+        );
+        let problems = check(sheet(&on_nothing)).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("no option is worth points to reach")),
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn printed_bands_must_be_the_ones_applied() {
+        let banded = |bands: &str| OK.replace(r#""corrections": [],"#, &format!(r#""star_bands": [{bands}],"#));
+        let right = banded(
+            r#"{"stars": 4, "min": 70, "max": 90, "max_exclusive": true}, {"stars": 5, "min": 90, "max": 100},
+               {"stars": 1, "min": 0, "max": 29}"#,
+        );
+        let set = check(sheet(&right)).unwrap().set;
+        assert!(set.star_bands[0].max_exclusive);
+        let wrong = banded(r#"{"stars": 4, "min": 75, "max": 90, "max_exclusive": true}"#);
+        assert!(check(sheet(&wrong)).unwrap_err()[0].contains("star band 4★ (75 to under 90)"));
+        let inclusive = banded(r#"{"stars": 4, "min": 70, "max": 90}"#);
+        assert!(check(sheet(&inclusive)).unwrap_err()[0].contains("star band 4★ (70 to 90)"));
     }
 }

@@ -5,6 +5,7 @@
 
 use ocop_kit::audit;
 use ocop_kit::auth::{Principal, Role};
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::EvaluationRound;
 use sqlx::{PgConnection, PgPool};
@@ -12,18 +13,37 @@ use sqlx::{PgConnection, PgPool};
 use crate::rounds::{self, Row, check_version, parse_name, require_organiser, round_columns};
 
 /// DRAFT → OPEN, once the council has a chair and at least 3 seats.
-pub async fn open(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Result<EvaluationRound> {
-    step(db, who, name, etag, Step::Open).await
+pub async fn open(
+    db: &PgPool,
+    here: &Jurisdiction,
+    who: &Principal,
+    name: &str,
+    etag: &str,
+) -> Result<EvaluationRound> {
+    step(db, here, who, name, etag, Step::Open).await
 }
 
 /// OPEN → SCORING: entries close and the council scores. Needs an entry.
-pub async fn start_scoring(db: &PgPool, who: &Principal, name: &str, etag: &str) -> Result<EvaluationRound> {
-    step(db, who, name, etag, Step::StartScoring).await
+pub async fn start_scoring(
+    db: &PgPool,
+    here: &Jurisdiction,
+    who: &Principal,
+    name: &str,
+    etag: &str,
+) -> Result<EvaluationRound> {
+    step(db, here, who, name, etag, Step::StartScoring).await
 }
 
 /// DRAFT, OPEN or SCORING → CANCELLED, with the reason. A published round
 /// cannot be cancelled: certificates may already rest on its results.
-pub async fn cancel(db: &PgPool, who: &Principal, name: &str, etag: &str, reason: &str) -> Result<EvaluationRound> {
+pub async fn cancel(
+    db: &PgPool,
+    here: &Jurisdiction,
+    who: &Principal,
+    name: &str,
+    etag: &str,
+    reason: &str,
+) -> Result<EvaluationRound> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 1000 {
         return Err(Error::invalid(
@@ -31,7 +51,7 @@ pub async fn cancel(db: &PgPool, who: &Principal, name: &str, etag: &str, reason
             "required, up to 1,000 characters: why the round is cancelled (it is kept on the round)",
         ));
     }
-    step(db, who, name, etag, Step::Cancel(reason)).await
+    step(db, here, who, name, etag, Step::Cancel(reason)).await
 }
 
 enum Step<'a> {
@@ -102,12 +122,19 @@ impl Step<'_> {
     }
 }
 
-async fn step(db: &PgPool, who: &Principal, name: &str, etag: &str, step: Step<'_>) -> Result<EvaluationRound> {
+async fn step(
+    db: &PgPool,
+    here: &Jurisdiction,
+    who: &Principal,
+    name: &str,
+    etag: &str,
+    step: Step<'_>,
+) -> Result<EvaluationRound> {
     who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
     let id = parse_name("name", name)?;
     let mut tx = db.begin().await?;
     let current = rounds::lock(&mut tx, &id).await?;
-    require_organiser(who, &current.level, &current.province_code)?;
+    require_organiser(here, who, &current.level, &current.province_code)?;
     let before = check_version(name, etag, current.version)?;
     let (from, rule) = step.from();
     if !from.contains(&current.state.as_str()) {

@@ -1,5 +1,6 @@
-//! Criteria sets over gRPC, against a real PostgreSQL: all 28 shipped sheets
-//! load, are served and filtered, and a used set never changes.
+//! Criteria sets over gRPC, against a real PostgreSQL: all 79 shipped sheets
+//! (1048, 148 and 26/2026) load, are served and filtered, and a used set
+//! never changes.
 
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::evaluation::v1::*;
@@ -32,7 +33,7 @@ async fn the_shipped_sheets_are_served_and_filtered() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(all.criteria_sets.len(), 28);
+    assert_eq!(all.criteria_sets.len(), 79);
     let list = |filter: &str| ListCriteriaSetsRequest {
         filter: filter.into(),
         page_size: 500,
@@ -43,13 +44,50 @@ async fn the_shipped_sheets_are_served_and_filtered() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
+    assert_eq!(in_2024.criteria_sets.len(), 26, "the 26 sheets of 148");
+    assert!(
         in_2024
             .criteria_sets
             .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["criteriaSets/148-rau-cu-qua-hat-tuoi-v1"]
+            .all(|s| s.name.starts_with("criteriaSets/148-") && s.decision == Decision::Decision1482023 as i32)
+    );
+    let of_2026 = client
+        .list_criteria_sets(authorized(list("decision = 2026"), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(of_2026.criteria_sets.len(), 26);
+    assert!(of_2026.criteria_sets.iter().all(|s| s.complete));
+    // 148 stays in force for the dossiers of Điều 12.2 until 2026-07-20.
+    for (day, count) in [("2026-06-01", 52), ("2026-07-21", 26)] {
+        let sets = client
+            .list_criteria_sets(authorized(list(&format!("in_force_at = \"{day}\"")), &token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(sets.criteria_sets.len(), count, "{day}");
+    }
+    let flowers = client
+        .get_criteria_set(authorized(
+            GetCriteriaSetRequest {
+                name: "criteriaSets/2026-hoa-v1".into(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .criteria_set
+        .unwrap();
+    assert_eq!(
+        (flowers.group_code.as_str(), flowers.decision()),
+        ("sinh-vat-canh", Decision::Decision262026)
+    );
+    assert!(
+        flowers
+            .star_bands
+            .iter()
+            .any(|b| b.stars == 4 && b.max_points == 90 && b.max_exclusive)
     );
     let in_2020 = client
         .list_criteria_sets(authorized(

@@ -11,6 +11,25 @@ use ocop_testkit::authorized;
 use tonic::Code;
 use world::*;
 
+/// Moves `product` and its producer to Phường Ba Đình, Hà Nội (01), behind
+/// the registry's back (before anything read it, so nothing is cached).
+async fn move_to_hanoi(w: &World, product: &ocop_proto::registry::v1::Product) {
+    let db = sqlx::PgPool::connect(&w.env.config.database.url).await.unwrap();
+    let subject = product
+        .name
+        .split("/products/")
+        .next()
+        .unwrap()
+        .trim_start_matches("subjects/");
+    for sql in [
+        "UPDATE registry.subjects SET commune_code = '00004', province_code = '01' WHERE id = $1",
+        "UPDATE registry.products SET origin_commune_code = '00004', province_code = '01' WHERE subject_id = $1",
+    ] {
+        sqlx::query(sql).bind(subject).execute(&db).await.unwrap();
+    }
+    db.close().await;
+}
+
 #[tokio::test]
 async fn a_province_round_takes_entries_checked_with_the_registry() {
     let mut w = world().await;
@@ -24,10 +43,10 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
             &officer,
         )
         .await;
-    let hanoi_officer = w.env.token("province_officer", Some("01"), None);
-    let (_, hanoi) = w
-        .product("00004", "0101234567", "rau-cu-qua-hat-tuoi", &hanoi_officer)
-        .await;
+    // This deployment registers no product of Hà Nội (01): one left from
+    // before it owned exactly its province, moved there in the database.
+    let (_, hanoi) = w.product("14758", "0101234567", "rau-cu-qua-hat-tuoi", &officer).await;
+    move_to_hanoi(&w, &hanoi).await;
 
     let round = w
         .create_round(province_round(2026, 1, full_council()), &officer)
@@ -35,7 +54,7 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
         .unwrap();
     assert_eq!(
         (round.name.as_str(), round.state, round.criteria_decision.as_str()),
-        ("evaluationRounds/38-province-2026-1", RoundState::Draft as i32, "148")
+        ("evaluationRounds/38-province-2026-1", RoundState::Draft as i32, "2026")
     );
     let err = w.enter(&round.name, &vegetables.name).await.unwrap_err();
     assert_eq!(
@@ -59,7 +78,7 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
     assert_eq!(open.state, RoundState::Open as i32);
 
     let entry = w.enter(&round.name, &vegetables.name).await.unwrap();
-    assert_eq!(entry.criteria_set, "criteriaSets/148-rau-cu-qua-hat-tuoi-v1");
+    assert_eq!(entry.criteria_set, "criteriaSets/2026-rau-cu-qua-hat-tuoi-v1");
     assert_eq!(entry.province_code, "38");
     assert_eq!(entry.dossier.len(), 16);
     assert!(entry.dossier.iter().all(|d| d.status == DocumentStatus::Missing as i32));
@@ -125,17 +144,8 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
         (err.code(), reason(&err).as_str()),
         (Code::AlreadyExists, "ALREADY_ENTERED")
     );
-    let err = w.enter(&round.name, &honey.name).await.unwrap_err();
-    assert_eq!(
-        (err.code(), reason(&err).as_str()),
-        (Code::FailedPrecondition, "NO_CRITERIA_SET")
-    );
-    assert!(
-        err.message()
-            .contains("no 148 criteria set for product set `mat-ong-cac-san-pham-tu-mat-ong-mat-khac`"),
-        "{}",
-        err.message()
-    );
+    // Honey registered under 1048's set is scored on 26/2026's (tests/decision_2026.rs
+    // enters every earlier set and the refused ones).
     let err = w.enter(&round.name, &hanoi.name).await.unwrap_err();
     assert_eq!(
         (err.code(), reason(&err).as_str()),
@@ -439,10 +449,16 @@ async fn members_score_their_own_sheets_on_the_pinned_set() {
     let mut w = world().await;
     let officer = w.officer.clone();
     let (_, vegetables) = w.product("14758", "2801234567", "rau-cu-qua-hat-tuoi", &officer).await;
-    let round = w
-        .create_round(province_round(2026, 1, full_council()), &officer)
-        .await
-        .unwrap();
+    // Under Decision 1489 (from 2025-07-06), whose commune assesses 4 criteria.
+    let round = EvaluationRound {
+        decision_date: Some(Date {
+            year: 2025,
+            month: 9,
+            day: 1,
+        }),
+        ..province_round(2025, 1, full_council())
+    };
+    let round = w.create_round(round, &officer).await.unwrap();
     let err = w
         .evaluation
         .start_scoring(authorized(
@@ -812,8 +828,8 @@ async fn publishing_needs_a_quorum_and_gives_every_result_at_once() {
         .evaluation_round
         .unwrap();
 
-    w.assess(&e1.name, "14758").await.unwrap();
-    w.assess(&e2.name, "14797").await.unwrap();
+    w.commune_step(&round, &e1, "14758").await;
+    w.commune_step(&round, &e2, "14797").await;
     let reason_text = "1.1: nguyên liệu không rõ nguồn gốc";
     let knock = DisqualifyEntryRequest {
         name: e2.name.clone(),
@@ -1180,7 +1196,7 @@ async fn the_quorum_is_the_deployments_to_set() {
         .into_inner()
         .evaluation_round
         .unwrap();
-    w.assess(&entry.name, "14758").await.unwrap();
+    w.commune_step(&round, &entry, "14758").await;
     let set = w
         .evaluation
         .get_criteria_set(authorized(
@@ -1245,5 +1261,56 @@ async fn the_quorum_is_the_deployments_to_set() {
             .contains("2 of 3 sheets needed; not yet submitted by thu-ky"),
         "{}",
         err.message()
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_runs_rounds_of_its_own_province_only() {
+    // Thanh Hóa's deployment (38), whatever the token says.
+    let mut w = world().await;
+    let phu_tho = w.env.token("province_officer", Some("25"), None);
+    let officer = w.officer.clone();
+    let round = EvaluationRound {
+        province_code: "25".into(),
+        ..province_round(2026, 1, full_council())
+    };
+    for (token, who) in [(&phu_tho, "Phú Thọ's officer"), (&officer, "Thanh Hóa's officer")] {
+        let err = w.create_round(round.clone(), token).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT"),
+            "{who}: {}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("this deployment serves province 38"),
+            "{}",
+            err.message()
+        );
+    }
+    let db = sqlx::PgPool::connect(&w.env.config.database.url).await.unwrap();
+    let written: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM evaluation.rounds), (SELECT count(*) FROM evaluation.audit_events),
+                (SELECT count(*) FROM evaluation.outbox)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0, 0), "a refusal writes nothing");
+    // The deployment's own rounds, and the ministry's central ones, still open.
+    let own = w
+        .create_round(province_round(2026, 1, full_council()), &officer)
+        .await
+        .unwrap();
+    assert_eq!(own.name, "evaluationRounds/38-province-2026-1");
+    let national = w.env.token("national_officer", None, None);
+    let central = EvaluationRound {
+        level: RoundLevel::Central as i32,
+        province_code: String::new(),
+        ..province_round(2026, 1, full_council())
+    };
+    assert_eq!(
+        w.create_round(central, &national).await.unwrap().name,
+        "evaluationRounds/tw-central-2026-1"
     );
 }

@@ -62,7 +62,7 @@ pub async fn health(config: &Config) -> anyhow::Result<()> {
             Err(e) => format!("unreachable: {e}"),
         };
         all_serving &= status == "Serving";
-        println!("{name:<14} {url:<28} {status}");
+        crate::out::line(format_args!("{name:<14} {url:<28} {status}"))?;
     }
     if all_serving {
         Ok(())
@@ -116,10 +116,7 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
             .map(|r| format!("{:#?}", r.into_inner())),
     };
     match result {
-        Ok(text) => {
-            println!("{text}");
-            Ok(())
-        }
+        Ok(text) => crate::out::line(text),
         Err(status) => Err(anyhow::anyhow!("{:?}: {}", status.code(), status.message())),
     }
 }

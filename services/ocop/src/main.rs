@@ -1,7 +1,9 @@
 //! `ocop`: the command line of the OCOP platform.
 
 mod call;
+mod deploy;
 mod merger;
+mod out;
 mod province_file;
 mod suite;
 mod transfer;
@@ -37,7 +39,9 @@ enum Command {
     Seed,
     /// Create the local signing key and JWKS if they do not exist.
     Keys,
-    /// Print a signed bearer token that this deployment accepts.
+    /// Print a signed bearer token: by default one this deployment accepts;
+    /// with --audience, a service token for the deployment that is that audience
+    /// (a follower's federation token), signed with this deployment's key.
     Token {
         /// commune_officer, province_officer, council_member, national_officer or service.
         #[arg(long)]
@@ -51,6 +55,12 @@ enum Command {
         /// Who the token is for.
         #[arg(long, default_value = "local-user")]
         subject: String,
+        /// The `aud` claim; default `auth.audience` (this deployment's).
+        #[arg(long)]
+        audience: Option<String>,
+        /// Lifetime in seconds; default `auth.token_ttl_s`, at most `auth.max_token_lifetime_s`.
+        #[arg(long)]
+        ttl_s: Option<u64>,
     },
     /// Health of every service.
     Health,
@@ -82,6 +92,16 @@ enum Command {
     ImportProvince {
         /// The file to read.
         file: std::path::PathBuf,
+    },
+    /// Write the generated Kubernetes manifests under deploy/k8s (an overlay per
+    /// province of the registry's unit list, the national one, the base services).
+    DeployOverlays {
+        /// Only report the files that are out of date (exit 1 if any).
+        #[arg(long)]
+        check: bool,
+        /// The deploy/k8s directory.
+        #[arg(long, default_value = "deploy/k8s")]
+        root: std::path::PathBuf,
     },
     /// Export producers and products to CSV, in the import format.
     Export {
@@ -168,18 +188,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             province,
             commune,
             subject,
+            audience,
+            ttl_s,
         } => {
-            let signer = Signer::from_config(&config.auth)?;
+            let ttl_s = ttl_s.unwrap_or(config.auth.token_ttl_s);
+            let max = config.auth.max_token_lifetime_s;
+            anyhow::ensure!(
+                (1..=max).contains(&ttl_s),
+                "--ttl-s {ttl_s}: must be between 1 and auth.max_token_lifetime_s ({max}); a longer-lived token would be refused"
+            );
+            let mut signer = Signer::from_config(&config.auth)?;
+            if let Some(audience) = audience {
+                anyhow::ensure!(!audience.trim().is_empty(), "--audience must not be empty");
+                signer = signer.with_audience(&audience);
+            }
             let token = signer.issue(
                 &subject,
                 role.as_str(),
                 province.as_deref(),
                 commune.as_deref(),
-                config.auth.token_ttl_s as i64,
+                ttl_s as i64,
             )?;
-            println!("{token}");
-            Ok(())
+            out::line(token)
         }
+        Command::DeployOverlays { check, root } => deploy::run(&root, check),
         Command::Health => runtime.block_on(call::health(&config)),
         Command::Call { call } => runtime.block_on(call::run(&config, call)),
         Command::Import {

@@ -39,11 +39,15 @@ const TABLES: &[&str] = &[
     "evaluation.entries",
     "evaluation.score_sheets",
     "evaluation.results",
+    "evaluation.product_code_counters",
+    "evaluation.product_codes",
     "evaluation.audit_events",
     "certification.signing_keys",
     "certification.decision_counters",
     "certification.certificates",
     "certification.certificate_events",
+    "certification.re_ratings",
+    "certification.inspections",
     "certification.audit_events",
     "promotion.sales_points",
     "promotion.sales_point_products",
@@ -322,6 +326,9 @@ pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
             let conflict = if table == "certification.decision_counters" {
                 // Numbers already used in either deployment stay used.
                 "ON CONFLICT (authority, year) DO UPDATE SET last_number = GREATEST(decision_counters.last_number, EXCLUDED.last_number)"
+            } else if table == "evaluation.product_code_counters" {
+                // Likewise a commune's product numbers (26/2026 product codes).
+                "ON CONFLICT (commune_code, year) DO UPDATE SET last = GREATEST(product_code_counters.last, EXCLUDED.last)"
             } else {
                 "ON CONFLICT DO NOTHING"
             };

@@ -114,9 +114,17 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
         province: Some("38".into()),
         commune: None,
     };
-    let report = ocop_registry::transfer::import(&pool, &units, &seeder, DEMO_CSV, false, "")
-        .await
-        .map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
+    let report = ocop_registry::transfer::import(
+        &pool,
+        &units,
+        &ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),
+        &seeder,
+        DEMO_CSV,
+        false,
+        "",
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
     eprintln!(
         "registry: demo data: {} producers created ({} already there), {} products created",
         report.subjects_created, report.subjects_unchanged, report.products_created

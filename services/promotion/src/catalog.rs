@@ -15,7 +15,10 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 /// Applies one certification change: a certificate in force is listed (or
 /// refreshed); a superseded, revoked or expired one leaves the catalog.
 pub async fn apply_certification(tx: &mut PgConnection, change: &Change) -> Result<()> {
-    if !change.resource.starts_with("certificates/") {
+    // Certificates only: not their re-rating applications and inspections
+    // (`certificates/{code}/...`), which the same feed carries.
+    let certificate = change.resource.strip_prefix("certificates/");
+    if certificate.is_none_or(|code| code.contains('/')) {
         return Ok(());
     }
     let cert = Certificate::decode(change.payload.as_slice()).map_err(Error::internal)?;

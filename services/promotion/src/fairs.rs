@@ -5,12 +5,15 @@ use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::date::{self, to_timestamp, today_vn};
 use ocop_kit::error::Violations;
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::promotion::v1::{Booth, Fair, Listing};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 
+/// A province officer's province (the data's province is checked against it
+/// and the deployment's once known).
 fn require_officer(who: &Principal) -> Result<String> {
     who.require(&[Role::ProvinceOfficer])?;
     who.province
@@ -118,9 +121,11 @@ async fn fair_proto(db: &mut PgConnection, row: &FairRow) -> Result<Fair> {
     })
 }
 
-/// Registers a fair organised in the caller's province.
-pub async fn create_fair(db: &PgPool, who: &Principal, fair: &Fair) -> Result<Fair> {
-    let province = require_officer(who)?;
+/// Registers a fair organised in the caller's province, on its deployment
+/// (`fair.province_code`, when sent, must be that province).
+pub async fn create_fair(db: &PgPool, here: &Jurisdiction, who: &Principal, fair: &Fair) -> Result<Fair> {
+    require_officer(who)?;
+    let province = here.require_named(who, &fair.province_code, "the fair")?;
     let mut v = Violations::default();
     for (field, value, max) in [
         ("fair.display_name", fair.display_name.trim(), 200),
@@ -233,7 +238,14 @@ pub async fn list_fairs(db: &PgPool, page_size: i32, page_token: &str) -> Result
 }
 
 /// Adds a producer's booth; every product shown must be certified and the producer's.
-pub async fn add_booth(db: &PgPool, who: &Principal, name: &str, booth: &Booth, etag: &str) -> Result<Fair> {
+pub async fn add_booth(
+    db: &PgPool,
+    here: &Jurisdiction,
+    who: &Principal,
+    name: &str,
+    booth: &Booth,
+    etag: &str,
+) -> Result<Fair> {
     let province = require_officer(who)?;
     let id = fair_id("fair", name)?;
     let label = booth.label.trim();
@@ -257,15 +269,7 @@ pub async fn add_booth(db: &PgPool, who: &Principal, name: &str, booth: &Booth, 
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| Error::not_found(name))?;
-    if row.province_code != province {
-        return Err(Error::permission_denied(
-            "OUTSIDE_JURISDICTION",
-            format!(
-                "{name} is organised by province {}; your token is for {province}",
-                row.province_code
-            ),
-        ));
-    }
+    here.require_province(who, &row.province_code, name)?;
     let before = format!("v{}", row.version);
     if etag != before {
         return Err(Error::new(
@@ -364,7 +368,7 @@ impl ListingRow {
 const LISTING_COLUMNS: &str = "id, platform, url, code, product, product_name, province_code, create_time";
 
 /// Records an e-commerce listing of a certified product of the caller's province.
-pub async fn create_listing(db: &PgPool, who: &Principal, listing: &Listing) -> Result<Listing> {
+pub async fn create_listing(db: &PgPool, here: &Jurisdiction, who: &Principal, listing: &Listing) -> Result<Listing> {
     let province = require_officer(who)?;
     let mut v = Violations::default();
     let platform = listing.platform.trim();
@@ -390,12 +394,7 @@ pub async fn create_listing(db: &PgPool, who: &Principal, listing: &Listing) -> 
     let mut tx = db.begin().await?;
     let (code, product, product_name, _, _, product_province) =
         in_force(&mut tx, "listing.certificate", &listing.certificate).await?;
-    if product_province != province {
-        return Err(Error::permission_denied(
-            "OUTSIDE_JURISDICTION",
-            format!("certificates/{code} is a product of province {product_province}; your token is for {province}"),
-        ));
-    }
+    here.require_province(who, &product_province, &format!("the product of certificates/{code}"))?;
     let id = uuid::Uuid::now_v7().to_string();
     let row: Option<ListingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO listings (id, platform, url, code, product, product_name, province_code) VALUES ($1, $2, $3, $4, $5, $6, $7)

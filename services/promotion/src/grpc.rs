@@ -21,6 +21,9 @@ pub struct Promotion {
     pub registry: RegistryServiceClient<TracedChannel>,
     /// Public reads, reused for up to [`PUBLIC_KEEP`].
     pub cache: ocop_kit::cache::Cache,
+    /// The province whose sales points, fairs, listings and targets this
+    /// deployment writes.
+    pub here: ocop_kit::jurisdiction::Jurisdiction,
 }
 
 /// How long a public catalog page or statistics answer is served as is;
@@ -68,7 +71,16 @@ impl PromotionService for Promotion {
         let bearer = bearer_of(&request);
         let r = request.get_ref();
         let point = r.sales_point.clone().unwrap_or_default();
-        let sales_point = sales_points::create(&self.db, &self.registry, &who, &bearer, &point, &r.request_id).await?;
+        let sales_point = sales_points::create(
+            &self.db,
+            &self.registry,
+            &self.here,
+            &who,
+            &bearer,
+            &point,
+            &r.request_id,
+        )
+        .await?;
         Ok(Response::new(CreateSalesPointResponse {
             sales_point: Some(sales_point),
         }))
@@ -99,7 +111,8 @@ impl PromotionService for Promotion {
     ) -> Reply<AddSalesPointProductResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sales_point = sales_points::add_product(&self.db, &who, &r.sales_point, &r.certificate, &r.etag).await?;
+        let sales_point =
+            sales_points::add_product(&self.db, &self.here, &who, &r.sales_point, &r.certificate, &r.etag).await?;
         Ok(Response::new(AddSalesPointProductResponse {
             sales_point: Some(sales_point),
         }))
@@ -111,7 +124,8 @@ impl PromotionService for Promotion {
     ) -> Reply<RemoveSalesPointProductResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sales_point = sales_points::remove_product(&self.db, &who, &r.sales_point, &r.certificate, &r.etag).await?;
+        let sales_point =
+            sales_points::remove_product(&self.db, &self.here, &who, &r.sales_point, &r.certificate, &r.etag).await?;
         Ok(Response::new(RemoveSalesPointProductResponse {
             sales_point: Some(sales_point),
         }))
@@ -120,7 +134,7 @@ impl PromotionService for Promotion {
     async fn create_fair(&self, request: Request<CreateFairRequest>) -> Reply<CreateFairResponse> {
         let who = Principal::from_request(&request)?;
         let fair = request.get_ref().fair.clone().unwrap_or_default();
-        let fair = fairs::create_fair(&self.db, &who, &fair).await?;
+        let fair = fairs::create_fair(&self.db, &self.here, &who, &fair).await?;
         Ok(Response::new(CreateFairResponse { fair: Some(fair) }))
     }
 
@@ -141,14 +155,14 @@ impl PromotionService for Promotion {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
         let booth = r.booth.clone().unwrap_or_default();
-        let fair = fairs::add_booth(&self.db, &who, &r.fair, &booth, &r.etag).await?;
+        let fair = fairs::add_booth(&self.db, &self.here, &who, &r.fair, &booth, &r.etag).await?;
         Ok(Response::new(AddFairBoothResponse { fair: Some(fair) }))
     }
 
     async fn create_listing(&self, request: Request<CreateListingRequest>) -> Reply<CreateListingResponse> {
         let who = Principal::from_request(&request)?;
         let listing = request.get_ref().listing.clone().unwrap_or_default();
-        let listing = fairs::create_listing(&self.db, &who, &listing).await?;
+        let listing = fairs::create_listing(&self.db, &self.here, &who, &listing).await?;
         Ok(Response::new(CreateListingResponse { listing: Some(listing) }))
     }
 
@@ -161,7 +175,7 @@ impl PromotionService for Promotion {
     async fn set_target(&self, request: Request<SetTargetRequest>) -> Reply<SetTargetResponse> {
         let who = Principal::from_request(&request)?;
         let target = request.get_ref().target.clone().unwrap_or_default();
-        let target = statistics::set_target(&self.db, &who, &target).await?;
+        let target = statistics::set_target(&self.db, &self.here, &who, &target).await?;
         Ok(Response::new(SetTargetResponse { target: Some(target) }))
     }
 

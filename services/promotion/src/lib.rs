@@ -80,7 +80,8 @@ pub fn routes(context: &Context) -> Surface {
     // The followers sign their own `service` tokens with the deployment's key.
     let signer = std::fs::read_to_string(&config.auth.signing_key_path)
         .map_err(anyhow::Error::from)
-        .and_then(|pem| Signer::from_pem(&pem, &config.auth.issuer));
+        .and_then(|pem| Signer::from_pem(&pem, &config.auth.issuer))
+        .map(|signer| signer.with_audience(&config.auth.audience));
     let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
     match signer {
         Ok(signer) => {
@@ -124,6 +125,7 @@ pub fn routes(context: &Context) -> Surface {
                     .expect("services.registry.url is validated at start"),
             ),
             cache: context.cache.clone(),
+            here: ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),
         }))),
         http: Default::default(),
         tasks,

@@ -141,26 +141,34 @@ where
                 Ok(collected) => collected,
                 Err(status) => return Ok(status.into_http()),
             };
-            let trailers = collected.trailers().cloned().unwrap_or_default();
+            // None for a refusal: its status is in the headers, which must
+            // then end the stream (trailers-only). Empty trailers after them
+            // would be where clients look for the status, and find none.
+            let trailers = collected.trailers().cloned();
             let data = collected.to_bytes();
             // Only a complete success: an error travels in the headers
             // (trailers-only) or in the trailers.
-            let ok = trailers.get("grpc-status").is_some_and(|v| v == "0") && !head.headers.contains_key("grpc-status");
-            if ok {
-                keep(&pages, key, &head, &data, &trailers);
+            let ok = trailers
+                .as_ref()
+                .and_then(|t| t.get("grpc-status"))
+                .is_some_and(|v| v == "0")
+                && !head.headers.contains_key("grpc-status");
+            if let (true, Some(trailers)) = (ok, &trailers) {
+                keep(&pages, key, &head, &data, trailers);
             }
             Ok(Response::from_parts(
                 head,
                 Body::new(Sent {
                     data: Some(data),
-                    trailers: Some(trailers),
+                    trailers,
                 }),
             ))
         })
     }
 }
 
-/// A kept answer as a body: its bytes, then its trailers.
+/// A kept answer as a body: its bytes, then its trailers if it had any
+/// (with neither, it is over at once and the headers end the stream).
 struct Sent {
     data: Option<bytes::Bytes>,
     trailers: Option<HeaderMap>,

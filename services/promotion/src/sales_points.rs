@@ -10,6 +10,7 @@ use ocop_kit::date::{self, to_timestamp, today_vn};
 use ocop_kit::error::{Violations, check_etag};
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::promotion::v1::{CarriedProduct, LocationType, SalesPoint};
@@ -155,25 +156,17 @@ async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, id: &str, lock: bool) -> Resu
     row.ok_or_else(|| Error::not_found(format!("salesPoints/{id}")))
 }
 
-/// Province officers act on their province's sales points.
-fn require_province(who: &Principal, province: &str) -> Result<()> {
+/// Province officers act on their province's sales points, on its deployment.
+fn require_province(here: &Jurisdiction, who: &Principal, province: &str) -> Result<()> {
     who.require(&[Role::ProvinceOfficer])?;
-    if who.province.as_deref() != Some(province) {
-        return Err(Error::permission_denied(
-            "OUTSIDE_JURISDICTION",
-            format!(
-                "the sales point is in province {province}; your token is for {}",
-                who.province.as_deref().unwrap_or("no province")
-            ),
-        ));
-    }
-    Ok(())
+    here.require_province(who, province, "the sales point")
 }
 
 /// Registers a sales point in the caller's province.
 pub async fn create(
     db: &PgPool,
     registry: &RegistryServiceClient<TracedChannel>,
+    here: &Jurisdiction,
     who: &Principal,
     bearer: &Bearer,
     point: &SalesPoint,
@@ -246,7 +239,7 @@ pub async fn create(
             ),
         ));
     }
-    require_province(who, &unit.province_code)?;
+    require_province(here, who, &unit.province_code)?;
 
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = db.begin().await?;
@@ -369,11 +362,15 @@ pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -
 /// Adds a product by its certificate: 3 stars or more, in force (per the catalog).
 pub async fn add_product(
     db: &PgPool,
+    here: &Jurisdiction,
     who: &Principal,
     name: &str,
     certificate: &str,
     etag: &str,
 ) -> Result<SalesPoint> {
+    // Permission before existence: a role that may not write learns nothing
+    // of which sales points exist.
+    who.require(&[Role::ProvinceOfficer])?;
     let id = parse_name("sales_point", name)?;
     let code = certificate
         .strip_prefix("certificates/")
@@ -387,7 +384,7 @@ pub async fn add_product(
         .to_uppercase();
     let mut tx = db.begin().await?;
     let row = fetch(&mut *tx, &id, true).await?;
-    require_province(who, &row.province_code)?;
+    require_province(here, who, &row.province_code)?;
     let before = check_etag(name, etag, row.version)?;
     let listed: Option<(String, String, i32)> =
         sqlx::query_as("SELECT product, product_name, stars FROM catalog WHERE code = $1 AND valid_until >= $2")
@@ -434,11 +431,15 @@ pub async fn add_product(
 /// Removes a product (flagged or not).
 pub async fn remove_product(
     db: &PgPool,
+    here: &Jurisdiction,
     who: &Principal,
     name: &str,
     certificate: &str,
     etag: &str,
 ) -> Result<SalesPoint> {
+    // Permission before existence: a role that may not write learns nothing
+    // of which sales points exist.
+    who.require(&[Role::ProvinceOfficer])?;
     let id = parse_name("sales_point", name)?;
     let code = certificate
         .strip_prefix("certificates/")
@@ -446,7 +447,7 @@ pub async fn remove_product(
         .to_uppercase();
     let mut tx = db.begin().await?;
     let row = fetch(&mut *tx, &id, true).await?;
-    require_province(who, &row.province_code)?;
+    require_province(here, who, &row.province_code)?;
     let before = check_etag(name, etag, row.version)?;
     let removed = sqlx::query("DELETE FROM sales_point_products WHERE sales_point = $1 AND code = $2")
         .bind(&id)

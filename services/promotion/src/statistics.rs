@@ -4,8 +4,10 @@
 
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
+use ocop_kit::config::PROVINCE_CODES_2025;
 use ocop_kit::date::today_vn;
 use ocop_kit::error::Violations;
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::{Error, Result};
 use ocop_proto::feed::v1::Change as FeedChange;
 use ocop_proto::promotion::v1::{Count, FeedLag, Statistics, Target, TargetKind, TargetProgress};
@@ -72,13 +74,14 @@ fn kind_of(kind: &str) -> TargetKind {
     }
 }
 
-/// Sets (creates or replaces) a target of the caller's province.
-pub async fn set_target(db: &PgPool, who: &Principal, target: &Target) -> Result<Target> {
+/// Sets (creates or replaces) a target of the caller's province, on its
+/// deployment (`target.province_code`, when sent, must be that province).
+pub async fn set_target(db: &PgPool, here: &Jurisdiction, who: &Principal, target: &Target) -> Result<Target> {
     who.require(&[Role::ProvinceOfficer])?;
-    let province = who
-        .province
-        .clone()
-        .ok_or_else(|| Error::permission_denied("NO_PROVINCE", "your token names no province"))?;
+    if who.province.is_none() {
+        return Err(Error::permission_denied("NO_PROVINCE", "your token names no province"));
+    }
+    let province = here.require_named(who, &target.province_code, "the target")?;
     let mut v = Violations::default();
     if !(2019..=2100).contains(&target.year) {
         v.push("target.year", "a plan year from 2019 to 2100");
@@ -196,12 +199,22 @@ fn section(rows: &[(String, String, i64)], name: &str) -> Vec<Count> {
         .collect()
 }
 
-/// INVALID_ARGUMENT unless `province` is a 2-digit province code.
+/// INVALID_ARGUMENT unless `province` is one of the 34 province codes of
+/// 2025: a province that does not exist has no figures, not zero ones.
 pub fn check_province(province: &str) -> Result<()> {
     if province.len() != 2 || !province.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid(
             "province_code",
             format!("`{province}` is not a 2-digit 2025 province code"),
+        ));
+    }
+    if !PROVINCE_CODES_2025.contains(&province) {
+        return Err(Error::invalid(
+            "province_code",
+            format!(
+                "`{province}` is not one of the 34 province codes of 2025 ({})",
+                PROVINCE_CODES_2025.join(", ")
+            ),
         ));
     }
     Ok(())

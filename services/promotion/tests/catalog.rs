@@ -5,7 +5,9 @@
 #[path = "support/world.rs"]
 mod world;
 
-use ocop_proto::certification::v1::{IssueCertificateRequest, RevocationReason, RevokeCertificateRequest};
+use ocop_proto::certification::v1::{
+    IssueCertificateRequest, RevocationGround, RevocationReason, RevokeCertificateRequest,
+};
 use ocop_proto::promotion::v1::*;
 use ocop_proto::registry::v1::{Product, UpdateProductRequest};
 use ocop_testkit::authorized;
@@ -320,6 +322,9 @@ async fn a_certified_product_is_listed_until_its_certificate_is_revoked() {
                 reason: RevocationReason::ProducerRequest as i32,
                 text: "Chủ thể ngừng sản xuất".into(),
                 document: "Quyết định 45/QĐ-UBND".into(),
+                ground: RevocationGround::ProductionStopped as i32,
+                conclusion_document: "Xác nhận 3/XN-UBND của xã".into(),
+                conclusion_date: cert.issue_date,
             },
             &officer,
         ))

@@ -275,3 +275,122 @@ async fn fairs_and_listings_show_only_certified_products() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn a_fair_is_organised_by_this_deployments_province() {
+    // Thanh Hóa's deployment (38), whatever the token says.
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let phu_tho = w.env.token("province_officer", Some("25"), None);
+    let fair = Fair {
+        display_name: "Hội chợ OCOP 2026".into(),
+        start_date: date(2026, 12, 10),
+        end_date: date(2026, 12, 14),
+        place: "Quảng trường".into(),
+        organiser: "Sở Công Thương".into(),
+        ..Default::default()
+    };
+    let cases = [
+        // Named for Phú Thọ by Thanh Hóa's officer: refused, not replaced by 38.
+        (
+            Fair {
+                province_code: "25".into(),
+                ..fair.clone()
+            },
+            &officer,
+        ),
+        (fair.clone(), &phu_tho),
+        (
+            Fair {
+                province_code: "25".into(),
+                ..fair.clone()
+            },
+            &phu_tho,
+        ),
+    ];
+    for (f, token) in cases {
+        let err = w
+            .promotion
+            .create_fair(authorized(CreateFairRequest { fair: Some(f.clone()) }, token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT"),
+            "{f:?}: {}",
+            err.message()
+        );
+    }
+    let db = sqlx::PgPool::connect(&w.env.config.database.url).await.unwrap();
+    let written: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM promotion.fairs), (SELECT count(*) FROM promotion.audit_events),
+                (SELECT count(*) FROM promotion.outbox)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0, 0), "a refusal writes nothing");
+    // Its own province, named or not.
+    for f in [
+        fair.clone(),
+        Fair {
+            province_code: "38".into(),
+            ..fair
+        },
+    ] {
+        let created = w
+            .promotion
+            .create_fair(authorized(CreateFairRequest { fair: Some(f) }, &officer))
+            .await
+            .unwrap()
+            .into_inner()
+            .fair
+            .unwrap();
+        assert_eq!(created.province_code, "38");
+    }
+}
+
+#[tokio::test]
+async fn sales_points_are_this_deployments_province() {
+    // Thanh Hóa's deployment (38): a sales point in Phú Thọ (25) is not its own.
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let phu_tho = w.env.token("province_officer", Some("25"), None);
+    let point = SalesPoint {
+        display_name: "Điểm bán OCOP Đà Bắc".into(),
+        location_type: LocationType::CraftVillage as i32,
+        address: "Xã Đà Bắc".into(),
+        commune_code: "04831".into(),
+        operator: "HTX Đà Bắc".into(),
+        opening_date: date(2025, 10, 1),
+        ..Default::default()
+    };
+    for token in [&phu_tho, &officer] {
+        let err = w
+            .promotion
+            .create_sales_point(authorized(
+                CreateSalesPointRequest {
+                    sales_point: Some(point.clone()),
+                    request_id: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT"),
+            "{}",
+            err.message()
+        );
+    }
+    let db = sqlx::PgPool::connect(&w.env.config.database.url).await.unwrap();
+    let written: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM promotion.sales_points), (SELECT count(*) FROM promotion.audit_events),
+                (SELECT count(*) FROM promotion.outbox)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0, 0), "a refusal writes nothing");
+}

@@ -204,3 +204,126 @@ async fn statistics_count_what_is_in_force_and_measure_the_targets() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn targets_are_the_callers_province_on_its_deployment() {
+    // Thanh Hóa's deployment (38), whatever the token says.
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let phu_tho = w.env.token("province_officer", Some("25"), None);
+    let target = |province: &str| Target {
+        province_code: province.into(),
+        year: 2026,
+        id: "4-star-products".into(),
+        kind: TargetKind::CertifiedProducts as i32,
+        min_stars: 4,
+        max_stars: 4,
+        value: 10,
+        ..Default::default()
+    };
+    // Named for Phú Thọ by Thanh Hóa's officer (refused, not replaced by 38),
+    // and Phú Thọ's own officer, here.
+    for (t, token) in [
+        (target("25"), &officer),
+        (target(""), &phu_tho),
+        (target("25"), &phu_tho),
+    ] {
+        let err = w
+            .promotion
+            .set_target(authorized(
+                SetTargetRequest {
+                    target: Some(t.clone()),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (
+                err.code(),
+                tonic_types::StatusExt::get_details_error_info(&err).map(|i| i.reason)
+            ),
+            (Code::PermissionDenied, Some("OUTSIDE_DEPLOYMENT".to_string())),
+            "{t:?}: {}",
+            err.message()
+        );
+    }
+    let db = sqlx::PgPool::connect(&w.env.config.database.url).await.unwrap();
+    let written: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM promotion.targets), (SELECT count(*) FROM promotion.audit_events)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0), "a refusal writes nothing");
+    for t in [target(""), target("38")] {
+        let stored = w
+            .promotion
+            .set_target(authorized(SetTargetRequest { target: Some(t) }, &officer))
+            .await
+            .unwrap()
+            .into_inner()
+            .target
+            .unwrap();
+        assert_eq!(stored.name, "provinces/38/targets/2026-4-star-products");
+    }
+}
+
+#[tokio::test]
+async fn a_province_that_does_not_exist_has_no_statistics() {
+    let mut w = world().await;
+    // Rather than zeros: `99` has the form of a province code, but is none of the 34.
+    let err = w
+        .promotion
+        .get_statistics(GetStatisticsRequest {
+            province_code: "99".into(),
+            year: 2026,
+        })
+        .await
+        .unwrap_err();
+    let bad = tonic_types::StatusExt::get_details_bad_request(&err).expect("field violations");
+    assert_eq!(
+        (
+            err.code(),
+            tonic_types::StatusExt::get_details_error_info(&err).map(|i| i.reason),
+            bad.field_violations[0].field.as_str()
+        ),
+        (
+            Code::InvalidArgument,
+            Some("INVALID_FIELD".to_string()),
+            "province_code"
+        ),
+        "{}",
+        err.message()
+    );
+    let err = w
+        .promotion
+        .export_statistics(ExportStatisticsRequest {
+            province_code: "99".into(),
+            year: 2026,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = w
+        .promotion
+        .export_catalog(ExportCatalogRequest {
+            province_code: "99".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    // Another province that exists has its (empty) figures.
+    let other = w
+        .promotion
+        .get_statistics(GetStatisticsRequest {
+            province_code: "25".into(),
+            year: 2026,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .statistics
+        .unwrap();
+    assert!(other.targets.is_empty());
+}

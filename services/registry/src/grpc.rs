@@ -8,6 +8,7 @@ use ocop_proto::registry::v1::*;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
+use crate::dossiers::Dossiers;
 use crate::ideas::Ideas;
 use crate::plans::Plans;
 use crate::products::Products;
@@ -28,10 +29,16 @@ pub struct Registry {
     pub ideas: Ideas,
     /// Business plans and support records.
     pub plans: Plans,
+    /// Producers' dossiers for evaluation.
+    pub dossiers: Dossiers,
     /// The pool (audit log, import).
     pub db: PgPool,
     /// Whether this is the national deployment (search covers every province's products).
     pub national: bool,
+    /// The province this deployment writes (imports).
+    pub here: ocop_kit::jurisdiction::Jurisdiction,
+    /// Bounds the exports running at once, so they leave connections for other requests.
+    pub exports: crate::exports::ExportSlots,
 }
 
 fn caller<T>(request: &Request<T>) -> Result<Principal, Status> {
@@ -226,7 +233,16 @@ impl RegistryService for Registry {
     ) -> Reply<ImportSubjectsProductsResponse> {
         let who = caller(&request)?;
         let r = request.into_inner();
-        let report = transfer::import(&self.db, &self.units, &who, &r.csv, r.validate_only, &r.request_id).await?;
+        let report = transfer::import(
+            &self.db,
+            &self.units,
+            &self.here,
+            &who,
+            &r.csv,
+            r.validate_only,
+            &r.request_id,
+        )
+        .await?;
         Ok(Response::new(report))
     }
 
@@ -235,6 +251,7 @@ impl RegistryService for Registry {
         request: Request<ExportSubjectsProductsRequest>,
     ) -> Reply<ExportSubjectsProductsResponse> {
         let who = caller(&request)?;
+        let _slot = self.exports.enter().await?;
         let (csv, rows) = transfer::export(&self.db, &who, &request.get_ref().province_code).await?;
         Ok(Response::new(ExportSubjectsProductsResponse { csv, rows }))
     }
@@ -410,6 +427,49 @@ impl RegistryService for Registry {
         let (support_records, next_page_token) = self.plans.list_support(&r.parent, r.page_size, &r.page_token).await?;
         Ok(Response::new(ListSupportRecordsResponse {
             support_records,
+            next_page_token,
+        }))
+    }
+
+    async fn create_product_dossier(
+        &self,
+        request: Request<CreateProductDossierRequest>,
+    ) -> Reply<CreateProductDossierResponse> {
+        let who = caller(&request)?;
+        let r = request.get_ref();
+        let dossier = r.product_dossier.clone().unwrap_or_default();
+        let dossier = self
+            .dossiers
+            .create(&who, &r.parent, &dossier, &r.product_dossier_id, &r.request_id)
+            .await?;
+        Ok(Response::new(CreateProductDossierResponse {
+            product_dossier: Some(dossier),
+        }))
+    }
+
+    async fn get_product_dossier(
+        &self,
+        request: Request<GetProductDossierRequest>,
+    ) -> Reply<GetProductDossierResponse> {
+        caller(&request)?;
+        let dossier = self.dossiers.get(&request.get_ref().name).await?;
+        Ok(Response::new(GetProductDossierResponse {
+            product_dossier: Some(dossier),
+        }))
+    }
+
+    async fn list_product_dossiers(
+        &self,
+        request: Request<ListProductDossiersRequest>,
+    ) -> Reply<ListProductDossiersResponse> {
+        caller(&request)?;
+        let r = request.get_ref();
+        let (product_dossiers, next_page_token) = self
+            .dossiers
+            .list(&r.parent, r.page_size, &r.page_token, &r.filter)
+            .await?;
+        Ok(Response::new(ListProductDossiersResponse {
+            product_dossiers,
             next_page_token,
         }))
     }

@@ -16,6 +16,7 @@ use crate::ids::{self, check_etag, etag, parse_path, product_name};
 use crate::listing::{Order, push_product_parent, push_state};
 use crate::units::Units;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::{Jurisdiction, OUTSIDE_JURISDICTION};
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "ideas"];
 /// Filterable fields of `ListIdeaRegistrations`.
@@ -78,9 +79,17 @@ pub fn idea_name(subject: &str, product: &str, id: &str) -> String {
     format!("{}/ideas/{id}", product_name(subject, product))
 }
 
-/// The caller may act on ideas of `commune` in `province`: a commune officer
-/// of that commune or a province officer of that province.
-fn require_idea_jurisdiction(who: &Principal, province: &str, commune: &str, what: &str) -> Result<()> {
+/// The caller may act on ideas of `commune` in `province`: this deployment
+/// serves the province, and the caller is a commune officer of that commune
+/// or a province officer of that province.
+fn require_idea_jurisdiction(
+    here: &Jurisdiction,
+    who: &Principal,
+    province: &str,
+    commune: &str,
+    what: &str,
+) -> Result<()> {
+    here.require_serves(province)?;
     let allowed = match who.role {
         Role::CommuneOfficer => who.commune.as_deref() == Some(commune),
         Role::ProvinceOfficer => who.province.as_deref() == Some(province),
@@ -90,7 +99,7 @@ fn require_idea_jurisdiction(who: &Principal, province: &str, commune: &str, wha
         return Ok(());
     }
     Err(Error::permission_denied(
-        "OUTSIDE_JURISDICTION",
+        OUTSIDE_JURISDICTION,
         format!(
             "{what} is for the officers of commune {commune} or of province {province}; your token is for {}",
             who_place(who)
@@ -111,12 +120,13 @@ fn who_place(who: &Principal) -> String {
 pub struct Ideas {
     db: PgPool,
     units: Units,
+    here: Jurisdiction,
 }
 
 impl Ideas {
-    /// A store over the registry pool.
-    pub fn new(db: PgPool, units: Units) -> Ideas {
-        Ideas { db, units }
+    /// A store over the registry pool, writing `here`'s province only.
+    pub fn new(db: PgPool, units: Units, here: Jurisdiction) -> Ideas {
+        Ideas { db, units, here }
     }
 
     /// Registers an idea for the product `parent`.
@@ -177,7 +187,7 @@ impl Ideas {
             Err(e) => return Err(e),
         }
         v.check()?;
-        require_idea_jurisdiction(who, &province, &commune, "registering an idea")?;
+        require_idea_jurisdiction(&self.here, who, &province, &commune, "registering an idea")?;
 
         let name = idea_name(&ids[0], &ids[1], &id);
         let mut tx = self.db.begin().await?;
@@ -284,6 +294,7 @@ impl Ideas {
         let mut tx = self.db.begin().await?;
         let current = lock(&mut tx, &ids).await?;
         require_idea_jurisdiction(
+            &self.here,
             who,
             &current.province_code,
             &current.commune_code,

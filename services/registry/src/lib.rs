@@ -1,9 +1,11 @@
 //! The OCOP registry service: administrative units with the 2025 lineage,
 //! producers, products, the cycle's idea registrations, business plans and
-//! support records, search, CSV import/export and the audit log.
+//! support records, the producers' dossiers for evaluation, search, CSV import/export and the audit log.
 
 mod access;
 mod audit;
+pub mod dossiers;
+pub mod exports;
 pub mod grpc;
 pub mod ideas;
 mod ids;
@@ -18,6 +20,7 @@ pub mod transfer;
 pub mod units;
 
 use ocop_kit::config::{DeploymentRole, ServiceName};
+use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use tonic::service::Routes;
@@ -47,19 +50,24 @@ pub fn routes(context: &Context) -> Surface {
         |peer| national::Provinces(ocop_kit::mirror::Mirror::of(peer, national::mirrored)),
     );
     let national = context.config.deployment.role == DeploymentRole::National;
+    let here = Jurisdiction::of(&context.config.deployment);
     let units = units::Units::new(db.clone(), cache.clone());
-    let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone());
-    let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone());
-    let ideas = ideas::Ideas::new(db.clone(), units.clone());
-    let plans = plans::Plans::new(db.clone());
+    let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone(), here.clone());
+    let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone(), here.clone());
+    let ideas = ideas::Ideas::new(db.clone(), units.clone(), here.clone());
+    let plans = plans::Plans::new(db.clone(), here.clone());
+    let dossiers = dossiers::Dossiers::new(db.clone(), here.clone());
     let registry = grpc::Registry {
         units,
         subjects,
         products,
         ideas,
         plans,
+        dossiers,
         db,
         national,
+        here,
+        exports: exports::ExportSlots::for_pool(&context.config.database),
     };
     // Imports and exports carry whole files: allow up to 32 MiB (Hà Nội's ~3,500
     // rows are about 1 MiB).

@@ -15,12 +15,15 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use crate::search;
 
 /// What the national deployment keeps of a province's registry feed: its
-/// producers and products (`subjects/{s}`, `subjects/{s}/products/{p}`).
+/// producers, products and dossiers (`subjects/{s}`, `subjects/{s}/products/{p}`,
+/// `…/dossiers/{d}`).
 pub fn mirrored(change: &Change) -> Option<&'static str> {
     let mut parts = change.resource.split('/');
     match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("subjects"), Some(_), None, None, None) => Some("subject"),
         (Some("subjects"), Some(_), Some("products"), Some(_), None) => Some("product"),
+        // A CENTRAL round reads the dossier its nomination was rated on.
+        (Some("subjects"), Some(_), Some("products"), Some(_), Some("dossiers")) => Some("dossier"),
         _ => None,
     }
 }

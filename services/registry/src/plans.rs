@@ -18,6 +18,7 @@ use crate::ids::{self, check_etag, etag, parse_path, product_name};
 use crate::listing::{Order, push_product_parent, push_state};
 use crate::subjects::check_mask;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::Jurisdiction;
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "plans"];
 /// Fields `UpdateBusinessPlan` may change.
@@ -128,12 +129,13 @@ impl Row {
 #[derive(Clone)]
 pub struct Plans {
     db: PgPool,
+    here: Jurisdiction,
 }
 
 impl Plans {
-    /// A store over the registry pool.
-    pub fn new(db: PgPool) -> Plans {
-        Plans { db }
+    /// A store over the registry pool, writing `here`'s province only.
+    pub fn new(db: PgPool, here: Jurisdiction) -> Plans {
+        Plans { db, here }
     }
 
     /// Starts a DRAFT plan of the product `parent` from an accepted idea.
@@ -202,7 +204,7 @@ impl Plans {
         };
         row.apply(plan, None, &mut v);
         v.check()?;
-        require_province(who, &province, parent)?;
+        require_province(&self.here, who, &province, parent)?;
 
         let name = plan_name(&row.subject_id, &row.product_id, &row.id);
         let mut tx = self.db.begin().await?;
@@ -384,7 +386,7 @@ impl Plans {
         let name = plan_name(&ids[0], &ids[1], &ids[2]);
         let mut tx = self.db.begin().await?;
         let current = lock(&mut tx, ids).await?;
-        require_province(who, &current.province_code, &name)?;
+        require_province(&self.here, who, &current.province_code, &name)?;
         check_etag(
             if method == "UpdateBusinessPlan" {
                 "business_plan.etag"
@@ -491,7 +493,7 @@ impl Plans {
         let name = format!("{}/supportRecords/{id}", plan_name(&ids[0], &ids[1], &ids[2]));
         let mut tx = self.db.begin().await?;
         let plan = lock(&mut tx, &ids).await?;
-        require_province(who, &plan.province_code, parent)?;
+        require_province(&self.here, who, &plan.province_code, parent)?;
         if plan.state != "accepted" {
             return Err(Error::failed_precondition(
                 "PLAN_NOT_ACCEPTED",

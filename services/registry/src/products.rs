@@ -22,6 +22,7 @@ use crate::search;
 use crate::subjects::{Subjects, check_mask};
 use crate::units::Units;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::Jurisdiction;
 
 /// Filterable fields of `ListProducts`.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "group_code", "subgroup_code", "state"];
@@ -235,16 +236,18 @@ pub struct Products {
     cache: Cache,
     units: Units,
     subjects: Subjects,
+    here: Jurisdiction,
 }
 
 impl Products {
-    /// A store over the registry pool and cache.
-    pub fn new(db: PgPool, cache: Cache, units: Units, subjects: Subjects) -> Products {
+    /// A store over the registry pool and cache, writing `here`'s province only.
+    pub fn new(db: PgPool, cache: Cache, units: Units, subjects: Subjects, here: Jurisdiction) -> Products {
         Products {
             db,
             cache,
             units,
             subjects,
+            here,
         }
     }
 
@@ -276,9 +279,21 @@ impl Products {
         Ok(())
     }
 
-    async fn check_commune(&self, code: &str, v: &mut Violations) -> Result<()> {
+    /// The origin commune is in force and in `province`, the producer's: a
+    /// product of one province is not made in another's commune (its
+    /// evaluation, certificate and statistics are that province's).
+    async fn check_origin(&self, code: &str, province: &str, v: &mut Violations) -> Result<()> {
         match self.units.commune_in_force("product.origin_commune_code", code).await {
-            Ok(_) => Ok(()),
+            Ok(p) if p == province => Ok(()),
+            Ok(p) => {
+                v.push(
+                    "product.origin_commune_code",
+                    format!(
+                        "commune {code} is in province {p}; the producer is in province {province}, so name one of its communes"
+                    ),
+                );
+                Ok(())
+            }
             Err(e) if e.kind() == ErrorKind::InvalidArgument => {
                 v.push("product.origin_commune_code", e.violations()[0].description.clone());
                 Ok(())
@@ -312,7 +327,7 @@ impl Products {
             .await?
             .filter(|s| s.delete_time.is_none())
             .ok_or_else(|| Error::not_found(subject_name(&subject_id)))?;
-        require_province(who, &subject.province_code, &subject_name(&subject_id))?;
+        require_province(&self.here, who, &subject.province_code, &subject_name(&subject_id))?;
         if subject.state == "dissolved" {
             return Err(Error::failed_precondition(
                 "SUBJECT_DISSOLVED",
@@ -331,7 +346,8 @@ impl Products {
         let mut row = Row::blank(subject_id.clone(), id, subject.province_code.clone(), origin);
         row.apply(product, None, &mut v);
         self.check_taxonomy(&row.group_code, &row.subgroup_code, &mut v).await?;
-        self.check_commune(&row.origin_commune_code, &mut v).await?;
+        self.check_origin(&row.origin_commune_code, &row.province_code, &mut v)
+            .await?;
         v.check()?;
 
         let name = product_name(&subject_id, &row.id);
@@ -464,14 +480,15 @@ impl Products {
         let name = product_name(&subject, &id);
         let mut tx = self.db.begin().await?;
         let current = lock(&mut tx, &subject, &id).await?;
-        require_province(who, &current.province_code, &name)?;
+        require_province(&self.here, who, &current.province_code, &name)?;
         check_etag("product.etag", &product.etag, &name, current.version)?;
         let mut row = current.clone();
         let mut v = Violations::default();
         row.apply(product, Some(mask), &mut v);
         if mask.iter().any(|m| m == "origin_commune_code") {
             row.origin_commune_code = product.origin_commune_code.trim().to_owned();
-            self.check_commune(&row.origin_commune_code, &mut v).await?;
+            self.check_origin(&row.origin_commune_code, &row.province_code, &mut v)
+                .await?;
         }
         if mask.iter().any(|m| m == "group_code" || m == "subgroup_code") {
             self.check_taxonomy(&row.group_code, &row.subgroup_code, &mut v).await?;
@@ -524,7 +541,7 @@ impl Products {
         let name = product_name(&subject, &id);
         let mut tx = self.db.begin().await?;
         let current = lock(&mut tx, &subject, &id).await?;
-        require_province(who, &current.province_code, &name)?;
+        require_province(&self.here, who, &current.province_code, &name)?;
         check_etag("etag", given_etag, &name, current.version)?;
         let (ideas, plans): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM ideas WHERE subject_id = $1 AND product_id = $2),
@@ -576,7 +593,9 @@ impl Products {
         Ok((rows.iter().map(Row::to_proto).collect(), next))
     }
 
-    /// The taxonomy.
+    /// The taxonomy: the current sets of 26/2026 Phụ lục I and, marked
+    /// legacy, the earlier sets products still carry, each with the current
+    /// set it is scored on (`ocop_kit::taxonomy`).
     pub async fn groups(&self) -> Result<Vec<ProductGroup>> {
         let rows: Vec<(String, String, String, String)> =
             sqlx::query_as("SELECT group_code, group_name, subgroup_code, subgroup_name FROM product_groups ORDER BY group_code, subgroup_code")
@@ -584,11 +603,16 @@ impl Products {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(group_code, group_name, subgroup_code, subgroup_name)| ProductGroup {
-                group_code,
-                group_name,
-                subgroup_code,
-                subgroup_name,
+            .map(|(group_code, group_name, subgroup_code, subgroup_name)| {
+                let legacy = ocop_kit::taxonomy::legacy_of(&group_code, &subgroup_code);
+                ProductGroup {
+                    legacy: legacy.is_some(),
+                    scored_as: legacy.and_then(|l| l.scored_as).unwrap_or_default().to_owned(),
+                    group_code,
+                    group_name,
+                    subgroup_code,
+                    subgroup_name,
+                }
             })
             .collect())
     }

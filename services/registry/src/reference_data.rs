@@ -24,13 +24,19 @@ struct Units {
     valid_until: Vec<Option<time::Date>>,
 }
 
-/// Loads the units and lineage when the embedded data differs from what the
-/// database holds. Upserts, so rows that other tables reference stay put.
-pub async fn load(pool: PgPool) -> anyhow::Result<()> {
-    let fingerprint = format!(
+/// The fingerprint of the embedded files: every one of them, so that a
+/// changed taxonomy is loaded even when the units are not.
+fn fingerprint(units: &str, lineage: &str, groups: &str) -> String {
+    format!(
         "{:016x}",
-        fnv1a(UNITS_CSV.as_bytes()) ^ fnv1a(LINEAGE_CSV.as_bytes()).rotate_left(1)
-    );
+        fnv1a(units.as_bytes()) ^ fnv1a(lineage.as_bytes()).rotate_left(1) ^ fnv1a(groups.as_bytes()).rotate_left(2)
+    )
+}
+
+/// Loads the units, lineage and taxonomy when the embedded data differs from
+/// what the database holds. Upserts, so rows that other tables reference stay put.
+pub async fn load(pool: PgPool) -> anyhow::Result<()> {
+    let fingerprint = fingerprint(UNITS_CSV, LINEAGE_CSV, GROUPS_CSV);
     let mut tx = pool.begin().await?;
     // Replicas starting together: one loads, the others wait and then skip.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('registry.reference_data'))")
@@ -185,4 +191,69 @@ fn date(s: &str) -> anyhow::Result<Option<time::Date>> {
         s,
         time::macros::format_description!("[year]-[month]-[day]"),
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_taxonomy_alone_is_loaded_again() {
+        // A deployment that loaded the units before the 26/2026 taxonomy came
+        // must still load the new product sets at its next start.
+        let before = fingerprint(
+            UNITS_CSV,
+            LINEAGE_CSV,
+            "group_code,group_name,subgroup_code,subgroup_name\n",
+        );
+        assert_ne!(fingerprint(UNITS_CSV, LINEAGE_CSV, GROUPS_CSV), before);
+        assert_eq!(
+            fingerprint(UNITS_CSV, LINEAGE_CSV, GROUPS_CSV),
+            fingerprint(UNITS_CSV, LINEAGE_CSV, GROUPS_CSV)
+        );
+    }
+
+    #[test]
+    fn the_taxonomy_file_holds_every_current_and_legacy_set_of_the_kit_table() {
+        use ocop_kit::taxonomy::{self, GROUPS, LEGACY, SETS};
+        let mut rows = Vec::new();
+        for record in reader(GROUPS_CSV).records() {
+            let r = record.unwrap();
+            rows.push((r[0].to_owned(), r[1].to_owned(), r[2].to_owned(), r[3].to_owned()));
+        }
+        for set in &SETS {
+            let row = rows
+                .iter()
+                .find(|r| r.0 == set.group && r.2 == set.code)
+                .unwrap_or_else(|| panic!("{}/{} is not in product_groups.csv", set.group, set.code));
+            let group_name = GROUPS.iter().find(|g| g.0 == set.group).unwrap().1;
+            assert_eq!(row.1, group_name, "{}", set.code);
+            assert!(
+                row.3.ends_with(set.name_vi),
+                "{}: `{}` is not Phụ lục I's `{}`",
+                set.code,
+                row.3,
+                set.name_vi
+            );
+        }
+        for l in &LEGACY {
+            assert!(
+                rows.iter().any(|r| r.0 == l.group && r.2 == l.code),
+                "legacy {}/{} is not in product_groups.csv",
+                l.group,
+                l.code
+            );
+        }
+        // Every row is one or the other: no code is left without a mapping.
+        for r in &rows {
+            let current = SETS.iter().any(|s| s.group == r.0 && s.code == r.2);
+            assert!(
+                current || taxonomy::legacy_of(&r.0, &r.2).is_some(),
+                "{}/{} is neither a current nor a legacy set",
+                r.0,
+                r.2
+            );
+        }
+        assert_eq!(rows.len(), SETS.len() + LEGACY.len());
+    }
 }

@@ -18,6 +18,7 @@ use crate::listing::{Order, push_state};
 use crate::search;
 use crate::units::Units;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::Jurisdiction;
 
 /// Filterable fields of `ListSubjects`.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "kind", "state"];
@@ -80,6 +81,7 @@ pub struct Subjects {
     db: PgPool,
     cache: Cache,
     units: Units,
+    here: Jurisdiction,
 }
 
 fn kind_str(kind: SubjectKind) -> Option<&'static str> {
@@ -263,9 +265,9 @@ fn check_len(v: &mut Violations, field: &str, value: &str, min: usize, max: usiz
 }
 
 impl Subjects {
-    /// A store over the registry pool and cache.
-    pub fn new(db: PgPool, cache: Cache, units: Units) -> Subjects {
-        Subjects { db, cache, units }
+    /// A store over the registry pool and cache, writing `here`'s province only.
+    pub fn new(db: PgPool, cache: Cache, units: Units, here: Jurisdiction) -> Subjects {
+        Subjects { db, cache, units, here }
     }
 
     /// Registers a producer.
@@ -300,7 +302,7 @@ impl Subjects {
             Err(e) => return Err(e),
         }
         v.check()?;
-        require_province(who, &row.province_code, "the producer's commune")?;
+        require_province(&self.here, who, &row.province_code, "the producer's commune")?;
 
         let name = subject_name(&row.id);
         let mut tx = self.db.begin().await?;
@@ -460,7 +462,7 @@ impl Subjects {
         let name = subject_name(&id);
         let mut tx = self.db.begin().await?;
         let current = self.lock(&mut tx, &id).await?;
-        require_province(who, &current.province_code, &name)?;
+        require_province(&self.here, who, &current.province_code, &name)?;
         check_etag("subject.etag", &subject.etag, &name, current.version)?;
         let mut row = current.clone();
         let mut v = Violations::default();
@@ -481,7 +483,7 @@ impl Subjects {
         }
         v.check()?;
         if row.province_code != current.province_code {
-            require_province(who, &row.province_code, "the new commune")?;
+            require_province(&self.here, who, &row.province_code, "the new commune")?;
         }
         if row.registration_number != current.registration_number {
             self.ensure_unique(&mut tx, &row.registration_number, Some(&id)).await?;
@@ -550,7 +552,7 @@ impl Subjects {
         let name = subject_name(&id);
         let mut tx = self.db.begin().await?;
         let current = self.lock(&mut tx, &id).await?;
-        require_province(who, &current.province_code, &name)?;
+        require_province(&self.here, who, &current.province_code, &name)?;
         check_etag("etag", given_etag, &name, current.version)?;
         let products: Vec<String> =
             sqlx::query_scalar("SELECT id FROM products WHERE subject_id = $1 AND delete_time IS NULL ORDER BY id")

@@ -18,13 +18,15 @@ use ocop_proto::registry::v1::{
 use prost::Message;
 use sqlx::PgPool;
 
-use crate::access::{require_province, require_writer};
+use crate::access::{require_own_province, require_province, require_writer};
 use crate::audit::{self, Created};
 use crate::ids::{self, product_name, subject_name};
 use crate::products::{self, product_columns};
 use crate::subjects::{self, subject_columns};
 use crate::units::Units;
 use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::jurisdiction::{Jurisdiction, OUTSIDE_DEPLOYMENT, OUTSIDE_JURISDICTION};
+use ocop_proto::boundary::{Sanitize, Walk};
 
 /// The columns of the file, in order.
 pub const COLUMNS: &[&str] = &[
@@ -86,6 +88,17 @@ impl Problems {
                 self.add(line, column_of(&v.field), v.description.clone());
             }
         }
+    }
+}
+
+/// The checks a request passes where it is decoded (NFC, control and
+/// bidirectional characters, lengths), for a message built from a file's
+/// cells, which no codec decoded.
+fn check_cells<M: Sanitize>(message: &mut M, prefix: &str, v: &mut Violations) {
+    let mut walk = Walk::default();
+    message.sanitize(&mut walk);
+    for (field, why) in walk.violations() {
+        v.push(format!("{prefix}.{field}"), why.clone());
     }
 }
 
@@ -169,9 +182,12 @@ struct Plan {
 }
 
 /// Imports a CSV file (see the module documentation).
+///
+/// Every row must be a producer of `here`'s province, and of the caller's.
 pub async fn import(
     db: &PgPool,
     units: &Units,
+    here: &Jurisdiction,
     who: &Principal,
     csv: &[u8],
     validate_only: bool,
@@ -179,7 +195,7 @@ pub async fn import(
 ) -> Result<ImportSubjectsProductsResponse> {
     require_writer(who)?;
     let request_id = idempotency::parse("request_id", request_id)?;
-    let plan = plan(db, units, who, csv).await?;
+    let plan = plan(db, units, here, who, csv).await?;
     let mut report = ImportSubjectsProductsResponse {
         subjects_created: plan.new_subjects.len() as i32,
         subjects_unchanged: plan.unchanged_subjects as i32,
@@ -289,7 +305,7 @@ pub async fn import(
 }
 
 /// Reads and checks the whole file against the database; writes nothing.
-async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result<Plan> {
+async fn plan(db: &PgPool, units: &Units, here: &Jurisdiction, who: &Principal, csv: &[u8]) -> Result<Plan> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(csv);
     let headers: Vec<String> = reader
         .headers()
@@ -365,6 +381,9 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         v: Violations::default(),
         count: 0,
     };
+    // Rows of a province this deployment does not serve, and rows of its
+    // province that the caller's token is not for.
+    let mut elsewhere: Vec<(usize, String)> = Vec::new();
     let mut outside: Vec<usize> = Vec::new();
     let mut by_number: HashMap<String, (usize, subjects::Row)> = HashMap::new();
     let mut new_subjects: Vec<subjects::Row> = Vec::new();
@@ -400,6 +419,8 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             }) as i32,
             ..Default::default()
         };
+        let mut subject = subject;
+        check_cells(&mut subject, "subject", &mut v);
         let id = match ids::id_or_generate("subject_id", get("subject_id")) {
             Ok(id) => id,
             Err(e) => {
@@ -424,8 +445,12 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             },
         }
         problems.absorb(line, v);
-        if !row.province_code.is_empty() && require_province(who, &row.province_code, "").is_err() {
-            outside.push(line);
+        if !row.province_code.is_empty() {
+            if here.require_serves(&row.province_code).is_err() {
+                elsewhere.push((line, row.province_code.clone()));
+            } else if require_province(here, who, &row.province_code, "").is_err() {
+                outside.push(line);
+            }
         }
 
         let subject_id = match by_number.get(&row.registration_number) {
@@ -515,6 +540,8 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
             state: state as i32,
             ..Default::default()
         };
+        let mut product = product;
+        check_cells(&mut product, "product", &mut v);
         let product_id = ids::id_or_generate("product_id", get("product_id")).unwrap_or_else(|e| {
             v.push("product.product_id", e.violations()[0].description.clone());
             String::new()
@@ -524,11 +551,20 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         } else {
             get("origin_commune_code").to_owned()
         };
-        if !communes.contains_key(&origin) {
-            v.push(
+        match communes.get(&origin) {
+            None => v.push(
                 "product.origin_commune_code",
                 format!("`{origin}` is not a commune in force in the 2025 list"),
-            );
+            ),
+            // As CreateProduct: a product is made in its producer's province.
+            Some(p) if !row.province_code.is_empty() && *p != row.province_code => v.push(
+                "product.origin_commune_code",
+                format!(
+                    "commune {origin} is in province {p}; the producer is in province {}, so name one of its communes",
+                    row.province_code
+                ),
+            ),
+            Some(_) => {}
         }
         let mut prow = products::Row::blank(
             subject_id.clone(),
@@ -561,10 +597,24 @@ async fn plan(db: &PgPool, units: &Units, who: &Principal, csv: &[u8]) -> Result
         }
         new_products.push(prow);
     }
+    if let Some((_, province)) = elsewhere.first() {
+        let lines: Vec<String> = elsewhere.iter().take(20).map(|(line, _)| line.to_string()).collect();
+        let why = here.require_serves(province).err().map(|e| e.message().to_owned());
+        return Err(Error::permission_denied(
+            OUTSIDE_DEPLOYMENT,
+            format!(
+                "{} row(s) are producers of a province this deployment does not serve (lines {}): {}; import only this province's producers",
+                elsewhere.len(),
+                lines.join(", "),
+                why.unwrap_or_default()
+            ),
+        )
+        .with_metadata("province_code", province.clone()));
+    }
     if !outside.is_empty() {
         let lines: Vec<String> = outside.iter().take(20).map(usize::to_string).collect();
         return Err(Error::permission_denied(
-            "OUTSIDE_JURISDICTION",
+            OUTSIDE_JURISDICTION,
             format!(
                 "{} row(s) are producers outside your province {} (lines {}); import only your province's producers",
                 outside.len(),
@@ -620,7 +670,7 @@ pub async fn export(db: &PgPool, who: &Principal, province: &str) -> Result<(Vec
     let province = match (who.role, province) {
         (Role::ProvinceOfficer, "") => who.province.clone().unwrap_or_default(),
         (Role::ProvinceOfficer, p) => {
-            require_province(who, p, &format!("province {p}"))?;
+            require_own_province(who, p, &format!("province {p}"))?;
             p.to_owned()
         }
         (_, p) => p.to_owned(),

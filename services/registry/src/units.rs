@@ -280,21 +280,10 @@ impl Units {
             if until.is_none_or(|until| at <= until) {
                 return Ok((unit, path));
             }
-            let Some(next) = unit.successors.iter().find(|s| s.is_default).map(|s| s.unit.clone()) else {
-                let hint = if unit.level == UnitLevel::District as i32 {
-                    "; districts were abolished on 2025-07-01: resolve one of its communes instead"
-                } else {
-                    ""
-                };
-                return Err(Error::failed_precondition(
-                    "UNIT_HAS_NO_SUCCESSOR",
-                    format!(
-                        "{} ({}) ceased on {} and no successor is recorded{hint}",
-                        unit.name,
-                        unit.display_name,
-                        until.unwrap_or(at)
-                    ),
-                ));
+            let until = until.unwrap_or(at);
+            let next = match unit.successors.iter().find(|s| s.is_default) {
+                Some(successor) => successor.unit.clone(),
+                None => self.fallback_successor(&unit, until).await?,
             };
             let key = UnitKey::parse("successor", &next)?;
             unit = self
@@ -306,6 +295,51 @@ impl Units {
         Err(Error::internal(format!(
             "lineage of {code} is longer than {MAX_HOPS} hops"
         )))
+    }
+
+    /// Where a ceased unit without a successor leads: for a district (they
+    /// were abolished on 2025-07-01 without successors), its province, when
+    /// the district's communes all went to one province; otherwise a refusal.
+    async fn fallback_successor(&self, unit: &AdministrativeUnit, until: time::Date) -> Result<String> {
+        let ceased = format!("{} ({}) ceased on {until}", unit.name, unit.display_name);
+        let parent = match UnitKey::parse("parent", &unit.parent) {
+            Ok(parent) if unit.level == UnitLevel::District as i32 => parent,
+            _ => {
+                return Err(Error::failed_precondition(
+                    "UNIT_HAS_NO_SUCCESSOR",
+                    format!("{ceased} and no successor is recorded"),
+                ));
+            }
+        };
+        // The 2025 provinces that the district's communes, and its province, went to.
+        let provinces: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT t.province_code FROM unit_successors s
+             JOIN administrative_units t ON t.scheme = s.to_scheme AND t.code = s.to_code
+             WHERE s.from_scheme = $1 AND (s.from_code = $3 OR s.from_code IN
+                 (SELECT code FROM administrative_units WHERE scheme = $1 AND level = 'commune' AND parent_code = $2))
+             ORDER BY 1",
+        )
+        .bind(parent.scheme)
+        .bind(&unit.code)
+        .bind(&parent.code)
+        .fetch_all(&self.db)
+        .await?;
+        match provinces.as_slice() {
+            [_] => Ok(parent.name()),
+            [] => Err(Error::failed_precondition(
+                "UNIT_HAS_NO_SUCCESSOR",
+                format!(
+                    "{ceased} and no successor is recorded, for it or its communes; resolve one of its communes instead"
+                ),
+            )),
+            several => Err(Error::failed_precondition(
+                "UNIT_SUCCESSOR_AMBIGUOUS",
+                format!(
+                    "{ceased} without a successor, and its communes went to provinces {}: resolve one of its communes instead",
+                    several.join(", ")
+                ),
+            )),
+        }
     }
 
     /// Checks that `code` is a commune of the 2025 list in force today and

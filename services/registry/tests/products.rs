@@ -606,16 +606,144 @@ async fn the_taxonomy_lists_groups_and_sets() {
         .unwrap()
         .into_inner()
         .product_groups;
-    assert_eq!(groups.len(), 28);
+    // 26/2026 Phụ lục I's 26 sets, and the 17 earlier sets products still carry.
+    assert_eq!(groups.len(), 43);
+    let current: Vec<&ProductGroup> = groups.iter().filter(|g| !g.legacy).collect();
+    assert_eq!(current.len(), 26);
+    let mut group_codes: Vec<&str> = current.iter().map(|g| g.group_code.as_str()).collect();
+    group_codes.sort();
+    group_codes.dedup();
+    assert_eq!(
+        group_codes,
+        [
+            "dich-vu-du-lich",
+            "do-uong",
+            "duoc-lieu",
+            "sinh-vat-canh",
+            "thu-cong-my-nghe",
+            "thuc-pham"
+        ]
+    );
+    let find = |group: &str, set: &str| {
+        groups
+            .iter()
+            .find(|g| g.group_code == group && g.subgroup_code == set)
+            .unwrap_or_else(|| panic!("{group}/{set}"))
+    };
+    assert_eq!(
+        find("duoc-lieu", "tinh-dau-va-duoc-lieu-khac").group_name,
+        "Dược liệu và sản phẩm từ dược liệu"
+    );
+    for set in ["hoa", "cay-canh", "dong-vat-canh"] {
+        assert!(!find("sinh-vat-canh", set).legacy);
+    }
+    assert!(!find("do-uong", "ruou-trang").legacy, "an unchanged set keeps its code");
+    let honey = find("thuc-pham", "mat-ong-cac-san-pham-tu-mat-ong-mat-khac");
+    assert!(honey.legacy);
+    assert_eq!(honey.scored_as, "mat-ong-mat-khac-va-nong-san-thuc-pham-khac");
+    let textiles = find("vai-may-mac", "vai-may-mac");
+    assert_eq!((textiles.legacy, textiles.scored_as.as_str()), (true, "vai-may-mac"));
+    assert!(!find("thu-cong-my-nghe", "vai-may-mac").legacy);
+    let equipment = find("thao-duoc", "trang-thiet-bi-dung-cu-y-te");
+    assert_eq!((equipment.legacy, equipment.scored_as.as_str()), (true, ""), "removed");
     assert!(
         groups
             .iter()
-            .any(|g| g.group_code == "do-uong" && g.subgroup_code == "ruou-trang")
+            .filter(|g| g.legacy)
+            .all(|g| g.scored_as.is_empty() || current.iter().any(|c| c.subgroup_code == g.scored_as))
     );
+
+    // A new product takes a 26/2026 set; a legacy code stays valid.
+    let s = f
+        .create_subject(subject("HTX Hoa", "2801234567", HAM_RONG))
+        .await
+        .unwrap();
+    let orchid = Product {
+        group_code: "sinh-vat-canh".into(),
+        subgroup_code: "hoa".into(),
+        ..product("Lan rừng")
+    };
+    let orchid = f.create_product(&s.name, orchid).await.unwrap();
+    assert_eq!(
+        (orchid.group_code.as_str(), orchid.subgroup_code.as_str()),
+        ("sinh-vat-canh", "hoa")
+    );
+    let honey = f.create_product(&s.name, product("Mật ong")).await.unwrap();
+    assert_eq!(honey.subgroup_code, "mat-ong-cac-san-pham-tu-mat-ong-mat-khac");
     let err = f
         .client
         .list_product_groups(ListProductGroupsRequest {})
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_products_origin_is_in_its_producers_province() {
+    let mut f = fixture().await;
+    let s = f
+        .create_subject(subject("HTX Mật ong", "2801234567", HAM_RONG))
+        .await
+        .unwrap();
+    // Phú Thọ (25) and Hà Nội (01) communes, for a producer of Thanh Hóa (38).
+    for elsewhere in [DA_BAC, BA_DINH] {
+        let err = f
+            .create_product(
+                &s.name,
+                Product {
+                    origin_commune_code: elsewhere.into(),
+                    ..product("Mật ong")
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str(), fields(&err)),
+            (
+                Code::InvalidArgument,
+                "INVALID_FIELD",
+                vec!["product.origin_commune_code".to_string()]
+            ),
+            "{elsewhere}: {}",
+            err.message()
+        );
+        assert!(err.message().contains("province 38"), "{}", err.message());
+    }
+    let p = f
+        .create_product(
+            &s.name,
+            Product {
+                origin_commune_code: HAC_THANH.into(),
+                ..product("Mật ong")
+            },
+        )
+        .await
+        .expect("another commune of the producer's province");
+    let token = f.officer.clone();
+    let mut change = p.clone();
+    change.origin_commune_code = DA_BAC.into();
+    let err = f
+        .client
+        .update_product(authorized(
+            UpdateProductRequest {
+                product: Some(change),
+                update_mask: mask(&["origin_commune_code"]),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["product.origin_commune_code".to_string()])
+    );
+    let again = f
+        .client
+        .get_product(authorized(GetProductRequest { name: p.name.clone() }, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!(again, p, "nothing changed");
 }

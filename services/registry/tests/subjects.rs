@@ -687,3 +687,82 @@ async fn search_ignores_case_and_diacritics() {
         );
     }
 }
+
+/// Audit and outbox rows in the registry schema: a refusal writes neither.
+async fn writes(f: &Fixture) -> (i64, i64) {
+    let pool = sqlx::PgPool::connect(&f.env.config.database.url).await.unwrap();
+    let counted =
+        sqlx::query_as("SELECT (SELECT count(*) FROM registry.audit_events), (SELECT count(*) FROM registry.outbox)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    counted
+}
+
+#[tokio::test]
+async fn a_deployment_writes_only_its_own_province() {
+    // Thanh Hóa's deployment (38), whatever the token says.
+    let mut f = fixture().await;
+    let before = writes(&f).await;
+    let phu_tho = f.env.token("province_officer", Some("25"), None);
+    let officer = f.officer.clone();
+    for (token, who) in [(&phu_tho, "Phú Thọ's officer"), (&officer, "Thanh Hóa's officer")] {
+        let err = f
+            .client
+            .create_subject(authorized(
+                CreateSubjectRequest {
+                    subject: Some(subject("HTX Đà Bắc", "2501234567", DA_BAC)),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT"),
+            "{who}: {}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("this deployment serves province 38")
+                && err
+                    .message()
+                    .contains("province 25's data is written on its own deployment"),
+            "{}",
+            err.message()
+        );
+    }
+    // Nor may a producer of 38 be moved into 25 here.
+    let created = f.create_subject(subject("HTX", "2801234567", HAM_RONG)).await.unwrap();
+    let before_move = writes(&f).await;
+    let mut change = created.clone();
+    change.commune_code = DA_BAC.into();
+    let err = f
+        .client
+        .update_subject(authorized(
+            UpdateSubjectRequest {
+                subject: Some(change),
+                update_mask: mask(&["commune_code"]),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT")
+    );
+    assert_eq!(f.get_subject(&created.name).await.unwrap(), created, "nothing changed");
+    assert_eq!(writes(&f).await, before_move, "a refusal writes no audit or outbox row");
+    assert_ne!(before, before_move, "the producer of 38 was written");
+    let listed = f
+        .client
+        .list_subjects(authorized(ListSubjectsRequest::default(), &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .subjects;
+    assert_eq!(listed.len(), 1, "no producer of 25 was registered: {listed:?}");
+}

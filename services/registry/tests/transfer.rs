@@ -359,3 +359,81 @@ async fn the_audit_log_is_per_province_and_filtered() {
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
 }
+
+#[tokio::test]
+async fn an_import_writes_only_this_deployments_province() {
+    // Thanh Hóa's deployment (38): a file of Phú Thọ's (25) producers is
+    // refused, even from Phú Thọ's officer.
+    let mut f = fixture().await;
+    let phu_tho = f.env.token("province_officer", Some("25"), None);
+    let file = csv(&[
+        ",2501234567,cooperative,HTX Đà Bắc,Lan,true,false,,,,04831,,,Chè,thuc-pham,mat-ong-cac-san-pham-tu-mat-ong-mat-khac,,,,,",
+    ]);
+    for validate_only in [true, false] {
+        let err = import(&mut f, &phu_tho, file.clone(), validate_only).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::PermissionDenied, "OUTSIDE_DEPLOYMENT"),
+            "{}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("serves province 38") && err.message().contains("lines 2"),
+            "{}",
+            err.message()
+        );
+    }
+    // A producer of 38 whose product comes from a commune of 25.
+    let token = f.officer.clone();
+    let file = csv(&[
+        ",2801234567,cooperative,HTX A,Lan,true,false,,,,14758,,,Mật ong,thuc-pham,mat-ong-cac-san-pham-tu-mat-ong-mat-khac,,04831,,,",
+    ]);
+    let err = import(&mut f, &token, file, false).await.unwrap_err();
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["rows[2].origin_commune_code".to_string()]),
+        "{}",
+        err.message()
+    );
+    let pool = sqlx::PgPool::connect(&f.env.config.database.url).await.unwrap();
+    let written: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM registry.subjects), (SELECT count(*) FROM registry.audit_events),
+                (SELECT count(*) FROM registry.outbox)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0, 0), "a refused file writes nothing");
+}
+
+#[tokio::test]
+async fn imported_cells_pass_the_boundary_checks_decomposed_text_composed_and_nul_refused() {
+    use unicode_normalization::UnicodeNormalization;
+    let mut f = fixture().await;
+    let token = f.officer.clone();
+    let nfd: String = "HTX Mật ong Như Xuân".nfd().collect();
+    let bad = csv(&[&format!(
+        ",2801234567,cooperative,{nfd},Lê Thị Lan,true,false,,,,14758,,mat-ong,Mật ong,thuc-pham,mat-ong-cac-san-pham-tu-mat-ong-mat-khac,\"Ngon\0\",,,active,"
+    )]);
+    let status = import(&mut f, &token, bad, false).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(fields(&status), ["rows[2].description"], "{status:?}");
+    assert!(status.message().contains("U+0000"), "{}", status.message());
+
+    let good = csv(&[&format!(
+        ",2801234567,cooperative,{nfd},Lê Thị Lan,true,false,,,,14758,,,,,,,,,,"
+    )]);
+    import(&mut f, &token, good, false).await.unwrap();
+    let listed = f
+        .client
+        .list_subjects(authorized(ListSubjectsRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .subjects;
+    assert_eq!(
+        listed.iter().map(|s| s.legal_name.as_str()).collect::<Vec<_>>(),
+        ["HTX Mật ong Như Xuân"],
+        "stored composed (NFC)"
+    );
+}

@@ -3,6 +3,7 @@
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::*;
 use ocop_testkit::{TestApp, TestEnv, authorized};
+use sqlx::Connection;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -376,16 +377,60 @@ async fn resolve_unhappy_paths() {
         (err.code(), reason(&err).as_str()),
         (Code::FailedPrecondition, "UNIT_NOT_YET_IN_FORCE")
     );
-    // Districts were abolished without successors (Cẩm Thủy, 2004-390 in Thanh Hóa).
+    f.app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn resolve_takes_an_abolished_district_to_its_province() {
+    let mut f = fixture().await;
+    // Districts were abolished without successors (Cẩm Thủy, 2004-390 in
+    // Thanh Hóa), but their whole territory went to one province.
+    let r = resolve(&mut f, "390", CodeScheme::CodeScheme2004, None).await.unwrap();
+    let unit = r.administrative_unit.unwrap();
+    assert_eq!(
+        (unit.name.as_str(), unit.level()),
+        ("administrativeUnits/2025-38", UnitLevel::Province)
+    );
+    assert_eq!(
+        r.path,
+        vec![
+            "administrativeUnits/2004-390",
+            "administrativeUnits/2004-38",
+            "administrativeUnits/2025-38"
+        ]
+    );
+    // While it was in force, it is its own answer.
+    let r = resolve(&mut f, "390", CodeScheme::CodeScheme2004, Some((2024, 1, 1)))
+        .await
+        .unwrap();
+    assert_eq!(r.path, vec!["administrativeUnits/2004-390"]);
+    f.app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn resolve_refuses_a_district_whose_communes_went_to_several_provinces() {
+    let mut f = fixture().await;
+    // No such district exists in the shipped data: give Cẩm Thủy (Thanh Hóa) a
+    // commune that went to Hà Nội.
+    let mut db = sqlx::PgConnection::connect(&f.env.config.database.url).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO registry.administrative_units (scheme, code, level, name, parent_code, province_code, valid_until)
+             VALUES (2004, '99999', 'commune', 'Xã Thử', '390', '38', '2025-06-30');
+         INSERT INTO registry.unit_successors (from_scheme, from_code, to_scheme, to_code, is_default)
+             VALUES (2004, '99999', 2025, '00004', true);",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
     let err = resolve(&mut f, "390", CodeScheme::CodeScheme2004, None)
         .await
         .unwrap_err();
     assert_eq!(
         (err.code(), reason(&err).as_str()),
-        (Code::FailedPrecondition, "UNIT_HAS_NO_SUCCESSOR")
+        (Code::FailedPrecondition, "UNIT_SUCCESSOR_AMBIGUOUS")
     );
     assert!(
-        err.message().contains("resolve one of its communes"),
+        err.message().contains("01, 38") && err.message().contains("resolve one of its communes"),
         "{}",
         err.message()
     );

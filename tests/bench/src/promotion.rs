@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
-use ocop_proto::certification::v1::{GetCertificateRequest, RevocationReason, RevokeCertificateRequest};
+use ocop_proto::certification::v1::{
+    GetCertificateRequest, RevocationGround, RevocationReason, RevokeCertificateRequest,
+};
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::promotion::v1::{GetStatisticsRequest, ListCatalogRequest};
 use ocop_testkit::{TestEnv, authorized};
@@ -132,6 +134,9 @@ pub async fn revocation_latency(
                     reason: RevocationReason::Other as i32,
                     text: "bench".into(),
                     document: "bench".into(),
+                    ground: RevocationGround::OtherConclusion as i32,
+                    conclusion_document: "bench".into(),
+                    conclusion_date: cert.issue_date,
                 },
                 &officer,
             ))

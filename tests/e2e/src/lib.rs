@@ -39,6 +39,7 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
         ("OCOP_REDIS__URL".into(), c.redis.url.clone()),
         ("OCOP_REDIS__KEY_PREFIX".into(), c.redis.key_prefix.clone()),
         ("OCOP_AUTH__ISSUER".into(), c.auth.issuer.clone()),
+        ("OCOP_AUTH__AUDIENCE".into(), c.auth.audience.clone()),
         ("OCOP_AUTH__JWKS_PATH".into(), c.auth.jwks_path.display().to_string()),
         (
             "OCOP_AUTH__SIGNING_KEY_PATH".into(),

@@ -199,18 +199,18 @@ async fn a_product_through_a_provincial_round_to_four_stars_and_another_to_a_nom
             .signer
             .issue("can-bo-xa", "commune_officer", Some("38"), Some(commune), 600)
             .unwrap();
-        let assessment = CommuneAssessment {
-            local_origin: true,
-            local_labour: true,
-            local_idea: true,
-            local_identity: true,
-            report: "Biên bản".into(),
-            ..Default::default()
-        };
-        eval.record_commune_assessment(authorized(
-            RecordCommuneAssessmentRequest {
+        // A round of 2026-06-01 is under Decision 26/2026: its commune
+        // reports (Mẫu 03) before the batch's cut-off instead of assessing 4 criteria.
+        assert_eq!(entry.commune_step(), CommuneStep::Report);
+        let report = ocop_testkit::flows::commune_report(Date {
+            year: 2026,
+            month: 4,
+            day: 29,
+        });
+        eval.record_commune_report(authorized(
+            RecordCommuneReportRequest {
                 name: entry.name.clone(),
-                commune_assessment: Some(assessment),
+                commune_report: Some(report),
             },
             &clerk,
         ))

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use ocop_e2e::{Process, connect, eventually, free_addr, http_get};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::certification::v1::{
-    RevocationReason, RevokeCertificateRequest, Verification, VerificationStatus, VerifyCertificateRequest,
+    CertificateState, CreateInspectionRequest, GetCertificateRequest, Inspection, InspectionKind,
+    IssueCertificateRequest, ListInspectionsRequest, RevocationGround, RevokeCertificateRequest, Verification,
+    VerificationStatus, VerifyCertificateRequest,
 };
 use ocop_proto::evaluation::v1::ListNominationsRequest;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
@@ -445,6 +447,16 @@ async fn the_national_mirror_survives_a_province_outage_without_gaps_or_duplicat
 
 /// Waits until `code` verifies as VALID at `certification`.
 async fn valid(certification: &CertificationServiceClient<Channel>, code: &str, what: &str) -> Verification {
+    verified_as(certification, code, VerificationStatus::Valid, what).await
+}
+
+/// Waits until `code` verifies as `status` at `certification`.
+async fn verified_as(
+    certification: &CertificationServiceClient<Channel>,
+    code: &str,
+    status: VerificationStatus,
+    what: &str,
+) -> Verification {
     eventually(what, || {
         let (mut client, code) = (certification.clone(), code.to_owned());
         async move {
@@ -456,7 +468,7 @@ async fn valid(certification: &CertificationServiceClient<Channel>, code: &str, 
                 .into_inner()
                 .verification
                 .unwrap();
-            (v.status() == VerificationStatus::Valid).then_some(v)
+            (v.status() == status).then_some(v)
         }
     })
     .await
@@ -509,6 +521,26 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     assert!(result.nominated, "{result:?}");
     let four = flows::certify(&mut certification, &officer, &result.name, (2026, 6, 15)).await;
     assert_eq!(four.stars, 4);
+    // Thanh Hóa inspects it (Điều 9); the national deployment sees the inspection.
+    let inspection = certification
+        .create_inspection(authorized(
+            CreateInspectionRequest {
+                parent: four.name.clone(),
+                inspection: Some(Inspection {
+                    kind: InspectionKind::Periodic as i32,
+                    inspection_date: four.issue_date,
+                    inspector: "Văn phòng Điều phối NTM tỉnh Thanh Hóa".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .inspection
+        .unwrap();
 
     // Nationally: the nomination waits in the queue, and Thanh Hóa's certificate verifies.
     let ministry = national.officer();
@@ -601,6 +633,65 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     // Thanh Hóa verifies it and lists it in its own catalog.
     let seen = valid(&certification, &five.code, "Thanh Hóa verifies the national one").await;
     assert_eq!(seen.stars, 5);
+    // One certificate in force per product: the national one supersedes
+    // Thanh Hóa's 4 stars, there and nationally, and each names it.
+    for (client, whose) in [(&certification, "Thanh Hóa"), (&national_certification, "the ministry")] {
+        let old = verified_as(
+            client,
+            &four.code,
+            VerificationStatus::Superseded,
+            &format!("{whose} sees the 4 stars superseded"),
+        )
+        .await;
+        assert_eq!(old.superseded_by_code, five.code, "{whose}");
+    }
+    let old = certification
+        .get_certificate(authorized(
+            GetCertificateRequest {
+                name: four.name.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap();
+    assert_eq!(
+        (old.state(), old.superseded_by.as_str()),
+        (CertificateState::Superseded, five.name.as_str())
+    );
+    let page = http_get(thanh_hoa.certification.http_addr, &format!("/verify/{}", four.code)).await;
+    assert!(
+        page.contains("data-state=\"superseded\"") && page.contains(&format!("<a href=\"{0}\">{0}</a>", five.code)),
+        "{page}"
+    );
+    // While the ministry's 5 stars are in force, Thanh Hóa certifies the product no more.
+    let again = flows::evaluate(
+        &thanh_hoa.env,
+        &mut evaluation,
+        &officer,
+        &[&product],
+        RoundPlan::province_2026(2, 4),
+    )
+    .await;
+    let refused = certification
+        .issue_certificate(authorized(
+            IssueCertificateRequest {
+                result: again.results[0].name.clone(),
+                decision_date: Some(ocop_proto::common::v1::Date {
+                    year: 2026,
+                    month: 9,
+                    day: 20,
+                }),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains(&five.name), "{}", refused.message());
     let catalog = PromotionServiceClient::new(connect(&promotion).await);
     let listed = eventually("Thanh Hóa's catalog lists the 5 stars", || {
         let mut client = catalog.clone();
@@ -621,9 +712,12 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
     let revoke = |c: &ocop_proto::certification::v1::Certificate| RevokeCertificateRequest {
         name: c.name.clone(),
         etag: c.etag.clone(),
-        reason: RevocationReason::QualityOrFoodSafetyViolation as i32,
+        ground: RevocationGround::LawViolation as i32,
         text: "Vi phạm an toàn thực phẩm".into(),
         document: "Quyết định 77/QĐ-UBND".into(),
+        conclusion_document: "Kết luận 5/KL-CCATTP".into(),
+        conclusion_date: c.issue_date,
+        ..Default::default()
     };
     let refused = national_certification
         .revoke_certificate(authorized(revoke(&four), &ministry))
@@ -664,24 +758,43 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
         .unwrap()
         .into_inner();
     assert!(elsewhere.results.is_empty(), "{elsewhere:?}");
-    // And the national catalog has both certificates of the product.
+    // And the national catalog lists the product once: its 5 stars.
     let national_catalog = PromotionServiceClient::new(connect(&national.promotion).await);
-    eventually("the national catalog lists both", || {
+    eventually("the national catalog lists the 5 stars only", || {
         let mut client = national_catalog.clone();
-        let codes = [four.code.clone(), five.code.clone()];
+        let (four, five) = (four.code.clone(), five.code.clone());
         async move {
             let page = client
                 .list_catalog(ListCatalogRequest::default())
                 .await
                 .unwrap()
                 .into_inner();
-            codes
-                .iter()
-                .all(|c| page.entries.iter().any(|e| &e.code == c))
-                .then_some(())
+            let listed = |code: &str| page.entries.iter().any(|e| e.code == code);
+            (listed(&five) && !listed(&four)).then_some(())
         }
     })
     .await;
+    // The national deployment sees the province's inspection.
+    let seen = eventually("the national deployment sees Thanh Hóa's inspection", || {
+        let mut client = national_certification.clone();
+        let token = ministry.clone();
+        async move {
+            let page = client
+                .list_inspections(authorized(
+                    ListInspectionsRequest {
+                        parent: "certificates/-".into(),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            page.inspections.into_iter().next()
+        }
+    })
+    .await;
+    assert_eq!(seen, inspection);
     // Thanh Hóa's feed passes the 5 stars on; the national deployment, which
     // issued them, does not mirror them back from it.
     let province_db = PgPool::connect(&thanh_hoa.env.config.database.url).await.unwrap();
@@ -713,4 +826,21 @@ async fn a_nomination_becomes_a_national_five_star_certificate_in_its_province()
         .await
         .unwrap();
     assert_eq!(echoed, 0);
+
+    // The ministry revokes its 5 stars (Điều 8.2.b), and Thanh Hóa sees it.
+    let revoked = national_certification
+        .revoke_certificate(authorized(revoke(&five), &ministry))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap();
+    assert_eq!(revoked.revocation.unwrap().ground(), RevocationGround::LawViolation);
+    verified_as(
+        &certification,
+        &five.code,
+        VerificationStatus::Revoked,
+        "Thanh Hóa sees the 5 stars revoked",
+    )
+    .await;
 }

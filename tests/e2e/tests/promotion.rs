@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ocop_e2e::{Process, connect};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
-use ocop_proto::certification::v1::{RevocationReason, RevokeCertificateRequest};
+use ocop_proto::certification::v1::{RevocationGround, RevocationReason, RevokeCertificateRequest};
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
@@ -211,6 +211,9 @@ async fn a_certified_product_is_promoted_then_revoked_across_four_processes() {
                 reason: RevocationReason::QualityOrFoodSafetyViolation as i32,
                 text: "Vi phạm an toàn thực phẩm".into(),
                 document: "Quyết định 77/QĐ-UBND".into(),
+                ground: RevocationGround::LawViolation as i32,
+                conclusion_document: "Kết luận thanh tra 5/KL-TTr".into(),
+                conclusion_date: cert.issue_date,
             },
             &officer,
         ))

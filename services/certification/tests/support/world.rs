@@ -54,13 +54,18 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
+    world_built(edit, ocop_certification::routes).await
+}
+
+/// A world whose certification service is built by `routes` (one on a fixed day, say).
+pub async fn world_built(edit: impl FnOnce(&mut ocop_kit::config::Config), routes: ocop_kit::server::Build) -> World {
     let mut env = TestEnv::new().await;
     edit(&mut env.config);
     let registry = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     env.config.services.registry.url = format!("http://{}", registry.grpc_addr);
     let evaluation = env.spawn(ocop_evaluation::spec(), ocop_evaluation::routes).await;
     env.config.services.evaluation.url = format!("http://{}", evaluation.grpc_addr);
-    let certification = env.spawn(ocop_certification::spec(), ocop_certification::routes).await;
+    let certification = env.spawn(ocop_certification::spec(), routes).await;
     World {
         officer: env.token("province_officer", Some("38"), None),
         registry: RegistryServiceClient::new(registry.channel().await),
@@ -147,6 +152,79 @@ impl World {
             .map(|e| e.kind)
             .collect()
     }
+}
+
+/// What the certification schema holds, table by table: a refusal changes none of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub certificates: i64,
+    pub versions: i64,
+    pub history: i64,
+    pub audit: i64,
+    pub outbox: i64,
+    pub re_ratings: i64,
+    pub inspections: i64,
+    pub request_ids: i64,
+}
+
+impl World {
+    /// A pool on the test's database (every schema).
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.env.config.database.url).await.unwrap()
+    }
+
+    /// Counts of what the certification schema holds.
+    pub async fn written(&self) -> Written {
+        let db = self.db().await;
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM certification.certificates),
+                    (SELECT COALESCE(sum(version), 0)::bigint FROM certification.certificates),
+                    (SELECT count(*) FROM certification.certificate_events),
+                    (SELECT count(*) FROM certification.audit_events),
+                    (SELECT count(*) FROM certification.outbox),
+                    (SELECT COALESCE(sum(version), 0)::bigint FROM certification.re_ratings),
+                    (SELECT COALESCE(sum(version), 0)::bigint FROM certification.inspections),
+                    (SELECT count(*) FROM certification.request_ids)",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        db.close().await;
+        Written {
+            certificates: row.0,
+            versions: row.1,
+            history: row.2,
+            audit: row.3,
+            outbox: row.4,
+            re_ratings: row.5,
+            inspections: row.6,
+            request_ids: row.7,
+        }
+    }
+
+    /// The certification feed's rows, as (resource, change), in order.
+    pub async fn outbox(&self) -> Vec<(String, String)> {
+        let db = self.db().await;
+        let rows = sqlx::query_as("SELECT resource, change FROM certification.outbox ORDER BY sequence")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        db.close().await;
+        rows
+    }
+
+    /// Starts another certification service on this world's database and
+    /// services, built by `routes` (one on another day, say), and its client.
+    pub async fn another(&self, routes: ocop_kit::server::Build) -> (TestApp, CertificationServiceClient<Channel>) {
+        let app = self.env.spawn(ocop_certification::spec(), routes).await;
+        let client = CertificationServiceClient::new(app.channel().await);
+        (app, client)
+    }
+}
+
+/// The ErrorInfo metadata of a status.
+pub fn metadata(status: &tonic::Status) -> std::collections::HashMap<String, String> {
+    status.get_details_error_info().map(|i| i.metadata).unwrap_or_default()
 }
 
 /// An issue request for `result`, decided and issued on `decision`.

@@ -28,6 +28,7 @@ struct Seen {
     round: rounds::Row,
     pinned_set: Option<String>,
     assessed: bool,
+    commune_step: Option<String>,
     sheet_state: Option<String>,
     sheet_version: Option<i64>,
     saved: bool,
@@ -75,21 +76,19 @@ pub async fn save(
     let proto = after.to_proto();
 
     let mut sql = push_round(&round_id);
-    sql.push(
-        ", entry AS (SELECT criteria_set, commune_assessment IS NOT NULL AS assessed FROM entries WHERE round_id = ",
-    )
+    sql.push(format!(
+        ", entry AS (SELECT criteria_set, {} AS assessed, commune_step FROM entries WHERE round_id = ",
+        commune_done("entries")
+    ))
     .push_bind(round_id.clone())
     .push(" AND id = ")
     .push_bind(entry_id.clone())
     .push("), sheet AS (SELECT state, version FROM score_sheets s WHERE ");
     push_sheet_key(&mut sql, "s", &round_id, &entry_id, &member);
-    // The rules `explain` checks before the sheet's own, as one condition;
-    // the assessment rule is `needs_assessment`'s.
+    // The rules `explain` checks before the sheet's own, as one condition.
     sql.push("), allowed AS (SELECT 1 FROM round r, entry e WHERE ");
     push_scoring(&mut sql, "r", &member);
-    sql.push(" AND (e.assessed OR r.level <> 'province' OR r.decision_date < ")
-        .push_bind(rounds::DECISION_1489)
-        .push(")), changed AS (");
+    sql.push(" AND e.assessed), changed AS (");
     let sheet_body = body::body(&set_id, answers.to_vec(), points.total);
     match before {
         None => sql
@@ -147,7 +146,7 @@ pub async fn save(
     audit::push_record(&mut sql, who, change, "changed", decided);
     sql.push(
         " SELECT round.*, entry.criteria_set AS pinned_set, COALESCE(entry.assessed, false) AS assessed,
-             sheet.state AS sheet_state, sheet.version AS sheet_version, EXISTS (SELECT 1 FROM changed) AS saved
+             entry.commune_step, sheet.state AS sheet_state, sheet.version AS sheet_version, EXISTS (SELECT 1 FROM changed) AS saved
          FROM round LEFT JOIN entry ON true LEFT JOIN sheet ON true",
     );
     let seen: Option<Seen> = sql.build_query_as().fetch_optional(db).await?;
@@ -162,13 +161,14 @@ pub async fn save(
 /// refusals decided before the statement (no such entry, invalid answers).
 async fn read(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> Result<Seen> {
     let seen: Option<Seen> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {}, e.criteria_set AS pinned_set, e.commune_assessment IS NOT NULL AS assessed,
+        "SELECT {}, e.criteria_set AS pinned_set, COALESCE({}, false) AS assessed, e.commune_step,
              s.state AS sheet_state, s.version AS sheet_version, false AS saved
          FROM rounds r
          LEFT JOIN entries e ON e.round_id = r.id AND e.id = $2
          LEFT JOIN score_sheets s ON s.round_id = r.id AND s.entry_id = $2 AND s.member = $3
          WHERE r.id = $1",
-        rounds::qualified_columns("r")
+        rounds::qualified_columns("r"),
+        commune_done("e")
     )))
     .bind(round_id)
     .bind(entry_id)
@@ -178,10 +178,16 @@ async fn read(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> Resu
     seen.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}")))
 }
 
-/// Decision 1489/2025: from 2025-07-06 a provincial entry is scored only
-/// after its commune's assessment. (The save statement's `allowed` says the same.)
-fn needs_assessment(round: &rounds::Row) -> bool {
-    round.level == "province" && round.decision_date >= rounds::DECISION_1489
+/// Whether the entry (`alias`) has what its commune step asks before it is
+/// scored, as SQL: under 1489 (from 2025-07-06) the commune's assessment of
+/// its 4 criteria, under 26/2026 the commune's report (Mẫu 03). The step was
+/// decided when the entry was made (`admission.rs`).
+fn commune_done(alias: &str) -> String {
+    format!(
+        "({alias}.commune_step = 'none'
+          OR ({alias}.commune_step = 'four_criteria' AND {alias}.commune_assessment IS NOT NULL)
+          OR ({alias}.commune_step = 'report' AND {alias}.commune_report IS NOT NULL))"
+    )
 }
 
 /// Why a save wrote nothing, in the order a caller needs it: the council and
@@ -194,7 +200,15 @@ fn explain(seen: Seen, who: &Principal, entry: &str, etag: &str, invalid: Option
     if seen.pinned_set.is_none() {
         return Error::not_found(entry);
     }
-    if needs_assessment(&seen.round) && !seen.assessed {
+    if !seen.assessed {
+        if seen.commune_step.as_deref() == Some("report") {
+            return Error::failed_precondition(
+                "COMMUNE_REPORT_MISSING",
+                format!(
+                    "{entry} has no commune report yet; under Decision 26/2026 the commune reports on the dossier (Mẫu 03) and proposes it before the province scores"
+                ),
+            );
+        }
         return Error::failed_precondition(
             "COMMUNE_ASSESSMENT_MISSING",
             format!(

@@ -109,6 +109,42 @@ impl World {
             .map(|r| r.into_inner().entry.unwrap())
     }
 
+    /// The commune's report (Decision 26/2026, Mẫu 03) on an entry, issued on
+    /// `day`, by an officer of `commune`.
+    pub async fn report(&mut self, entry: &str, commune: &str, day: Date) -> Result<Entry, tonic::Status> {
+        let token = self
+            .env
+            .signer
+            .issue("can-bo-xa", "commune_officer", Some("38"), Some(commune), 600)
+            .unwrap();
+        self.evaluation
+            .record_commune_report(authorized(
+                RecordCommuneReportRequest {
+                    name: entry.into(),
+                    commune_report: Some(flows::commune_report(day)),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().entry.unwrap())
+    }
+
+    /// What `entry`'s commune does before it is scored: the 4 criteria under
+    /// 1489, the report under 26/2026 (dated the day before its batch's
+    /// cut-off, or its round's date for an additional batch).
+    pub async fn commune_step(&mut self, round: &EvaluationRound, entry: &Entry, commune: &str) -> Entry {
+        match entry.commune_step() {
+            CommuneStep::Report => {
+                let before = round.proposed_before.expect("a 26/2026 round has its cut-off");
+                let cut_off = ocop_kit::date::from_proto("", &before).unwrap();
+                let day = ocop_kit::date::to_proto(cut_off.previous_day().unwrap().min(ocop_kit::date::today_vn()));
+                self.report(&entry.name, commune, day).await.unwrap()
+            }
+            CommuneStep::FourCriteria => self.assess(&entry.name, commune).await.unwrap(),
+            _ => entry.clone(),
+        }
+    }
+
     pub async fn enter(&mut self, round: &str, product: &str) -> Result<Entry, tonic::Status> {
         let token = self.officer.clone();
         self.evaluation
@@ -135,14 +171,22 @@ pub fn seat(user: &str, role: CouncilRole) -> CouncilMember {
     }
 }
 
+/// A round of province 38 dated within its batch under Decision 26/2026 (batch
+/// 1 on 1/6, batch 2 on 2/11; an additional batch on 1/6, with its basis).
 pub fn province_round(year: i32, batch: i32, council: Vec<CouncilMember>) -> EvaluationRound {
+    let (month, day) = if batch == 2 { (11, 2) } else { (6, 1) };
     EvaluationRound {
         level: RoundLevel::Province as i32,
         year,
         batch,
         province_code: "38".into(),
-        decision_date: Some(Date { year, month: 6, day: 1 }),
+        decision_date: Some(Date { year, month, day }),
         council,
+        batch_basis: if batch >= 3 && year >= 2026 {
+            "Quyết định 45/QĐ-UBND; Kế hoạch 12/KH-UBND".into()
+        } else {
+            String::new()
+        },
         ..Default::default()
     }
 }
@@ -176,7 +220,7 @@ pub fn full_answers(set: &CriteriaSet) -> Vec<Answer> {
 
 impl World {
     /// A 2026 round of province 38 with `full_council()`, taken to SCORING
-    /// with one entry per product, each assessed by its commune.
+    /// with one entry per product, each through its commune's step.
     pub async fn scoring_round(&mut self, batch: i32, products: &[(&str, &str)]) -> (EvaluationRound, Vec<Entry>) {
         let officer = self.officer.clone();
         let round = self
@@ -200,7 +244,7 @@ impl World {
         let mut entries = Vec::new();
         for (commune, product) in products {
             let entry = self.enter(&round.name, product).await.unwrap();
-            entries.push(self.assess(&entry.name, commune).await.unwrap());
+            entries.push(self.commune_step(&round, &entry, commune).await);
         }
         let scoring = self
             .evaluation
