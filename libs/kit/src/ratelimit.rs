@@ -229,6 +229,9 @@ return {1, 0}
 /// Past this many tracked fallback buckets, full ones are forgotten.
 const TRACKED: usize = 100_000;
 
+/// A fallback bucket: tokens left, and when they were counted.
+type Bucket = (f64, Instant);
+
 /// See the module documentation.
 pub struct Limiter {
     cache: Cache,
@@ -236,7 +239,7 @@ pub struct Limiter {
     /// The script's SHA1 once Redis has loaded it.
     sha: Mutex<Option<String>>,
     /// Per-process buckets used while Redis does not answer.
-    local: Mutex<HashMap<(&'static str, IpAddr), (f64, Instant)>>,
+    local: Mutex<HashMap<(&'static str, IpAddr), Bucket>>,
     fallbacks: AtomicU64,
 }
 
