@@ -98,10 +98,13 @@ where
         let service = self.layer.service;
         let listed = self.layer.public_methods.contains(&path);
         let public = listed || ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p));
+        // Only the token-free methods are limited per client (and read the
+        // client's address): the rest are spared the header parsing.
         let peer = request
             .extensions()
             .get::<tonic::transport::server::TcpConnectInfo>()
-            .and_then(|info| info.remote_addr());
+            .and_then(|info| info.remote_addr())
+            .filter(|_| listed);
         let client = peer.map(|peer| match &self.layer.limit {
             Some((limiter, _)) => limiter.proxies().client(peer.ip(), request.headers()),
             None => peer.ip(),
@@ -110,7 +113,7 @@ where
             request.extensions_mut().insert(ClientAddr(client));
         }
         let limit = match (&self.layer.limit, client) {
-            (Some((limiter, rule)), Some(client)) if listed => Some((limiter.clone(), *rule, client)),
+            (Some((limiter, rule)), Some(client)) => Some((limiter.clone(), *rule, client)),
             _ => None,
         };
         if !public {

@@ -112,6 +112,14 @@ impl Walk {
         len
     }
 
+    /// Like `at`, for element `i` of a repeated field, without allocating.
+    fn at_index(&mut self, field: &str, i: usize) -> usize {
+        use std::fmt::Write;
+        let back = self.at(field);
+        let _ = write!(self.path, "[{i}]");
+        back
+    }
+
     fn violation(&mut self, description: String) {
         if self.violations.len() < MAX_VIOLATIONS {
             self.violations.push((self.path.clone(), description));
@@ -122,8 +130,7 @@ impl Walk {
 
     /// A string field.
     pub fn text(&mut self, value: &mut String, field: &str, rule: Text) {
-        // Printable ASCII within the limit is the common case, already NFC.
-        if value.len() <= rule.max_chars && value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if is_plain(value, rule) {
             return;
         }
         let back = self.at(field);
@@ -134,7 +141,12 @@ impl Walk {
     /// A repeated string field.
     pub fn texts(&mut self, values: &mut [String], field: &str, rule: Text) {
         for (i, value) in values.iter_mut().enumerate() {
-            self.text(value, &format!("{field}[{i}]"), rule);
+            if is_plain(value, rule) {
+                continue;
+            }
+            let back = self.at_index(field, i);
+            self.check_text(value, rule);
+            self.path.truncate(back);
         }
     }
 
@@ -156,7 +168,11 @@ impl Walk {
     /// A repeated enum field.
     pub fn enumerations(&mut self, values: &[i32], field: &str, name: &str, known: &[i32]) {
         for (i, value) in values.iter().enumerate() {
-            self.enumeration(value, &format!("{field}[{i}]"), name, known);
+            if !known.contains(value) {
+                let back = self.at_index(field, i);
+                self.violation(format!("{value} is not a {name} value (known: {known:?})"));
+                self.path.truncate(back);
+            }
         }
     }
 
@@ -172,7 +188,9 @@ impl Walk {
     /// A repeated message field.
     pub fn messages<M: Sanitize>(&mut self, values: &mut [M], field: &str) {
         for (i, value) in values.iter_mut().enumerate() {
-            self.message(Some(value), &format!("{field}[{i}]"));
+            let back = self.at_index(field, i);
+            value.sanitize(self);
+            self.path.truncate(back);
         }
     }
 
@@ -248,6 +266,11 @@ pub fn text(value: &mut String, rule: Text) -> Vec<String> {
         ));
     }
     problems
+}
+
+/// Printable ASCII within the limit: the common case, already NFC, nothing to check.
+fn is_plain(value: &str, rule: Text) -> bool {
+    value.len() <= rule.max_chars && value.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Unicode's Bidi_Control characters: embeddings, overrides, isolates and marks.
