@@ -647,6 +647,11 @@ fn refused_before_accepted(status: &Status) -> Option<&'static str> {
         Code::Cancelled if text.contains("Canceled") && text.contains("connection closed") => {
             Some("REFUSED: unsent, connection closed (CANCELLED)")
         }
+        // hyper's http2 `send_request` hands the request back, unsent, when
+        // the connection is already shutting down (client/conn/http2.rs).
+        Code::Cancelled if text.contains("Canceled") && text.contains("connection was not ready") => {
+            Some("REFUSED: unsent, connection not ready (CANCELLED)")
+        }
         // h2 gives a stream this error when it was opened after the server's
         // GOAWAY or above its last stream id: never processed (RFC 9113 §6.8).
         Code::Internal if text.contains("GoAway(") && text.contains("NO_ERROR, Remote") => {
