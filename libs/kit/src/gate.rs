@@ -176,33 +176,9 @@ fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Princi
 fn record(service: &'static str, method: &'static str, code: i32, started: Instant) {
     let code = tonic::Code::from_i32(code);
     let elapsed = started.elapsed();
-    metrics::counter!("ocop_grpc_requests_total", "service" => service, "method" => method, "code" => code_name(code))
+    metrics::counter!("ocop_grpc_requests_total", "service" => service, "method" => method, "code" => crate::reasons::code_name(code))
         .increment(1);
     metrics::histogram!("ocop_grpc_request_duration_seconds", "service" => service, "method" => method)
         .record(elapsed.as_secs_f64());
     tracing::info!(code = ?code, elapsed_us = elapsed.as_micros() as u64, "rpc finished");
-}
-
-/// The canonical name of a code, without allocating.
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }

@@ -23,6 +23,7 @@ pub mod metrics_http;
 pub mod mirror;
 pub mod paging;
 pub mod ratelimit;
+pub mod reasons;
 pub mod regime;
 pub mod server;
 pub mod taxonomy;

@@ -207,7 +207,7 @@ async fn record(
         Act::Proposal => {
             let Some(approval) = &seen.approval else {
                 return Err(Error::failed_precondition(
-                    "NOT_APPROVED",
+                    "NOMINATION_NOT_APPROVED",
                     format!(
                         "{name} needs the approval of the province's chairman before it is proposed \
                          (Decision 26/2026 Điều 7.3.e); see ApproveNomination"

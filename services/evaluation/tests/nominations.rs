@@ -153,7 +153,7 @@ async fn a_result_of_90_is_approved_then_proposed_and_only_then_rated_centrally(
         .unwrap_err();
     assert_eq!(
         (err.code(), reason(&err).as_str()),
-        (Code::FailedPrecondition, "NOT_APPROVED"),
+        (Code::FailedPrecondition, "NOMINATION_NOT_APPROVED"),
         "the chairman approves before the province proposes"
     );
     assert_eq!(w.written().await, written, "every refusal wrote nothing");

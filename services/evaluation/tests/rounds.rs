@@ -706,7 +706,7 @@ async fn members_score_their_own_sheets_on_the_pinned_set() {
         .unwrap_err();
     assert_eq!(
         (err.code(), reason(&err).as_str()),
-        (Code::PermissionDenied, "NOT_YOUR_SHEET")
+        (Code::PermissionDenied, "SHEET_NOT_YOURS")
     );
     let submitted = w
         .evaluation

@@ -46,7 +46,7 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
     let request_id = idempotency::parse("request_id", request_id)?;
     if member != who.subject {
         return Err(Error::permission_denied(
-            "NOT_YOUR_SHEET",
+            "SHEET_NOT_YOURS",
             format!("{name} belongs to {member}; members submit their own sheets"),
         ));
     }
