@@ -3,9 +3,9 @@
 //!
 //! Clients branch on reasons, so a reason is part of the contract: it is
 //! added here (and so to the README's table, which a test keeps equal to this
-//! list) before any code may raise it. [`crate::Error::new`] checks that in
-//! debug builds, and a test checks that every reason-shaped literal in the
-//! sources is listed and every listed reason is still raised somewhere.
+//! list) before any code may raise it. A test checks that every
+//! reason-shaped literal in the sources is listed and every listed reason is
+//! still raised somewhere.
 
 use tonic::Code;
 
