@@ -120,7 +120,7 @@ fn run_main(spec: ServiceSpec, routes: crate::server::Build) -> anyhow::Result<(
         .enable_all()
         .build()?
         .block_on(async move {
-            let telemetry = Telemetry::init(&format!("ocop-{name}"), &config.telemetry)?;
+            let telemetry = Telemetry::init(&format!("ocop-{name}"), &config.telemetry, &config.deployment)?;
             let result = run_one(spec, Arc::new(config), routes).await;
             telemetry.shutdown();
             result

@@ -1,42 +1,95 @@
 //! Outgoing gRPC: channels to the other services that carry the caller's
 //! trace context and, when given, a bearer token.
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tower::Service;
 
-use crate::telemetry;
+use crate::telemetry::{self, Side};
 
 /// A channel with trace propagation (and a token), as generated clients take it.
-pub type TracedChannel = InterceptedService<Channel, CallInterceptor>;
+pub type TracedChannel = Traced<Channel>;
 
-/// Adds `traceparent` from the current span and, if set, the bearer token.
-#[derive(Clone, Default)]
-pub struct CallInterceptor {
-    bearer: Option<MetadataValue<Ascii>>,
+/// Wraps a channel: every call gets a client span (a child of the current
+/// span, by the RPC conventions), that span's `traceparent`, and, if set,
+/// the bearer token.
+#[derive(Clone)]
+pub struct Traced<S> {
+    inner: S,
+    /// The server's URL: requests reach this layer with their path only.
+    origin: http::Uri,
+    bearer: Option<http::HeaderValue>,
 }
 
-impl tonic::service::Interceptor for CallInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+impl<S> Traced<S> {
+    /// `inner`, a channel to `origin`, sending `bearer` (a whole `Bearer …`
+    /// value) on every call.
+    pub fn new(inner: S, origin: http::Uri, bearer: Option<http::HeaderValue>) -> Self {
+        Traced { inner, origin, bearer }
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for Traced<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        use tracing::Instrument;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
-        telemetry::inject(&tracing::Span::current().context(), request.metadata_mut());
+        let span = telemetry::client_span(request.uri().path(), &self.origin);
+        // The callee continues the client span, not the caller's.
+        telemetry::inject_headers(&span.context(), request.headers_mut());
         if let Some(bearer) = &self.bearer {
-            request.metadata_mut().insert("authorization", bearer.clone());
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, bearer.clone());
         }
-        Ok(request)
+        let call = self.inner.call(request);
+        let recorded = span.clone();
+        Box::pin(
+            async move {
+                let response = call.await;
+                // An error answer of a unary call is trailers-only: its status is
+                // in the headers. Without one, the call succeeded; a transport
+                // error never reached the service.
+                let code = match &response {
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                        .map_or(tonic::Code::Ok, tonic::Code::from_i32),
+                    Err(_) => tonic::Code::Unavailable,
+                };
+                telemetry::record_status(&recorded, Side::Client, code);
+                response
+            }
+            .instrument(span),
+        )
     }
 }
 
 /// A lazily connected channel to `url`, sending `token` (if any) on every call.
 pub fn channel(url: &str, token: Option<&str>) -> anyhow::Result<TracedChannel> {
-    let channel = Endpoint::from_shared(url.to_owned())?
+    let endpoint = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy();
+        .tcp_nodelay(true);
+    let origin = endpoint.uri().clone();
     let bearer = token.map(|t| format!("Bearer {t}").parse()).transpose()?;
-    Ok(InterceptedService::new(channel, CallInterceptor { bearer }))
+    Ok(Traced::new(endpoint.connect_lazy(), origin, bearer))
 }
 
 /// The caller's bearer token, to be passed on to another service so that its
