@@ -10,6 +10,8 @@ use tower::Service;
 
 use crate::telemetry::{self, Side};
 
+mod balance;
+
 /// A channel with trace propagation (and a token), as generated clients take it.
 pub type TracedChannel = Traced<Channel>;
 
@@ -84,12 +86,33 @@ where
 
 /// A lazily connected channel to `url`, sending `token` (if any) on every call.
 pub fn channel(url: &str, token: Option<&str>) -> anyhow::Result<TracedChannel> {
-    let endpoint = Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true);
+    let endpoint = configure(Endpoint::from_shared(url.to_owned())?);
     let origin = endpoint.uri().clone();
-    let bearer = token.map(|t| format!("Bearer {t}").parse()).transpose()?;
-    Ok(Traced::new(endpoint.connect_lazy(), origin, bearer))
+    Ok(Traced::new(endpoint.connect_lazy(), origin, bearer(token)?))
+}
+
+/// A channel to another service of this deployment as `to` configures it:
+/// spread over its replicas when `to.balance` is set (see
+/// [`crate::config::BalanceConfig`]), else [`channel`] to its URL. Must be
+/// called inside a Tokio runtime.
+pub fn service_channel(to: &crate::config::Endpoint, token: Option<&str>) -> anyhow::Result<TracedChannel> {
+    match &to.balance {
+        None => channel(&to.url, token),
+        Some(balance) => Ok(Traced::new(
+            balance::balanced(&to.url, balance, configure)?,
+            to.url.parse()?,
+            bearer(token)?,
+        )),
+    }
+}
+
+/// The settings of every outgoing connection.
+fn configure(endpoint: Endpoint) -> Endpoint {
+    endpoint.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true)
+}
+
+fn bearer(token: Option<&str>) -> anyhow::Result<Option<http::HeaderValue>> {
+    Ok(token.map(|t| format!("Bearer {t}").parse()).transpose()?)
 }
 
 /// The caller's bearer token, to be passed on to another service so that its

@@ -292,7 +292,9 @@ log_format = "json"
         let _ = write!(
             out,
             "\n[services.{service}]\ngrpc_listen = \"0.0.0.0:{grpc}\"\nhttp_listen = \"0.0.0.0:{http}\"\n\
-             url = \"http://{service}.{ns}.svc:{grpc}\"\n",
+             # The headless Service: every ready pod, balanced over by the caller.\n\
+             url = \"http://{service}-pods.{ns}.svc:{grpc}\"\n\
+             [services.{service}.balance]\nrefresh_ms = 2000\n",
             grpc = grpc_port(service),
             http = http_port(service),
         );

@@ -121,7 +121,7 @@ pub fn routes(context: &Context) -> Surface {
         grpc: Routes::new(pages::PageCache::new(PromotionServiceServer::new(grpc::Promotion {
             db: context.db.clone(),
             registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(
-                ocop_kit::client::channel(&config.services.registry.url, None)
+                ocop_kit::client::service_channel(&config.services.registry, None)
                     .expect("services.registry.url is validated at start"),
             ),
             cache: context.cache.clone(),
