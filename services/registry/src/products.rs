@@ -2,7 +2,6 @@
 //! and the taxonomy they are classified in.
 
 use ocop_kit::auth::Principal;
-use ocop_kit::cache::Cache;
 use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
@@ -12,17 +11,16 @@ use ocop_proto::registry::v1::{Product, ProductGroup, ProductState, Standard, St
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::ids::{self, check_etag, etag, product_name, subject_name};
 use crate::listing::{Order, push_state};
 use crate::search;
-use crate::subjects::{Subjects, check_mask};
-use crate::units::Units;
+use crate::service::Registry;
+use crate::subjects::{self, check_mask};
 use ocop_kit::idempotency::{self, Claim};
-use ocop_kit::jurisdiction::Jurisdiction;
 
 /// Filterable fields of `ListProducts`.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "group_code", "subgroup_code", "state"];
@@ -229,136 +227,111 @@ impl Row {
     }
 }
 
-/// The product store.
-#[derive(Clone)]
-pub struct Products {
-    db: PgPool,
-    cache: Cache,
-    units: Units,
-    subjects: Subjects,
-    here: Jurisdiction,
+async fn check_taxonomy(svc: &Registry, group: &str, subgroup: &str, v: &mut Violations) -> Result<()> {
+    let sets: Vec<String> =
+        sqlx::query_scalar("SELECT subgroup_code FROM product_groups WHERE group_code = $1 ORDER BY subgroup_code")
+            .bind(group)
+            .fetch_all(&svc.db)
+            .await?;
+    if sets.is_empty() {
+        v.push(
+            "product.group_code",
+            format!("`{group}` is not a product group; see ListProductGroups"),
+        );
+    } else if !sets.iter().any(|s| s == subgroup) {
+        let known = sets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let why = if known.is_empty() {
+            format!("group `{group}` has no product sets; leave it empty")
+        } else {
+            format!("`{subgroup}` is not a product set of `{group}`; one of: {known}")
+        };
+        v.push("product.subgroup_code", why);
+    }
+    Ok(())
 }
 
-impl Products {
-    /// A store over the registry pool and cache, writing `here`'s province only.
-    pub fn new(db: PgPool, cache: Cache, units: Units, subjects: Subjects, here: Jurisdiction) -> Products {
-        Products {
-            db,
-            cache,
-            units,
-            subjects,
-            here,
-        }
-    }
-
-    async fn check_taxonomy(&self, group: &str, subgroup: &str, v: &mut Violations) -> Result<()> {
-        let sets: Vec<String> =
-            sqlx::query_scalar("SELECT subgroup_code FROM product_groups WHERE group_code = $1 ORDER BY subgroup_code")
-                .bind(group)
-                .fetch_all(&self.db)
-                .await?;
-        if sets.is_empty() {
+/// The origin commune is in force and in `province`, the producer's: a
+/// product of one province is not made in another's commune (its
+/// evaluation, certificate and statistics are that province's).
+async fn check_origin(svc: &Registry, code: &str, province: &str, v: &mut Violations) -> Result<()> {
+    match svc.units.commune_in_force("product.origin_commune_code", code).await {
+        Ok(p) if p == province => Ok(()),
+        Ok(p) => {
             v.push(
-                "product.group_code",
-                format!("`{group}` is not a product group; see ListProductGroups"),
-            );
-        } else if !sets.iter().any(|s| s == subgroup) {
-            let known = sets
-                .iter()
-                .filter(|s| !s.is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            let why = if known.is_empty() {
-                format!("group `{group}` has no product sets; leave it empty")
-            } else {
-                format!("`{subgroup}` is not a product set of `{group}`; one of: {known}")
-            };
-            v.push("product.subgroup_code", why);
-        }
-        Ok(())
-    }
-
-    /// The origin commune is in force and in `province`, the producer's: a
-    /// product of one province is not made in another's commune (its
-    /// evaluation, certificate and statistics are that province's).
-    async fn check_origin(&self, code: &str, province: &str, v: &mut Violations) -> Result<()> {
-        match self.units.commune_in_force("product.origin_commune_code", code).await {
-            Ok(p) if p == province => Ok(()),
-            Ok(p) => {
-                v.push(
                     "product.origin_commune_code",
                     format!(
                         "commune {code} is in province {p}; the producer is in province {province}, so name one of its communes"
                     ),
                 );
-                Ok(())
-            }
-            Err(e) if e.kind() == ErrorKind::InvalidArgument => {
-                v.push("product.origin_commune_code", e.violations()[0].description.clone());
-                Ok(())
-            }
-            Err(e) => Err(e),
+            Ok(())
         }
+        Err(e) if e.kind() == ErrorKind::InvalidArgument => {
+            v.push("product.origin_commune_code", e.violations()[0].description.clone());
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
+}
 
-    /// Registers a product of the producer `parent`.
-    pub async fn create(
-        &self,
-        who: &Principal,
-        parent: &str,
-        product: &Product,
-        product_id: &str,
-        request_id: &str,
-    ) -> Result<Product> {
-        require_writer(who)?;
-        let subject_id = ids::parse_subject("parent", parent)?;
-        let mut v = Violations::default();
-        let id = ids::id_or_generate("product_id", product_id)
-            .map_err(|e| v.push("product_id", e.message()))
-            .unwrap_or_default();
-        let request_id = idempotency::parse("request_id", request_id)
-            .map_err(|e| v.push("request_id", e.message()))
-            .ok()
-            .flatten();
-        let subject = self
-            .subjects
-            .fetch(&self.db, &subject_id)
-            .await?
-            .filter(|s| s.delete_time.is_none())
-            .ok_or_else(|| Error::not_found(subject_name(&subject_id)))?;
-        require_province(&self.here, who, &subject.province_code, &subject_name(&subject_id))?;
-        if subject.state == "dissolved" {
-            return Err(Error::failed_precondition(
-                "SUBJECT_DISSOLVED",
-                format!(
-                    "{} is dissolved; it cannot register products",
-                    subject_name(&subject_id)
-                ),
-            ));
-        }
-        let origin = product.origin_commune_code.trim();
-        let origin = if origin.is_empty() {
-            subject.commune_code.clone()
-        } else {
-            origin.to_owned()
-        };
-        let mut row = Row::blank(subject_id.clone(), id, subject.province_code.clone(), origin);
-        row.apply(product, None, &mut v);
-        self.check_taxonomy(&row.group_code, &row.subgroup_code, &mut v).await?;
-        self.check_origin(&row.origin_commune_code, &row.province_code, &mut v)
-            .await?;
-        v.check()?;
+/// Registers a product of the producer `parent`.
+pub async fn create(
+    svc: &Registry,
+    who: &Principal,
+    parent: &str,
+    product: &Product,
+    product_id: &str,
+    request_id: &str,
+) -> Result<Product> {
+    require_writer(who)?;
+    let subject_id = ids::parse_subject("parent", parent)?;
+    let mut v = Violations::default();
+    let id = ids::id_or_generate("product_id", product_id)
+        .map_err(|e| v.push("product_id", e.message()))
+        .unwrap_or_default();
+    let request_id = idempotency::parse("request_id", request_id)
+        .map_err(|e| v.push("request_id", e.message()))
+        .ok()
+        .flatten();
+    let subject = subjects::fetch(&svc.db, &subject_id)
+        .await?
+        .filter(|s| s.delete_time.is_none())
+        .ok_or_else(|| Error::not_found(subject_name(&subject_id)))?;
+    require_province(&svc.here, who, &subject.province_code, &subject_name(&subject_id))?;
+    if subject.state == "dissolved" {
+        return Err(Error::failed_precondition(
+            "SUBJECT_DISSOLVED",
+            format!(
+                "{} is dissolved; it cannot register products",
+                subject_name(&subject_id)
+            ),
+        ));
+    }
+    let origin = product.origin_commune_code.trim();
+    let origin = if origin.is_empty() {
+        subject.commune_code.clone()
+    } else {
+        origin.to_owned()
+    };
+    let mut row = Row::blank(subject_id.clone(), id, subject.province_code.clone(), origin);
+    row.apply(product, None, &mut v);
+    check_taxonomy(svc, &row.group_code, &row.subgroup_code, &mut v).await?;
+    check_origin(svc, &row.origin_commune_code, &row.province_code, &mut v).await?;
+    v.check()?;
 
-        let name = product_name(&subject_id, &row.id);
-        let mut tx = self.db.begin().await?;
-        if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateProduct", &name).await? {
-            drop(tx);
-            return self.get(&first).await;
-        }
-        // Lock the producer so a concurrent delete cannot orphan the product.
-        self.subjects.lock(&mut tx, &subject_id).await?;
-        let inserted: Row = sqlx::query_as(concat!(
+    let name = product_name(&subject_id, &row.id);
+    let mut tx = svc.db.begin().await?;
+    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateProduct", &name).await? {
+        drop(tx);
+        return get(svc, &first).await;
+    }
+    // Lock the producer so a concurrent delete cannot orphan the product.
+    subjects::lock(&mut tx, &subject_id).await?;
+    let inserted: Row = sqlx::query_as(concat!(
             "INSERT INTO products (subject_id, id, display_name, group_code, subgroup_code, description, origin_commune_code,
                 province_code, raw_material_area, standards, state)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -379,243 +352,244 @@ impl Products {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| Error::new(ErrorKind::AlreadyExists, "ALREADY_EXISTS", format!("{name} already exists; choose another product_id")).with_metadata("resource", name.clone()))?;
-        let proto = inserted.to_proto();
-        audit::record(
-            &mut tx,
-            who,
-            Change {
-                method: "CreateProduct",
-                kind: "created",
-                resource: &name,
-                province: &inserted.province_code,
-                etag_before: "",
-                etag_after: &proto.etag,
-                request_id: &request_id.map(|r| r.to_string()).unwrap_or_default(),
-                payload: proto.encode_to_vec(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(proto)
-    }
+    let proto = inserted.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        Change {
+            method: "CreateProduct",
+            kind: "created",
+            resource: &name,
+            province: &inserted.province_code,
+            etag_before: "",
+            etag_after: &proto.etag,
+            request_id: &request_id.map(|r| r.to_string()).unwrap_or_default(),
+            payload: proto.encode_to_vec(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
 
-    /// One product, from the cache when warm.
-    pub async fn get(&self, name: &str) -> Result<Product> {
-        let (subject, id) = ids::parse_product("name", name)?;
-        let found = self
-            .cache
-            .get_or_load(&cache_key(&subject, &id), || async {
-                let row: Option<Row> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    product_columns!(),
-                    " FROM products WHERE subject_id = $1 AND id = $2"
-                ))
-                .bind(&subject)
-                .bind(&id)
-                .fetch_optional(&self.db)
-                .await?;
-                row.map(|r| r.to_proto())
-                    .ok_or_else(|| Error::not_found(product_name(&subject, &id)))
-            })
-            .await;
-        // On the national deployment, a province's product (never cached:
-        // only its feed changes it).
-        match found {
-            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e),
-            found => found,
-        }
+/// One product, from the cache when warm.
+pub async fn get(svc: &Registry, name: &str) -> Result<Product> {
+    let (subject, id) = ids::parse_product("name", name)?;
+    let found = svc
+        .cache
+        .get_or_load(&cache_key(&subject, &id), || async {
+            let row: Option<Row> = sqlx::query_as(concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products WHERE subject_id = $1 AND id = $2"
+            ))
+            .bind(&subject)
+            .bind(&id)
+            .fetch_optional(&svc.db)
+            .await?;
+            row.map(|r| r.to_proto())
+                .ok_or_else(|| Error::not_found(product_name(&subject, &id)))
+        })
+        .await;
+    // On the national deployment, a province's product (never cached:
+    // only its feed changes it).
+    match found {
+        Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&svc.db, name).await?.ok_or(e),
+        found => found,
     }
+}
 
-    /// A page of products of `parent` (`subjects/-` for all).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn list(
-        &self,
-        parent: &str,
-        page_size: i32,
-        page_token: &str,
-        filter: &str,
-        order_by: &str,
-        show_deleted: bool,
-    ) -> Result<(Vec<Product>, String)> {
-        let subject = if parent == "subjects/-" {
-            None
-        } else {
-            Some(ids::parse_subject("parent", parent)?)
-        };
-        let filter = Filter::parse(filter, FILTER_FIELDS)?;
-        let order = Order::parse(order_by, "display_name")?;
-        let query_id = format!("{parent}|{}|{}|{show_deleted}", filter.canonical(), order.id());
-        let page = Page::parse(page_size, page_token, &query_id)?;
-        let mut sql =
-            QueryBuilder::<Postgres>::new(concat!("SELECT ", product_columns!(), " FROM products WHERE TRUE"));
-        if let Some(subject) = &subject {
-            if self.subjects.fetch(&self.db, subject).await?.is_none() {
-                return Err(Error::not_found(subject_name(subject)));
-            }
-            sql.push(" AND subject_id = ").push_bind(subject.clone());
+/// A page of products of `parent` (`subjects/-` for all).
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    svc: &Registry,
+    parent: &str,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+    order_by: &str,
+    show_deleted: bool,
+) -> Result<(Vec<Product>, String)> {
+    let subject = if parent == "subjects/-" {
+        None
+    } else {
+        Some(ids::parse_subject("parent", parent)?)
+    };
+    let filter = Filter::parse(filter, FILTER_FIELDS)?;
+    let order = Order::parse(order_by, "display_name")?;
+    let query_id = format!("{parent}|{}|{}|{show_deleted}", filter.canonical(), order.id());
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", product_columns!(), " FROM products WHERE TRUE"));
+    if let Some(subject) = &subject {
+        if subjects::fetch(&svc.db, subject).await?.is_none() {
+            return Err(Error::not_found(subject_name(subject)));
         }
-        push_filters(&mut sql, &filter)?;
-        if !show_deleted {
-            sql.push(" AND delete_time IS NULL");
-        }
-        if let Some(after) = &page.after {
-            order.push_after(&mut sql, "display_name", &["subject_id", "id"], after)?;
-        }
-        order.push_order(&mut sql, "display_name", &["subject_id", "id"]);
-        sql.push(" LIMIT ").push_bind(page.fetch_limit());
-        let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&self.db).await?;
-        let next = page.finish(
-            &mut rows,
-            |r| order.cursor(r.create_time, &r.display_name, &[&r.subject_id, &r.id]),
-            &query_id,
-        );
-        Ok((rows.iter().map(Row::to_proto).collect(), next))
+        sql.push(" AND subject_id = ").push_bind(subject.clone());
     }
+    push_filters(&mut sql, &filter)?;
+    if !show_deleted {
+        sql.push(" AND delete_time IS NULL");
+    }
+    if let Some(after) = &page.after {
+        order.push_after(&mut sql, "display_name", &["subject_id", "id"], after)?;
+    }
+    order.push_order(&mut sql, "display_name", &["subject_id", "id"]);
+    sql.push(" LIMIT ").push_bind(page.fetch_limit());
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&svc.db).await?;
+    let next = page.finish(
+        &mut rows,
+        |r| order.cursor(r.create_time, &r.display_name, &[&r.subject_id, &r.id]),
+        &query_id,
+    );
+    Ok((rows.iter().map(Row::to_proto).collect(), next))
+}
 
-    /// Changes the fields in `mask`.
-    pub async fn update(&self, who: &Principal, product: &Product, mask: &[String]) -> Result<Product> {
-        require_writer(who)?;
-        let (subject, id) = ids::parse_product("product.name", &product.name)?;
-        check_mask(mask, UPDATABLE)?;
-        let name = product_name(&subject, &id);
-        let mut tx = self.db.begin().await?;
-        let current = lock(&mut tx, &subject, &id).await?;
-        require_province(&self.here, who, &current.province_code, &name)?;
-        check_etag("product.etag", &product.etag, &name, current.version)?;
-        let mut row = current.clone();
-        let mut v = Violations::default();
-        row.apply(product, Some(mask), &mut v);
-        if mask.iter().any(|m| m == "origin_commune_code") {
-            row.origin_commune_code = product.origin_commune_code.trim().to_owned();
-            self.check_origin(&row.origin_commune_code, &row.province_code, &mut v)
-                .await?;
-        }
-        if mask.iter().any(|m| m == "group_code" || m == "subgroup_code") {
-            self.check_taxonomy(&row.group_code, &row.subgroup_code, &mut v).await?;
-        }
-        v.check()?;
-        let updated: Row = sqlx::query_as(concat!(
-            "UPDATE products SET display_name = $3, group_code = $4, subgroup_code = $5, description = $6,
+/// Changes the fields in `mask`.
+pub async fn update(svc: &Registry, who: &Principal, product: &Product, mask: &[String]) -> Result<Product> {
+    require_writer(who)?;
+    let (subject, id) = ids::parse_product("product.name", &product.name)?;
+    check_mask(mask, UPDATABLE)?;
+    let name = product_name(&subject, &id);
+    let mut tx = svc.db.begin().await?;
+    let current = lock(&mut tx, &subject, &id).await?;
+    require_province(&svc.here, who, &current.province_code, &name)?;
+    check_etag("product.etag", &product.etag, &name, current.version)?;
+    let mut row = current.clone();
+    let mut v = Violations::default();
+    row.apply(product, Some(mask), &mut v);
+    if mask.iter().any(|m| m == "origin_commune_code") {
+        row.origin_commune_code = product.origin_commune_code.trim().to_owned();
+        check_origin(svc, &row.origin_commune_code, &row.province_code, &mut v).await?;
+    }
+    if mask.iter().any(|m| m == "group_code" || m == "subgroup_code") {
+        check_taxonomy(svc, &row.group_code, &row.subgroup_code, &mut v).await?;
+    }
+    v.check()?;
+    let updated: Row = sqlx::query_as(concat!(
+        "UPDATE products SET display_name = $3, group_code = $4, subgroup_code = $5, description = $6,
                 origin_commune_code = $7, raw_material_area = $8, standards = $9, state = $10,
                 version = version + 1, update_time = now()
              WHERE subject_id = $1 AND id = $2 RETURNING ",
-            product_columns!()
-        ))
-        .bind(&subject)
-        .bind(&id)
-        .bind(&row.display_name)
-        .bind(&row.group_code)
-        .bind(&row.subgroup_code)
-        .bind(&row.description)
-        .bind(&row.origin_commune_code)
-        .bind(&row.raw_material_area)
-        .bind(&row.standards)
-        .bind(&row.state)
-        .fetch_one(&mut *tx)
-        .await?;
-        let proto = updated.to_proto();
-        audit::record(
-            &mut tx,
-            who,
-            Change {
-                method: "UpdateProduct",
-                kind: "updated",
-                resource: &name,
-                province: &updated.province_code,
-                etag_before: &etag(current.version),
-                etag_after: &proto.etag,
-                request_id: "",
-                payload: proto.encode_to_vec(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.cache.put(&cache_key(&subject, &id), &proto).await;
-        Ok(proto)
-    }
+        product_columns!()
+    ))
+    .bind(&subject)
+    .bind(&id)
+    .bind(&row.display_name)
+    .bind(&row.group_code)
+    .bind(&row.subgroup_code)
+    .bind(&row.description)
+    .bind(&row.origin_commune_code)
+    .bind(&row.raw_material_area)
+    .bind(&row.standards)
+    .bind(&row.state)
+    .fetch_one(&mut *tx)
+    .await?;
+    let proto = updated.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        Change {
+            method: "UpdateProduct",
+            kind: "updated",
+            resource: &name,
+            province: &updated.province_code,
+            etag_before: &etag(current.version),
+            etag_after: &proto.etag,
+            request_id: "",
+            payload: proto.encode_to_vec(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    svc.cache.put(&cache_key(&subject, &id), &proto).await;
+    Ok(proto)
+}
 
-    /// Soft-deletes a product.
-    pub async fn delete(&self, who: &Principal, name: &str, given_etag: &str, force: bool) -> Result<Product> {
-        require_writer(who)?;
-        let (subject, id) = ids::parse_product("name", name)?;
-        let name = product_name(&subject, &id);
-        let mut tx = self.db.begin().await?;
-        let current = lock(&mut tx, &subject, &id).await?;
-        require_province(&self.here, who, &current.province_code, &name)?;
-        check_etag("etag", given_etag, &name, current.version)?;
-        let (ideas, plans): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM ideas WHERE subject_id = $1 AND product_id = $2),
+/// Soft-deletes a product.
+pub async fn delete(svc: &Registry, who: &Principal, name: &str, given_etag: &str, force: bool) -> Result<Product> {
+    require_writer(who)?;
+    let (subject, id) = ids::parse_product("name", name)?;
+    let name = product_name(&subject, &id);
+    let mut tx = svc.db.begin().await?;
+    let current = lock(&mut tx, &subject, &id).await?;
+    require_province(&svc.here, who, &current.province_code, &name)?;
+    check_etag("etag", given_etag, &name, current.version)?;
+    let (ideas, plans): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM ideas WHERE subject_id = $1 AND product_id = $2),
                     (SELECT count(*) FROM plans WHERE subject_id = $1 AND product_id = $2)",
-        )
-        .bind(&subject)
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if ideas + plans > 0 && !force {
-            return Err(Error::failed_precondition(
-                "HAS_CYCLE_RECORDS",
-                format!(
-                    "{name} has {ideas} idea registration(s) and {plans} business plan(s); set force to delete it anyway (they stay as history)"
-                ),
-            ));
-        }
-        let proto = soft_delete_in(&mut tx, who, &subject, &id, "DeleteProduct").await?;
-        tx.commit().await?;
-        self.cache.put(&cache_key(&subject, &id), &proto).await;
-        Ok(proto)
-    }
-
-    /// Products whose name matches `query`, best first.
-    pub async fn search(
-        &self,
-        query: &str,
-        page_size: i32,
-        page_token: &str,
-        filter: &str,
-    ) -> Result<(Vec<Product>, String)> {
-        let filter = Filter::parse(filter, &["province_code", "group_code"])?;
-        let mut sql = QueryBuilder::<Postgres>::new(concat!(
-            "SELECT ",
-            product_columns!(),
-            " FROM products WHERE delete_time IS NULL"
+    )
+    .bind(&subject)
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if ideas + plans > 0 && !force {
+        return Err(Error::failed_precondition(
+            "HAS_CYCLE_RECORDS",
+            format!(
+                "{name} has {ideas} idea registration(s) and {plans} business plan(s); set force to delete it anyway (they stay as history)"
+            ),
         ));
-        push_filters(&mut sql, &filter)?;
-        let (rows, next): (Vec<Row>, String) = search::run(
-            &self.db,
-            sql,
-            "subject_id, id",
-            query,
-            page_size,
-            page_token,
-            &filter.canonical(),
-        )
-        .await?;
-        Ok((rows.iter().map(Row::to_proto).collect(), next))
     }
+    let proto = soft_delete_in(&mut tx, who, &subject, &id, "DeleteProduct").await?;
+    tx.commit().await?;
+    svc.cache.put(&cache_key(&subject, &id), &proto).await;
+    Ok(proto)
+}
 
-    /// The taxonomy: the current sets of 26/2026 Phụ lục I and, marked
-    /// legacy, the earlier sets products still carry, each with the current
-    /// set it is scored on (`ocop_kit::taxonomy`).
-    pub async fn groups(&self) -> Result<Vec<ProductGroup>> {
-        let rows: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT group_code, group_name, subgroup_code, subgroup_name FROM product_groups ORDER BY group_code, subgroup_code")
-                .fetch_all(&self.db)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(group_code, group_name, subgroup_code, subgroup_name)| {
-                let legacy = ocop_kit::taxonomy::legacy_of(&group_code, &subgroup_code);
-                ProductGroup {
-                    legacy: legacy.is_some(),
-                    scored_as: legacy.and_then(|l| l.scored_as).unwrap_or_default().to_owned(),
-                    group_code,
-                    group_name,
-                    subgroup_code,
-                    subgroup_name,
-                }
-            })
-            .collect())
+/// Products whose name matches `query`, best first.
+pub async fn search(
+    svc: &Registry,
+    query: &str,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<(Vec<Product>, String)> {
+    // The national deployment searches every province's products, mirrored.
+    if svc.national {
+        return crate::national::search(&svc.db, query, page_size, page_token, filter).await;
     }
+    let filter = Filter::parse(filter, &["province_code", "group_code"])?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE delete_time IS NULL"
+    ));
+    push_filters(&mut sql, &filter)?;
+    let (rows, next): (Vec<Row>, String) = search::run(
+        &svc.db,
+        sql,
+        "subject_id, id",
+        query,
+        page_size,
+        page_token,
+        &filter.canonical(),
+    )
+    .await?;
+    Ok((rows.iter().map(Row::to_proto).collect(), next))
+}
+
+/// The taxonomy: the current sets of 26/2026 Phụ lục I and, marked
+/// legacy, the earlier sets products still carry, each with the current
+/// set it is scored on (`ocop_kit::taxonomy`).
+pub async fn groups(svc: &Registry) -> Result<Vec<ProductGroup>> {
+    let rows: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT group_code, group_name, subgroup_code, subgroup_name FROM product_groups ORDER BY group_code, subgroup_code")
+                .fetch_all(&svc.db)
+                .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(group_code, group_name, subgroup_code, subgroup_name)| {
+            let legacy = ocop_kit::taxonomy::legacy_of(&group_code, &subgroup_code);
+            ProductGroup {
+                legacy: legacy.is_some(),
+                scored_as: legacy.and_then(|l| l.scored_as).unwrap_or_default().to_owned(),
+                group_code,
+                group_name,
+                subgroup_code,
+                subgroup_name,
+            }
+        })
+        .collect())
 }
 
 async fn lock(tx: &mut PgConnection, subject: &str, id: &str) -> Result<Row> {

@@ -1,7 +1,6 @@
 //! Producers (chủ thể): create, read, list, update, soft delete, search.
 
 use ocop_kit::auth::Principal;
-use ocop_kit::cache::Cache;
 use ocop_kit::date::to_timestamp;
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
@@ -9,16 +8,15 @@ use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::registry::v1::{Representative, Subject, SubjectKind, SubjectState};
 use prost::Message;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::ids::{self, check_etag, etag, subject_name};
 use crate::listing::{Order, push_state};
 use crate::search;
-use crate::units::Units;
+use crate::service::Registry;
 use ocop_kit::idempotency::{self, Claim};
-use ocop_kit::jurisdiction::Jurisdiction;
 
 /// Filterable fields of `ListSubjects`.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "kind", "state"];
@@ -73,15 +71,6 @@ pub struct Row {
     update_time: time::OffsetDateTime,
     /// Set when soft-deleted.
     pub delete_time: Option<time::OffsetDateTime>,
-}
-
-/// The producer store.
-#[derive(Clone)]
-pub struct Subjects {
-    db: PgPool,
-    cache: Cache,
-    units: Units,
-    here: Jurisdiction,
 }
 
 fn kind_str(kind: SubjectKind) -> Option<&'static str> {
@@ -264,33 +253,212 @@ fn check_len(v: &mut Violations, field: &str, value: &str, min: usize, max: usiz
     }
 }
 
-impl Subjects {
-    /// A store over the registry pool and cache, writing `here`'s province only.
-    pub fn new(db: PgPool, cache: Cache, units: Units, here: Jurisdiction) -> Subjects {
-        Subjects { db, cache, units, here }
+/// Registers a producer.
+pub async fn create(
+    svc: &Registry,
+    who: &Principal,
+    subject: &Subject,
+    subject_id: &str,
+    request_id: &str,
+) -> Result<Subject> {
+    require_writer(who)?;
+    let mut v = Violations::default();
+    let id = ids::id_or_generate("subject_id", subject_id)
+        .map_err(|e| v.push("subject_id", e.message()))
+        .ok();
+    let request_id = idempotency::parse("request_id", request_id)
+        .map_err(|e| v.push("request_id", e.message()))
+        .ok()
+        .flatten();
+    let mut row = Row::blank(id.unwrap_or_default());
+    row.commune_code = subject.commune_code.trim().to_owned();
+    row.apply(subject, None, &mut v);
+    match svc
+        .units
+        .commune_in_force("subject.commune_code", &row.commune_code)
+        .await
+    {
+        Ok(province) => row.province_code = province,
+        Err(e) if e.kind() == ErrorKind::InvalidArgument => {
+            v.push("subject.commune_code", e.violations()[0].description.clone())
+        }
+        Err(e) => return Err(e),
     }
+    v.check()?;
+    require_province(&svc.here, who, &row.province_code, "the producer's commune")?;
 
-    /// Registers a producer.
-    pub async fn create(
-        &self,
-        who: &Principal,
-        subject: &Subject,
-        subject_id: &str,
-        request_id: &str,
-    ) -> Result<Subject> {
-        require_writer(who)?;
-        let mut v = Violations::default();
-        let id = ids::id_or_generate("subject_id", subject_id)
-            .map_err(|e| v.push("subject_id", e.message()))
-            .ok();
-        let request_id = idempotency::parse("request_id", request_id)
-            .map_err(|e| v.push("request_id", e.message()))
-            .ok()
-            .flatten();
-        let mut row = Row::blank(id.unwrap_or_default());
+    let name = subject_name(&row.id);
+    let mut tx = svc.db.begin().await?;
+    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateSubject", &name).await? {
+        drop(tx);
+        return get(svc, &first).await;
+    }
+    ensure_unique(&mut tx, &row.registration_number, None).await?;
+    let inserted = sqlx::query_as::<_, Row>(concat!(
+        "INSERT INTO subjects (id, kind, legal_name, registration_number, representative_name, representative_is_woman,
+                representative_is_ethnic_minority, phone, email, address, commune_code, province_code, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (id) DO NOTHING RETURNING ",
+        subject_columns!()
+    ))
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.legal_name)
+    .bind(&row.registration_number)
+    .bind(&row.representative_name)
+    .bind(row.representative_is_woman)
+    .bind(row.representative_is_ethnic_minority)
+    .bind(&row.phone)
+    .bind(&row.email)
+    .bind(&row.address)
+    .bind(&row.commune_code)
+    .bind(&row.province_code)
+    .bind(&row.state)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            "ALREADY_EXISTS",
+            format!("{name} already exists; choose another subject_id"),
+        )
+        .with_metadata("resource", name.clone())
+    })?;
+    let proto = inserted.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        Change {
+            method: "CreateSubject",
+            kind: "created",
+            resource: &name,
+            province: &inserted.province_code,
+            etag_before: "",
+            etag_after: &proto.etag,
+            request_id: &request_id.map(|r| r.to_string()).unwrap_or_default(),
+            payload: proto.encode_to_vec(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(proto)
+}
+
+/// ALREADY_EXISTS, naming the producer that holds `number`, unless it is `except`.
+async fn ensure_unique(tx: &mut PgConnection, number: &str, except: Option<&str>) -> Result<()> {
+    let holder: Option<String> = sqlx::query_scalar("SELECT id FROM subjects WHERE registration_number = $1")
+        .bind(number)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match holder {
+        Some(id) if Some(id.as_str()) != except => Err(Error::new(
+            ErrorKind::AlreadyExists,
+            "REGISTRATION_NUMBER_TAKEN",
+            format!(
+                "registration number {number} is already registered to {}",
+                subject_name(&id)
+            ),
+        )
+        .with_metadata("existing", subject_name(&id))),
+        _ => Ok(()),
+    }
+}
+
+/// One producer, from the cache when warm.
+pub async fn get(svc: &Registry, name: &str) -> Result<Subject> {
+    let id = ids::parse_subject("name", name)?;
+    let found = svc
+        .cache
+        .get_or_load(&cache_key(&id), || async {
+            fetch(&svc.db, &id)
+                .await?
+                .map(|r| r.to_proto())
+                .ok_or_else(|| Error::not_found(subject_name(&id)))
+        })
+        .await;
+    // On the national deployment, a province's producer (never cached:
+    // only its feed changes it).
+    match found {
+        Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&svc.db, name).await?.ok_or(e),
+        found => found,
+    }
+}
+
+/// The row of `id`, if any.
+pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, id: &str) -> Result<Option<Row>> {
+    Ok(
+        sqlx::query_as(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// The row of `id`, locked for update; NOT_FOUND when missing or deleted.
+pub async fn lock(tx: &mut PgConnection, id: &str) -> Result<Row> {
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        subject_columns!(),
+        " FROM subjects WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match row {
+        Some(row) if row.delete_time.is_none() => Ok(row),
+        // A producer mirrored from a province is not ours to change.
+        _ => Err(ocop_kit::mirror::missing(&mut *tx, &subject_name(id)).await),
+    }
+}
+
+/// A page of producers.
+pub async fn list(
+    svc: &Registry,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+    order_by: &str,
+    show_deleted: bool,
+) -> Result<(Vec<Subject>, String)> {
+    let filter = Filter::parse(filter, FILTER_FIELDS)?;
+    let order = Order::parse(order_by, "legal_name")?;
+    let query_id = format!("{}|{}|{show_deleted}", filter.canonical(), order.id());
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE TRUE"));
+    push_filters(&mut sql, &filter)?;
+    if !show_deleted {
+        sql.push(" AND delete_time IS NULL");
+    }
+    if let Some(after) = &page.after {
+        order.push_after(&mut sql, "legal_name", &["id"], after)?;
+    }
+    order.push_order(&mut sql, "legal_name", &["id"]);
+    sql.push(" LIMIT ").push_bind(page.fetch_limit());
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&svc.db).await?;
+    let next = page.finish(
+        &mut rows,
+        |r| order.cursor(r.create_time, &r.legal_name, &[&r.id]),
+        &query_id,
+    );
+    Ok((rows.iter().map(Row::to_proto).collect(), next))
+}
+
+/// Changes the fields in `mask`.
+pub async fn update(svc: &Registry, who: &Principal, subject: &Subject, mask: &[String]) -> Result<Subject> {
+    require_writer(who)?;
+    let id = ids::parse_subject("subject.name", &subject.name)?;
+    check_mask(mask, UPDATABLE)?;
+    let name = subject_name(&id);
+    let mut tx = svc.db.begin().await?;
+    let current = lock(&mut tx, &id).await?;
+    require_province(&svc.here, who, &current.province_code, &name)?;
+    check_etag("subject.etag", &subject.etag, &name, current.version)?;
+    let mut row = current.clone();
+    let mut v = Violations::default();
+    row.apply(subject, Some(mask), &mut v);
+    if mask.iter().any(|m| m == "commune_code") {
         row.commune_code = subject.commune_code.trim().to_owned();
-        row.apply(subject, None, &mut v);
-        match self
+        match svc
             .units
             .commune_in_force("subject.commune_code", &row.commune_code)
             .await
@@ -301,327 +469,147 @@ impl Subjects {
             }
             Err(e) => return Err(e),
         }
-        v.check()?;
-        require_province(&self.here, who, &row.province_code, "the producer's commune")?;
-
-        let name = subject_name(&row.id);
-        let mut tx = self.db.begin().await?;
-        if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateSubject", &name).await? {
-            drop(tx);
-            return self.get(&first).await;
-        }
-        self.ensure_unique(&mut tx, &row.registration_number, None).await?;
-        let inserted = sqlx::query_as::<_, Row>(concat!(
-            "INSERT INTO subjects (id, kind, legal_name, registration_number, representative_name, representative_is_woman,
-                representative_is_ethnic_minority, phone, email, address, commune_code, province_code, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (id) DO NOTHING RETURNING ",
-            subject_columns!()
-        ))
-        .bind(&row.id)
-        .bind(&row.kind)
-        .bind(&row.legal_name)
-        .bind(&row.registration_number)
-        .bind(&row.representative_name)
-        .bind(row.representative_is_woman)
-        .bind(row.representative_is_ethnic_minority)
-        .bind(&row.phone)
-        .bind(&row.email)
-        .bind(&row.address)
-        .bind(&row.commune_code)
-        .bind(&row.province_code)
-        .bind(&row.state)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Error::new(ErrorKind::AlreadyExists, "ALREADY_EXISTS", format!("{name} already exists; choose another subject_id")).with_metadata("resource", name.clone()))?;
-        let proto = inserted.to_proto();
-        audit::record(
-            &mut tx,
-            who,
-            Change {
-                method: "CreateSubject",
-                kind: "created",
-                resource: &name,
-                province: &inserted.province_code,
-                etag_before: "",
-                etag_after: &proto.etag,
-                request_id: &request_id.map(|r| r.to_string()).unwrap_or_default(),
-                payload: proto.encode_to_vec(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(proto)
     }
-
-    /// ALREADY_EXISTS, naming the producer that holds `number`, unless it is `except`.
-    async fn ensure_unique(&self, tx: &mut PgConnection, number: &str, except: Option<&str>) -> Result<()> {
-        let holder: Option<String> = sqlx::query_scalar("SELECT id FROM subjects WHERE registration_number = $1")
-            .bind(number)
-            .fetch_optional(&mut *tx)
-            .await?;
-        match holder {
-            Some(id) if Some(id.as_str()) != except => Err(Error::new(
-                ErrorKind::AlreadyExists,
-                "REGISTRATION_NUMBER_TAKEN",
-                format!(
-                    "registration number {number} is already registered to {}",
-                    subject_name(&id)
-                ),
-            )
-            .with_metadata("existing", subject_name(&id))),
-            _ => Ok(()),
-        }
+    v.check()?;
+    if row.province_code != current.province_code {
+        require_province(&svc.here, who, &row.province_code, "the new commune")?;
     }
-
-    /// One producer, from the cache when warm.
-    pub async fn get(&self, name: &str) -> Result<Subject> {
-        let id = ids::parse_subject("name", name)?;
-        let found = self
-            .cache
-            .get_or_load(&cache_key(&id), || async {
-                self.fetch(&self.db, &id)
-                    .await?
-                    .map(|r| r.to_proto())
-                    .ok_or_else(|| Error::not_found(subject_name(&id)))
-            })
-            .await;
-        // On the national deployment, a province's producer (never cached:
-        // only its feed changes it).
-        match found {
-            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e),
-            found => found,
-        }
+    if row.registration_number != current.registration_number {
+        ensure_unique(&mut tx, &row.registration_number, Some(&id)).await?;
     }
-
-    /// The row of `id`, if any.
-    pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(&self, db: E, id: &str) -> Result<Option<Row>> {
-        Ok(
-            sqlx::query_as(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(db)
-                .await?,
-        )
-    }
-
-    /// The row of `id`, locked for update; NOT_FOUND when missing or deleted.
-    pub async fn lock(&self, tx: &mut PgConnection, id: &str) -> Result<Row> {
-        let row: Option<Row> = sqlx::query_as(concat!(
-            "SELECT ",
-            subject_columns!(),
-            " FROM subjects WHERE id = $1 FOR UPDATE"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match row {
-            Some(row) if row.delete_time.is_none() => Ok(row),
-            // A producer mirrored from a province is not ours to change.
-            _ => Err(ocop_kit::mirror::missing(&mut *tx, &subject_name(id)).await),
-        }
-    }
-
-    /// A page of producers.
-    pub async fn list(
-        &self,
-        page_size: i32,
-        page_token: &str,
-        filter: &str,
-        order_by: &str,
-        show_deleted: bool,
-    ) -> Result<(Vec<Subject>, String)> {
-        let filter = Filter::parse(filter, FILTER_FIELDS)?;
-        let order = Order::parse(order_by, "legal_name")?;
-        let query_id = format!("{}|{}|{show_deleted}", filter.canonical(), order.id());
-        let page = Page::parse(page_size, page_token, &query_id)?;
-        let mut sql =
-            QueryBuilder::<Postgres>::new(concat!("SELECT ", subject_columns!(), " FROM subjects WHERE TRUE"));
-        push_filters(&mut sql, &filter)?;
-        if !show_deleted {
-            sql.push(" AND delete_time IS NULL");
-        }
-        if let Some(after) = &page.after {
-            order.push_after(&mut sql, "legal_name", &["id"], after)?;
-        }
-        order.push_order(&mut sql, "legal_name", &["id"]);
-        sql.push(" LIMIT ").push_bind(page.fetch_limit());
-        let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&self.db).await?;
-        let next = page.finish(
-            &mut rows,
-            |r| order.cursor(r.create_time, &r.legal_name, &[&r.id]),
-            &query_id,
-        );
-        Ok((rows.iter().map(Row::to_proto).collect(), next))
-    }
-
-    /// Changes the fields in `mask`.
-    pub async fn update(&self, who: &Principal, subject: &Subject, mask: &[String]) -> Result<Subject> {
-        require_writer(who)?;
-        let id = ids::parse_subject("subject.name", &subject.name)?;
-        check_mask(mask, UPDATABLE)?;
-        let name = subject_name(&id);
-        let mut tx = self.db.begin().await?;
-        let current = self.lock(&mut tx, &id).await?;
-        require_province(&self.here, who, &current.province_code, &name)?;
-        check_etag("subject.etag", &subject.etag, &name, current.version)?;
-        let mut row = current.clone();
-        let mut v = Violations::default();
-        row.apply(subject, Some(mask), &mut v);
-        if mask.iter().any(|m| m == "commune_code") {
-            row.commune_code = subject.commune_code.trim().to_owned();
-            match self
-                .units
-                .commune_in_force("subject.commune_code", &row.commune_code)
-                .await
-            {
-                Ok(province) => row.province_code = province,
-                Err(e) if e.kind() == ErrorKind::InvalidArgument => {
-                    v.push("subject.commune_code", e.violations()[0].description.clone())
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        v.check()?;
-        if row.province_code != current.province_code {
-            require_province(&self.here, who, &row.province_code, "the new commune")?;
-        }
-        if row.registration_number != current.registration_number {
-            self.ensure_unique(&mut tx, &row.registration_number, Some(&id)).await?;
-        }
-        let updated: Row = sqlx::query_as(concat!(
-            "UPDATE subjects SET kind = $2, legal_name = $3, registration_number = $4, representative_name = $5,
+    let updated: Row = sqlx::query_as(concat!(
+        "UPDATE subjects SET kind = $2, legal_name = $3, registration_number = $4, representative_name = $5,
                 representative_is_woman = $6, representative_is_ethnic_minority = $7, phone = $8, email = $9,
                 address = $10, commune_code = $11, province_code = $12, state = $13,
                 version = version + 1, update_time = now()
              WHERE id = $1 RETURNING ",
-            subject_columns!()
-        ))
-        .bind(&id)
-        .bind(&row.kind)
-        .bind(&row.legal_name)
-        .bind(&row.registration_number)
-        .bind(&row.representative_name)
-        .bind(row.representative_is_woman)
-        .bind(row.representative_is_ethnic_minority)
-        .bind(&row.phone)
-        .bind(&row.email)
-        .bind(&row.address)
-        .bind(&row.commune_code)
-        .bind(&row.province_code)
-        .bind(&row.state)
-        .fetch_one(&mut *tx)
-        .await?;
-        // Products take their province from their producer.
-        let moved: Vec<String> = if updated.province_code != current.province_code {
-            sqlx::query_scalar("UPDATE products SET province_code = $2 WHERE subject_id = $1 RETURNING id")
-                .bind(&id)
-                .bind(&updated.province_code)
-                .fetch_all(&mut *tx)
-                .await?
-        } else {
-            Vec::new()
-        };
-        let proto = updated.to_proto();
-        audit::record(
-            &mut tx,
-            who,
-            Change {
-                method: "UpdateSubject",
-                kind: "updated",
-                resource: &name,
-                province: &updated.province_code,
-                etag_before: &etag(current.version),
-                etag_after: &proto.etag,
-                request_id: "",
-                payload: proto.encode_to_vec(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.cache.put(&cache_key(&id), &proto).await;
-        for product in moved {
-            self.cache.invalidate(&crate::products::cache_key(&id, &product)).await;
-        }
-        Ok(proto)
+        subject_columns!()
+    ))
+    .bind(&id)
+    .bind(&row.kind)
+    .bind(&row.legal_name)
+    .bind(&row.registration_number)
+    .bind(&row.representative_name)
+    .bind(row.representative_is_woman)
+    .bind(row.representative_is_ethnic_minority)
+    .bind(&row.phone)
+    .bind(&row.email)
+    .bind(&row.address)
+    .bind(&row.commune_code)
+    .bind(&row.province_code)
+    .bind(&row.state)
+    .fetch_one(&mut *tx)
+    .await?;
+    // Products take their province from their producer.
+    let moved: Vec<String> = if updated.province_code != current.province_code {
+        sqlx::query_scalar("UPDATE products SET province_code = $2 WHERE subject_id = $1 RETURNING id")
+            .bind(&id)
+            .bind(&updated.province_code)
+            .fetch_all(&mut *tx)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let proto = updated.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        Change {
+            method: "UpdateSubject",
+            kind: "updated",
+            resource: &name,
+            province: &updated.province_code,
+            etag_before: &etag(current.version),
+            etag_after: &proto.etag,
+            request_id: "",
+            payload: proto.encode_to_vec(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    svc.cache.put(&cache_key(&id), &proto).await;
+    for product in moved {
+        svc.cache.invalidate(&crate::products::cache_key(&id, &product)).await;
     }
+    Ok(proto)
+}
 
-    /// Soft-deletes a producer (and, with `force`, its products).
-    pub async fn delete(&self, who: &Principal, name: &str, given_etag: &str, force: bool) -> Result<Subject> {
-        require_writer(who)?;
-        let id = ids::parse_subject("name", name)?;
-        let name = subject_name(&id);
-        let mut tx = self.db.begin().await?;
-        let current = self.lock(&mut tx, &id).await?;
-        require_province(&self.here, who, &current.province_code, &name)?;
-        check_etag("etag", given_etag, &name, current.version)?;
-        let products: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM products WHERE subject_id = $1 AND delete_time IS NULL ORDER BY id")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?;
-        if !products.is_empty() && !force {
-            return Err(Error::failed_precondition(
-                "HAS_PRODUCTS",
-                format!(
-                    "{name} still has {} product(s) (e.g. {}); delete them first or set force",
-                    products.len(),
-                    crate::ids::product_name(&id, &products[0])
-                ),
-            ));
-        }
-        let deleted: Row = sqlx::query_as(concat!(
-            "UPDATE subjects SET delete_time = now(), version = version + 1, update_time = now() WHERE id = $1 RETURNING ",
-            subject_columns!()
-        ))
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-        for product in &products {
-            crate::products::soft_delete_in(&mut tx, who, &id, product, "DeleteSubject").await?;
-        }
-        let proto = deleted.to_proto();
-        audit::record(
-            &mut tx,
-            who,
-            Change {
-                method: "DeleteSubject",
-                kind: "deleted",
-                resource: &name,
-                province: &deleted.province_code,
-                etag_before: &etag(current.version),
-                etag_after: &proto.etag,
-                request_id: "",
-                payload: proto.encode_to_vec(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.cache.put(&cache_key(&id), &proto).await;
-        for product in products {
-            self.cache.invalidate(&crate::products::cache_key(&id, &product)).await;
-        }
-        Ok(proto)
-    }
-
-    /// Producers whose name or registration number matches `query`, best first.
-    pub async fn search(
-        &self,
-        query: &str,
-        page_size: i32,
-        page_token: &str,
-        filter: &str,
-    ) -> Result<(Vec<Subject>, String)> {
-        let filter = Filter::parse(filter, &["province_code", "kind"])?;
-        let mut sql = QueryBuilder::<Postgres>::new(concat!(
-            "SELECT ",
-            subject_columns!(),
-            " FROM subjects WHERE delete_time IS NULL"
+/// Soft-deletes a producer (and, with `force`, its products).
+pub async fn delete(svc: &Registry, who: &Principal, name: &str, given_etag: &str, force: bool) -> Result<Subject> {
+    require_writer(who)?;
+    let id = ids::parse_subject("name", name)?;
+    let name = subject_name(&id);
+    let mut tx = svc.db.begin().await?;
+    let current = lock(&mut tx, &id).await?;
+    require_province(&svc.here, who, &current.province_code, &name)?;
+    check_etag("etag", given_etag, &name, current.version)?;
+    let products: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM products WHERE subject_id = $1 AND delete_time IS NULL ORDER BY id")
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+    if !products.is_empty() && !force {
+        return Err(Error::failed_precondition(
+            "HAS_PRODUCTS",
+            format!(
+                "{name} still has {} product(s) (e.g. {}); delete them first or set force",
+                products.len(),
+                crate::ids::product_name(&id, &products[0])
+            ),
         ));
-        push_filters(&mut sql, &filter)?;
-        let (rows, next): (Vec<Row>, String) =
-            search::run(&self.db, sql, "id", query, page_size, page_token, &filter.canonical()).await?;
-        Ok((rows.iter().map(Row::to_proto).collect(), next))
     }
+    let deleted: Row = sqlx::query_as(concat!(
+        "UPDATE subjects SET delete_time = now(), version = version + 1, update_time = now() WHERE id = $1 RETURNING ",
+        subject_columns!()
+    ))
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    for product in &products {
+        crate::products::soft_delete_in(&mut tx, who, &id, product, "DeleteSubject").await?;
+    }
+    let proto = deleted.to_proto();
+    audit::record(
+        &mut tx,
+        who,
+        Change {
+            method: "DeleteSubject",
+            kind: "deleted",
+            resource: &name,
+            province: &deleted.province_code,
+            etag_before: &etag(current.version),
+            etag_after: &proto.etag,
+            request_id: "",
+            payload: proto.encode_to_vec(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    svc.cache.put(&cache_key(&id), &proto).await;
+    for product in products {
+        svc.cache.invalidate(&crate::products::cache_key(&id, &product)).await;
+    }
+    Ok(proto)
+}
+
+/// Producers whose name or registration number matches `query`, best first.
+pub async fn search(
+    svc: &Registry,
+    query: &str,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<(Vec<Subject>, String)> {
+    let filter = Filter::parse(filter, &["province_code", "kind"])?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT ",
+        subject_columns!(),
+        " FROM subjects WHERE delete_time IS NULL"
+    ));
+    push_filters(&mut sql, &filter)?;
+    let (rows, next): (Vec<Row>, String) =
+        search::run(&svc.db, sql, "id", query, page_size, page_token, &filter.canonical()).await?;
+    Ok((rows.iter().map(Row::to_proto).collect(), next))
 }
 
 /// The cache key of a producer.

@@ -22,6 +22,7 @@ use crate::access::{require_own_province, require_province, require_writer};
 use crate::audit::{self, Created};
 use crate::ids::{self, product_name, subject_name};
 use crate::products::{self, product_columns};
+use crate::service::Registry;
 use crate::subjects::{self, subject_columns};
 use crate::units::Units;
 use ocop_kit::idempotency::{self, Claim};
@@ -665,7 +666,11 @@ fn same_subject(a: &subjects::Row, b: &subjects::Row) -> bool {
 }
 
 /// Exports the caller's jurisdiction (or `province`) in the import format.
-pub async fn export(db: &PgPool, who: &Principal, province: &str) -> Result<(Vec<u8>, i32)> {
+///
+/// The export holds one of the service's export slots while it reads.
+pub async fn export(svc: &Registry, who: &Principal, province: &str) -> Result<(Vec<u8>, i32)> {
+    let _slot = svc.exports.enter().await?;
+    let db = &svc.db;
     who.require(&[Role::ProvinceOfficer, Role::NationalOfficer])?;
     let province = match (who.role, province) {
         (Role::ProvinceOfficer, "") => who.province.clone().unwrap_or_default(),
