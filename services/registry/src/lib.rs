@@ -7,6 +7,7 @@ pub mod api;
 mod audit;
 pub mod dossiers;
 pub mod exports;
+mod fields;
 pub mod ideas;
 mod ids;
 mod listing;
@@ -17,6 +18,7 @@ mod reference_data;
 mod search;
 pub mod service;
 pub mod subjects;
+mod text_enum;
 pub mod transfer;
 pub mod units;
 

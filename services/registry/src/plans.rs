@@ -13,11 +13,11 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
+use crate::fields::check_mask;
 use crate::ideas::{idea_name, idea_state, review_state};
 use crate::ids::{self, check_etag, etag, parse_path, product_name};
 use crate::listing::{Order, push_product_parent, push_state};
 use crate::service::Registry;
-use crate::subjects::check_mask;
 use ocop_kit::idempotency::{self, Claim};
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "plans"];

@@ -15,11 +15,12 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
+use crate::fields::check_mask;
 use crate::ids::{self, check_etag, etag, product_name, subject_name};
 use crate::listing::{Order, push_state};
 use crate::search;
 use crate::service::Registry;
-use crate::subjects::{self, check_mask};
+use crate::subjects;
 use ocop_kit::idempotency::{self, Claim};
 
 /// Filterable fields of `ListProducts`.
@@ -302,7 +303,7 @@ pub async fn create(
         .filter(|s| s.delete_time.is_none())
         .ok_or_else(|| Error::not_found(subject_name(&subject_id)))?;
     require_province(&svc.here, who, &subject.province_code, &subject_name(&subject_id))?;
-    if subject.state == "dissolved" {
+    if subject.state == subjects::store::State::Dissolved {
         return Err(Error::failed_precondition(
             "SUBJECT_DISSOLVED",
             format!(

@@ -23,7 +23,7 @@ use crate::audit::{self, Created};
 use crate::ids::{self, product_name, subject_name};
 use crate::products::{self, product_columns};
 use crate::service::Registry;
-use crate::subjects::{self, subject_columns};
+use crate::subjects;
 use crate::units::Units;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::jurisdiction::{Jurisdiction, OUTSIDE_DEPLOYMENT, OUTSIDE_JURISDICTION};
@@ -214,33 +214,7 @@ pub async fn import(
         return ImportSubjectsProductsResponse::decode(response.as_slice()).map_err(Error::internal);
     }
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    let s = &plan.new_subjects;
-    let created: Vec<subjects::Row> = sqlx::query_as(concat!(
-        "INSERT INTO subjects (id, kind, legal_name, registration_number, representative_name, representative_is_woman,
-            representative_is_ethnic_minority, phone, email, address, commune_code, province_code, state)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bool[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) RETURNING ",
-        subject_columns!()
-    ))
-    .bind(s.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.kind.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.legal_name.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.registration_number.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.representative_name.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.representative_is_woman).collect::<Vec<_>>())
-    .bind(
-        s.iter()
-            .map(|r| r.representative_is_ethnic_minority)
-            .collect::<Vec<_>>(),
-    )
-    .bind(s.iter().map(|r| r.phone.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.email.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.address.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.commune_code.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.province_code.clone()).collect::<Vec<_>>())
-    .bind(s.iter().map(|r| r.state.clone()).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?;
+    let created = subjects::store::insert_many(&mut tx, &plan.new_subjects).await?;
     let p = &plan.new_products;
     let standards: Vec<serde_json::Value> = p
         .iter()
@@ -358,17 +332,11 @@ async fn plan(db: &PgPool, units: &Units, here: &Jurisdiction, who: &Principal, 
         .iter()
         .map(|r| r[index["registration_number"]].to_owned())
         .collect();
-    let existing: HashMap<String, subjects::Row> = sqlx::query_as::<_, subjects::Row>(concat!(
-        "SELECT ",
-        subject_columns!(),
-        " FROM subjects WHERE registration_number = ANY($1)"
-    ))
-    .bind(&numbers)
-    .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(|r| (r.registration_number.clone(), r))
-    .collect();
+    let existing: HashMap<String, subjects::Row> = subjects::store::with_numbers(db, &numbers)
+        .await?
+        .into_iter()
+        .map(|r| (r.registration_number.clone(), r))
+        .collect();
     let existing_ids: Vec<String> = existing.values().map(|r| r.id.clone()).collect();
     let existing_products: HashSet<(String, String)> =
         sqlx::query_as("SELECT subject_id, id FROM products WHERE subject_id = ANY($1)")
@@ -456,7 +424,7 @@ async fn plan(db: &PgPool, units: &Units, here: &Jurisdiction, who: &Principal, 
 
         let subject_id = match by_number.get(&row.registration_number) {
             Some((first, seen)) => {
-                if !same_subject(seen, &row) || (!get("subject_id").is_empty() && seen.id != row.id) {
+                if !seen.same_as(&row) || (!get("subject_id").is_empty() && seen.id != row.id) {
                     problems.add(
                         line,
                         "registration_number",
@@ -478,7 +446,7 @@ async fn plan(db: &PgPool, units: &Units, here: &Jurisdiction, who: &Principal, 
                                     subject_name(&stored.id)
                                 ),
                             );
-                        } else if !same_subject(stored, &row) {
+                        } else if !stored.same_as(&row) {
                             problems.add(
                                 line,
                                 "registration_number",
@@ -642,29 +610,6 @@ async fn plan(db: &PgPool, units: &Units, here: &Jurisdiction, who: &Principal, 
     })
 }
 
-fn same_subject(a: &subjects::Row, b: &subjects::Row) -> bool {
-    (
-        &a.kind,
-        &a.legal_name,
-        &a.representative_name,
-        &a.commune_code,
-        &a.phone,
-        &a.email,
-        &a.address,
-        &a.state,
-    ) == (
-        &b.kind,
-        &b.legal_name,
-        &b.representative_name,
-        &b.commune_code,
-        &b.phone,
-        &b.email,
-        &b.address,
-        &b.state,
-    ) && a.representative_is_woman == b.representative_is_woman
-        && a.representative_is_ethnic_minority == b.representative_is_ethnic_minority
-}
-
 /// Exports the caller's jurisdiction (or `province`) in the import format.
 ///
 /// The export holds one of the service's export slots while it reads.
@@ -680,14 +625,7 @@ pub async fn export(svc: &Registry, who: &Principal, province: &str) -> Result<(
         }
         (_, p) => p.to_owned(),
     };
-    let subjects: Vec<subjects::Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        subject_columns!(),
-        " FROM subjects WHERE delete_time IS NULL AND ($1 = '' OR province_code = $1) ORDER BY create_time, id"
-    ))
-    .bind(&province)
-    .fetch_all(db)
-    .await?;
+    let subjects = subjects::store::in_province(db, &province).await?;
     let products: Vec<products::Row> = sqlx::query_as(concat!(
         "SELECT ", product_columns!(), " FROM products WHERE delete_time IS NULL AND ($1 = '' OR province_code = $1) ORDER BY create_time, subject_id, id"
     ))
@@ -706,7 +644,7 @@ pub async fn export(svc: &Registry, who: &Principal, province: &str) -> Result<(
         let head = [
             s.id.as_str(),
             &s.registration_number,
-            &s.kind,
+            s.kind.as_str(),
             &s.legal_name,
             &s.representative_name,
             if s.representative_is_woman { "true" } else { "false" },
@@ -719,7 +657,7 @@ pub async fn export(svc: &Registry, who: &Principal, province: &str) -> Result<(
             &s.email,
             &s.address,
             &s.commune_code,
-            &s.state,
+            s.state.as_str(),
         ];
         let list = by_subject.get(s.id.as_str()).cloned().unwrap_or_default();
         if list.is_empty() {
