@@ -1,27 +1,30 @@
 //! Products of a producer: create, read, list, update, soft delete, search,
-//! and the taxonomy they are classified in.
+//! and the taxonomy they are classified in. One function per RPC; the SQL
+//! is in `store`, the field checks in `fields`.
+
+mod fields;
+pub mod store;
 
 use ocop_kit::auth::Principal;
-use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::registry::v1::{Product, ProductGroup, ProductState, Standard, StandardType};
+use ocop_proto::registry::v1::{Product, ProductGroup};
 use prost::Message;
-use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::PgConnection;
 
 use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::fields::check_mask;
 use crate::ids::{self, check_etag, etag, product_name, subject_name};
-use crate::listing::{Order, push_state};
+use crate::listing::Order;
 use crate::search;
 use crate::service::Registry;
 use crate::subjects;
 use ocop_kit::idempotency::{self, Claim};
+pub(crate) use store::{Row, StoredStandard};
+pub use store::{standard_type_of, standard_type_str};
 
 /// Filterable fields of `ListProducts`.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "group_code", "subgroup_code", "state"];
@@ -37,203 +40,8 @@ pub const UPDATABLE: &[&str] = &[
     "state",
 ];
 
-macro_rules! product_columns {
-    () => {
-        "subject_id, id, display_name, group_code, subgroup_code, description, origin_commune_code, province_code,
-         raw_material_area, standards, state, version, create_time, update_time, delete_time"
-    };
-}
-pub(crate) use product_columns;
-
-/// A standard as stored in the `standards` JSON column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct StoredStandard {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub number: String,
-    pub issuer: String,
-    pub valid_until: Option<String>,
-}
-
-/// A row of `products`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct Row {
-    pub subject_id: String,
-    pub id: String,
-    pub display_name: String,
-    pub group_code: String,
-    pub subgroup_code: String,
-    pub description: String,
-    pub origin_commune_code: String,
-    pub province_code: String,
-    pub raw_material_area: String,
-    pub standards: Json<Vec<StoredStandard>>,
-    pub state: String,
-    pub version: i64,
-    create_time: time::OffsetDateTime,
-    update_time: time::OffsetDateTime,
-    delete_time: Option<time::OffsetDateTime>,
-}
-
-const STANDARD_TYPES: &[(StandardType, &str)] = &[
-    (StandardType::FoodSafetyCertificate, "food_safety_certificate"),
-    (StandardType::Vietgap, "vietgap"),
-    (StandardType::Iso22000, "iso_22000"),
-    (StandardType::QualityDeclaration, "quality_declaration"),
-    (StandardType::Haccp, "haccp"),
-    (StandardType::Organic, "organic"),
-    (StandardType::Other, "other"),
-];
-
-/// The stored name of a standard type (also the CSV's).
-pub fn standard_type_str(t: StandardType) -> Option<&'static str> {
-    STANDARD_TYPES.iter().find(|(k, _)| *k == t).map(|(_, s)| *s)
-}
-
-/// The standard type of a stored name.
-pub fn standard_type_of(s: &str) -> Option<StandardType> {
-    STANDARD_TYPES.iter().find(|(_, n)| *n == s).map(|(k, _)| *k)
-}
-
-impl Row {
-    /// An empty row, to fill with [`Row::apply`].
-    pub(crate) fn blank(subject_id: String, id: String, province_code: String, origin_commune_code: String) -> Row {
-        let now = time::OffsetDateTime::now_utc();
-        Row {
-            subject_id,
-            id,
-            display_name: String::new(),
-            group_code: String::new(),
-            subgroup_code: String::new(),
-            description: String::new(),
-            origin_commune_code,
-            province_code,
-            raw_material_area: String::new(),
-            standards: Json(Vec::new()),
-            state: String::new(),
-            version: 1,
-            create_time: now,
-            update_time: now,
-            delete_time: None,
-        }
-    }
-
-    /// The proto form.
-    pub fn to_proto(&self) -> Product {
-        Product {
-            name: product_name(&self.subject_id, &self.id),
-            display_name: self.display_name.clone(),
-            group_code: self.group_code.clone(),
-            subgroup_code: self.subgroup_code.clone(),
-            description: self.description.clone(),
-            origin_commune_code: self.origin_commune_code.clone(),
-            province_code: self.province_code.clone(),
-            raw_material_area: self.raw_material_area.clone(),
-            standards: self
-                .standards
-                .iter()
-                .map(|s| Standard {
-                    r#type: standard_type_of(&s.kind).unwrap_or(StandardType::Other) as i32,
-                    number: s.number.clone(),
-                    issuer: s.issuer.clone(),
-                    valid_until: s
-                        .valid_until
-                        .as_deref()
-                        .and_then(|d| date::parse_iso("", d).ok())
-                        .map(date::to_proto),
-                })
-                .collect(),
-            state: if self.state == "active" {
-                ProductState::Active
-            } else {
-                ProductState::Discontinued
-            } as i32,
-            etag: etag(self.version),
-            create_time: Some(to_timestamp(self.create_time)),
-            update_time: Some(to_timestamp(self.update_time)),
-            delete_time: self.delete_time.map(to_timestamp),
-        }
-    }
-
-    /// Copies the fields of `p` named by `mask` (all when `None`), validating each.
-    pub(crate) fn apply(&mut self, p: &Product, mask: Option<&[String]>, v: &mut Violations) {
-        let wants = |f: &str| mask.is_none_or(|m| m.iter().any(|x| x == f));
-        if wants("display_name") {
-            self.display_name = p.display_name.trim().to_owned();
-            let n = self.display_name.chars().count();
-            if !(1..=300).contains(&n) {
-                v.push("product.display_name", "required, 1 to 300 characters");
-            }
-        }
-        if wants("group_code") {
-            self.group_code = p.group_code.trim().to_owned();
-        }
-        if wants("subgroup_code") {
-            self.subgroup_code = p.subgroup_code.trim().to_owned();
-        }
-        if wants("description") {
-            self.description = p.description.trim().to_owned();
-            if self.description.chars().count() > 5000 {
-                v.push("product.description", "at most 5000 characters");
-            }
-        }
-        if wants("raw_material_area") {
-            self.raw_material_area = p.raw_material_area.trim().to_owned();
-            if self.raw_material_area.chars().count() > 500 {
-                v.push("product.raw_material_area", "at most 500 characters");
-            }
-        }
-        if wants("standards") {
-            self.standards = Json(
-                p.standards
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| {
-                        let field = format!("product.standards[{i}]");
-                        let kind = standard_type_str(s.r#type());
-                        if kind.is_none() {
-                            v.push(format!("{field}.type"), "required: food_safety_certificate, vietgap, iso_22000, quality_declaration, haccp, organic or other");
-                        }
-                        if s.number.trim().is_empty() || s.number.chars().count() > 100 {
-                            v.push(format!("{field}.number"), "required, at most 100 characters");
-                        }
-                        if s.issuer.chars().count() > 200 {
-                            v.push(format!("{field}.issuer"), "at most 200 characters");
-                        }
-                        let valid_until = match &s.valid_until {
-                            Some(d) => match date::from_proto(&format!("{field}.valid_until"), d) {
-                                Ok(d) => Some(d.to_string()),
-                                Err(e) => {
-                                    v.push(format!("{field}.valid_until"), e.violations()[0].description.clone());
-                                    None
-                                }
-                            },
-                            None => None,
-                        };
-                        Some(StoredStandard { kind: kind?.to_owned(), number: s.number.trim().to_owned(), issuer: s.issuer.trim().to_owned(), valid_until })
-                    })
-                    .collect(),
-            );
-        }
-        if wants("state") {
-            match p.state() {
-                ProductState::Active => self.state = "active".into(),
-                ProductState::Discontinued => self.state = "discontinued".into(),
-                ProductState::Unspecified if mask.is_none() => self.state = "active".into(),
-                ProductState::Unspecified => {
-                    v.push("product.state", "required when in update_mask: active or discontinued")
-                }
-            }
-        }
-    }
-}
-
 async fn check_taxonomy(svc: &Registry, group: &str, subgroup: &str, v: &mut Violations) -> Result<()> {
-    let sets: Vec<String> =
-        sqlx::query_scalar("SELECT subgroup_code FROM product_groups WHERE group_code = $1 ORDER BY subgroup_code")
-            .bind(group)
-            .fetch_all(&svc.db)
-            .await?;
+    let sets = store::sets_of(&svc.db, group).await?;
     if sets.is_empty() {
         v.push(
             "product.group_code",
@@ -332,27 +140,14 @@ pub async fn create(
     }
     // Lock the producer so a concurrent delete cannot orphan the product.
     subjects::lock(&mut tx, &subject_id).await?;
-    let inserted: Row = sqlx::query_as(concat!(
-            "INSERT INTO products (subject_id, id, display_name, group_code, subgroup_code, description, origin_commune_code,
-                province_code, raw_material_area, standards, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (subject_id, id) DO NOTHING RETURNING ",
-            product_columns!()
-        ))
-        .bind(&row.subject_id)
-        .bind(&row.id)
-        .bind(&row.display_name)
-        .bind(&row.group_code)
-        .bind(&row.subgroup_code)
-        .bind(&row.description)
-        .bind(&row.origin_commune_code)
-        .bind(&row.province_code)
-        .bind(&row.raw_material_area)
-        .bind(&row.standards)
-        .bind(&row.state)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Error::new(ErrorKind::AlreadyExists, "ALREADY_EXISTS", format!("{name} already exists; choose another product_id")).with_metadata("resource", name.clone()))?;
+    let inserted = store::insert(&mut tx, &row).await?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            "ALREADY_EXISTS",
+            format!("{name} already exists; choose another product_id"),
+        )
+        .with_metadata("resource", name.clone())
+    })?;
     let proto = inserted.to_proto();
     audit::record(
         &mut tx,
@@ -379,15 +174,7 @@ pub async fn get(svc: &Registry, name: &str) -> Result<Product> {
     let found = svc
         .cache
         .get_or_load(&cache_key(&subject, &id), || async {
-            let row: Option<Row> = sqlx::query_as(concat!(
-                "SELECT ",
-                product_columns!(),
-                " FROM products WHERE subject_id = $1 AND id = $2"
-            ))
-            .bind(&subject)
-            .bind(&id)
-            .fetch_optional(&svc.db)
-            .await?;
+            let row = store::fetch(&svc.db, &subject, &id).await?;
             row.map(|r| r.to_proto())
                 .ok_or_else(|| Error::not_found(product_name(&subject, &id)))
         })
@@ -420,23 +207,16 @@ pub async fn list(
     let order = Order::parse(order_by, "display_name")?;
     let query_id = format!("{parent}|{}|{}|{show_deleted}", filter.canonical(), order.id());
     let page = Page::parse(page_size, page_token, &query_id)?;
-    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", product_columns!(), " FROM products WHERE TRUE"));
+    if let Some(subject) = &subject
+        && subjects::fetch(&svc.db, subject).await?.is_none()
+    {
+        return Err(Error::not_found(subject_name(subject)));
+    }
+    let mut sql = store::select(&filter, show_deleted)?;
     if let Some(subject) = &subject {
-        if subjects::fetch(&svc.db, subject).await?.is_none() {
-            return Err(Error::not_found(subject_name(subject)));
-        }
         sql.push(" AND subject_id = ").push_bind(subject.clone());
     }
-    push_filters(&mut sql, &filter)?;
-    if !show_deleted {
-        sql.push(" AND delete_time IS NULL");
-    }
-    if let Some(after) = &page.after {
-        order.push_after(&mut sql, "display_name", &["subject_id", "id"], after)?;
-    }
-    order.push_order(&mut sql, "display_name", &["subject_id", "id"]);
-    sql.push(" LIMIT ").push_bind(page.fetch_limit());
-    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&svc.db).await?;
+    let mut rows = store::page(&svc.db, sql, order, page.after.as_deref(), page.fetch_limit()).await?;
     let next = page.finish(
         &mut rows,
         |r| order.cursor(r.create_time, &r.display_name, &[&r.subject_id, &r.id]),
@@ -466,25 +246,7 @@ pub async fn update(svc: &Registry, who: &Principal, product: &Product, mask: &[
         check_taxonomy(svc, &row.group_code, &row.subgroup_code, &mut v).await?;
     }
     v.check()?;
-    let updated: Row = sqlx::query_as(concat!(
-        "UPDATE products SET display_name = $3, group_code = $4, subgroup_code = $5, description = $6,
-                origin_commune_code = $7, raw_material_area = $8, standards = $9, state = $10,
-                version = version + 1, update_time = now()
-             WHERE subject_id = $1 AND id = $2 RETURNING ",
-        product_columns!()
-    ))
-    .bind(&subject)
-    .bind(&id)
-    .bind(&row.display_name)
-    .bind(&row.group_code)
-    .bind(&row.subgroup_code)
-    .bind(&row.description)
-    .bind(&row.origin_commune_code)
-    .bind(&row.raw_material_area)
-    .bind(&row.standards)
-    .bind(&row.state)
-    .fetch_one(&mut *tx)
-    .await?;
+    let updated = store::update(&mut tx, &row).await?;
     let proto = updated.to_proto();
     audit::record(
         &mut tx,
@@ -515,14 +277,7 @@ pub async fn delete(svc: &Registry, who: &Principal, name: &str, given_etag: &st
     let current = lock(&mut tx, &subject, &id).await?;
     require_province(&svc.here, who, &current.province_code, &name)?;
     check_etag("etag", given_etag, &name, current.version)?;
-    let (ideas, plans): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM ideas WHERE subject_id = $1 AND product_id = $2),
-                    (SELECT count(*) FROM plans WHERE subject_id = $1 AND product_id = $2)",
-    )
-    .bind(&subject)
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (ideas, plans) = store::cycle_records(&mut tx, &subject, &id).await?;
     if ideas + plans > 0 && !force {
         return Err(Error::failed_precondition(
             "HAS_CYCLE_RECORDS",
@@ -550,12 +305,7 @@ pub async fn search(
         return crate::national::search(&svc.db, query, page_size, page_token, filter).await;
     }
     let filter = Filter::parse(filter, &["province_code", "group_code"])?;
-    let mut sql = QueryBuilder::<Postgres>::new(concat!(
-        "SELECT ",
-        product_columns!(),
-        " FROM products WHERE delete_time IS NULL"
-    ));
-    push_filters(&mut sql, &filter)?;
+    let sql = store::select(&filter, false)?;
     let (rows, next): (Vec<Row>, String) = search::run(
         &svc.db,
         sql,
@@ -573,10 +323,7 @@ pub async fn search(
 /// legacy, the earlier sets products still carry, each with the current
 /// set it is scored on (`ocop_kit::taxonomy`).
 pub async fn groups(svc: &Registry) -> Result<Vec<ProductGroup>> {
-    let rows: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT group_code, group_name, subgroup_code, subgroup_name FROM product_groups ORDER BY group_code, subgroup_code")
-                .fetch_all(&svc.db)
-                .await?;
+    let rows = store::taxonomy(&svc.db).await?;
     Ok(rows
         .into_iter()
         .map(|(group_code, group_name, subgroup_code, subgroup_name)| {
@@ -594,15 +341,7 @@ pub async fn groups(svc: &Registry) -> Result<Vec<ProductGroup>> {
 }
 
 async fn lock(tx: &mut PgConnection, subject: &str, id: &str) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        product_columns!(),
-        " FROM products WHERE subject_id = $1 AND id = $2 FOR UPDATE"
-    ))
-    .bind(subject)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = store::fetch_for_update(tx, subject, id).await?;
     match row {
         Some(row) if row.delete_time.is_none() => Ok(row),
         // A producer's product mirrored from a province is not ours to change.
@@ -619,15 +358,7 @@ pub async fn soft_delete_in(
     method: &'static str,
 ) -> Result<Product> {
     let name = product_name(subject, id);
-    let deleted: Row = sqlx::query_as(concat!(
-        "UPDATE products SET delete_time = now(), version = version + 1, update_time = now()
-         WHERE subject_id = $1 AND id = $2 RETURNING ",
-        product_columns!()
-    ))
-    .bind(subject)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let deleted = store::soft_delete(tx, subject, id).await?;
     let proto = deleted.to_proto();
     audit::record(
         tx,
@@ -650,21 +381,4 @@ pub async fn soft_delete_in(
 /// The cache key of a product.
 pub fn cache_key(subject: &str, id: &str) -> String {
     format!("product:{subject}/{id}")
-}
-
-/// The filters of product lists and searches, on a query of a table with
-/// the products' columns.
-pub(crate) fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()> {
-    for (field, column) in [
-        ("province_code", "province_code"),
-        ("commune_code", "origin_commune_code"),
-        ("group_code", "group_code"),
-        ("subgroup_code", "subgroup_code"),
-    ] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {column} = ")).push_bind(value.to_owned());
-        }
-    }
-    push_state(sql, filter, &["active", "discontinued"])?;
-    Ok(())
 }

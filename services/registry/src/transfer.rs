@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use crate::access::{require_own_province, require_province, require_writer};
 use crate::audit::{self, Created};
 use crate::ids::{self, product_name, subject_name};
-use crate::products::{self, product_columns};
+use crate::products;
 use crate::service::Registry;
 use crate::subjects;
 use crate::units::Units;
@@ -215,31 +215,7 @@ pub async fn import(
     }
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
     let created = subjects::store::insert_many(&mut tx, &plan.new_subjects).await?;
-    let p = &plan.new_products;
-    let standards: Vec<serde_json::Value> = p
-        .iter()
-        .map(|r| serde_json::to_value(&r.standards.0).unwrap_or_default())
-        .collect();
-    let created_products: Vec<products::Row> = sqlx::query_as(concat!(
-        "INSERT INTO products (subject_id, id, display_name, group_code, subgroup_code, description, origin_commune_code,
-            province_code, raw_material_area, standards, state)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::jsonb[], $11::text[]) RETURNING ",
-        product_columns!()
-    ))
-    .bind(p.iter().map(|r| r.subject_id.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.display_name.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.group_code.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.subgroup_code.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.description.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.origin_commune_code.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.province_code.clone()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.raw_material_area.clone()).collect::<Vec<_>>())
-    .bind(standards)
-    .bind(p.iter().map(|r| r.state.clone()).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?;
+    let created_products = products::store::insert_many(&mut tx, &plan.new_products).await?;
     let subject_events = created
         .iter()
         .map(|r| {
@@ -626,12 +602,7 @@ pub async fn export(svc: &Registry, who: &Principal, province: &str) -> Result<(
         (_, p) => p.to_owned(),
     };
     let subjects = subjects::store::in_province(db, &province).await?;
-    let products: Vec<products::Row> = sqlx::query_as(concat!(
-        "SELECT ", product_columns!(), " FROM products WHERE delete_time IS NULL AND ($1 = '' OR province_code = $1) ORDER BY create_time, subject_id, id"
-    ))
-    .bind(&province)
-    .fetch_all(db)
-    .await?;
+    let products = products::store::in_province(db, &province).await?;
     let mut by_subject: HashMap<&str, Vec<&products::Row>> = HashMap::new();
     for p in &products {
         by_subject.entry(p.subject_id.as_str()).or_default().push(p);
@@ -675,7 +646,7 @@ pub async fn export(svc: &Registry, who: &Principal, province: &str) -> Result<(
                 &p.description,
                 &p.origin_commune_code,
                 &p.raw_material_area,
-                &p.state,
+                p.state.as_str(),
                 &standards,
             ];
             out.write_record(head.iter().copied().chain(tail)).map_err(fail)?;
