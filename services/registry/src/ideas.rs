@@ -1,118 +1,34 @@
 //! Idea registrations (OCOP cycle, step 2): registered at the commune,
-//! accepted or rejected by the commune or the province.
+//! accepted or rejected by the commune or the province. One function per
+//! RPC; the SQL is in `store`.
+
+pub(crate) mod store;
 
 use ocop_kit::auth::{Principal, Role};
-use ocop_kit::date::to_timestamp;
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::registry::v1::{IdeaRegistration, IdeaState, ReviewDecision};
+use ocop_proto::registry::v1::{IdeaRegistration, ReviewDecision};
 use prost::Message;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::PgConnection;
 
 use crate::audit::{self, Change};
 use crate::ids::{self, check_etag, etag, parse_path, product_name};
-use crate::listing::{Order, push_product_parent, push_state};
+use crate::listing::Order;
+use crate::rules::access::require_commune_or_province;
+use crate::rules::review;
 use crate::service::Registry;
 use ocop_kit::idempotency::{self, Claim};
-use ocop_kit::jurisdiction::{Jurisdiction, OUTSIDE_JURISDICTION};
+use store::{Row, State};
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "ideas"];
 /// Filterable fields of `ListIdeaRegistrations`.
 pub const FILTER_FIELDS: &[&str] = &["state", "commune_code", "province_code"];
 
-macro_rules! idea_columns {
-    () => {
-        "subject_id, product_id, id, title, description, commune_code, province_code, state, reviewer,
-         review_reason, review_time, version, create_time, update_time"
-    };
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Row {
-    subject_id: String,
-    product_id: String,
-    id: String,
-    title: String,
-    description: String,
-    commune_code: String,
-    province_code: String,
-    state: String,
-    reviewer: String,
-    review_reason: String,
-    review_time: Option<time::OffsetDateTime>,
-    version: i64,
-    create_time: time::OffsetDateTime,
-    update_time: time::OffsetDateTime,
-}
-
-impl Row {
-    fn name(&self) -> String {
-        idea_name(&self.subject_id, &self.product_id, &self.id)
-    }
-
-    fn to_proto(&self) -> IdeaRegistration {
-        IdeaRegistration {
-            name: self.name(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            commune_code: self.commune_code.clone(),
-            province_code: self.province_code.clone(),
-            state: match self.state.as_str() {
-                "submitted" => IdeaState::Submitted,
-                "accepted" => IdeaState::Accepted,
-                _ => IdeaState::Rejected,
-            } as i32,
-            reviewer: self.reviewer.clone(),
-            review_reason: self.review_reason.clone(),
-            review_time: self.review_time.map(to_timestamp),
-            etag: etag(self.version),
-            create_time: Some(to_timestamp(self.create_time)),
-            update_time: Some(to_timestamp(self.update_time)),
-        }
-    }
-}
-
 /// `subjects/{s}/products/{p}/ideas/{i}`.
 pub fn idea_name(subject: &str, product: &str, id: &str) -> String {
     format!("{}/ideas/{id}", product_name(subject, product))
-}
-
-/// The caller may act on ideas of `commune` in `province`: this deployment
-/// serves the province, and the caller is a commune officer of that commune
-/// or a province officer of that province.
-fn require_idea_jurisdiction(
-    here: &Jurisdiction,
-    who: &Principal,
-    province: &str,
-    commune: &str,
-    what: &str,
-) -> Result<()> {
-    here.require_serves(province)?;
-    let allowed = match who.role {
-        Role::CommuneOfficer => who.commune.as_deref() == Some(commune),
-        Role::ProvinceOfficer => who.province.as_deref() == Some(province),
-        _ => false,
-    };
-    if allowed {
-        return Ok(());
-    }
-    Err(Error::permission_denied(
-        OUTSIDE_JURISDICTION,
-        format!(
-            "{what} is for the officers of commune {commune} or of province {province}; your token is for {}",
-            who_place(who)
-        ),
-    ))
-}
-
-fn who_place(who: &Principal) -> String {
-    match (&who.commune, &who.province) {
-        (Some(c), _) => format!("commune {c}"),
-        (None, Some(p)) => format!("province {p}"),
-        _ => "no jurisdiction".into(),
-    }
 }
 
 /// Registers an idea for the product `parent`.
@@ -141,19 +57,10 @@ pub async fn create(
     if idea.description.chars().count() > 10_000 {
         v.push("idea_registration.description", "at most 10,000 characters");
     }
-    let product: Option<(String, String, Option<time::OffsetDateTime>)> = sqlx::query_as(
-        "SELECT origin_commune_code, province_code, delete_time FROM products WHERE subject_id = $1 AND id = $2",
-    )
-    .bind(&ids[0])
-    .bind(&ids[1])
-    .fetch_optional(&svc.db)
-    .await?;
-    let (origin, province) = match product {
-        Some((origin, province, None)) => (origin, province),
-        _ => return Err(Error::not_found(product_name(&ids[0], &ids[1]))),
-    };
+    let product = crate::products::live(svc, &ids[0], &ids[1]).await?;
+    let province = product.province_code;
     let commune = if idea.commune_code.trim().is_empty() {
-        origin
+        product.origin_commune_code
     } else {
         idea.commune_code.trim().to_owned()
     };
@@ -173,7 +80,7 @@ pub async fn create(
         Err(e) => return Err(e),
     }
     v.check()?;
-    require_idea_jurisdiction(&svc.here, who, &province, &commune, "registering an idea")?;
+    require_jurisdiction(svc, who, &province, &commune, "registering an idea")?;
 
     let name = idea_name(&ids[0], &ids[1], &id);
     let mut tx = svc.db.begin().await?;
@@ -181,21 +88,15 @@ pub async fn create(
         drop(tx);
         return get(svc, &first).await;
     }
-    let row: Row = sqlx::query_as(concat!(
-        "INSERT INTO ideas (subject_id, product_id, id, title, description, commune_code, province_code, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted') ON CONFLICT DO NOTHING RETURNING ",
-        idea_columns!()
-    ))
-    .bind(&ids[0])
-    .bind(&ids[1])
-    .bind(&id)
-    .bind(&title)
-    .bind(idea.description.trim())
-    .bind(&commune)
-    .bind(&province)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| {
+    let new = store::New {
+        ids: &ids,
+        id: &id,
+        title: &title,
+        description: idea.description.trim(),
+        commune: &commune,
+        province: &province,
+    };
+    let row = store::insert(&mut tx, new).await?.ok_or_else(|| {
         Error::new(
             ErrorKind::AlreadyExists,
             "ALREADY_EXISTS",
@@ -214,19 +115,19 @@ pub async fn create(
     Ok(proto)
 }
 
+/// The caller may act on ideas of `commune` in `province`: this deployment
+/// serves the province, and the caller is a commune officer of that commune
+/// or a province officer of that province.
+fn require_jurisdiction(svc: &Registry, who: &Principal, province: &str, commune: &str, what: &str) -> Result<()> {
+    require_commune_or_province(&svc.here, who, province, commune, |theirs| {
+        format!("{what} is for the officers of commune {commune} or of province {province}; your token is for {theirs}")
+    })
+}
+
 /// One idea.
 pub async fn get(svc: &Registry, name: &str) -> Result<IdeaRegistration> {
     let ids = parse_path("name", name, COLLECTIONS, false)?;
-    let row: Option<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        idea_columns!(),
-        " FROM ideas WHERE subject_id = $1 AND product_id = $2 AND id = $3"
-    ))
-    .bind(&ids[0])
-    .bind(&ids[1])
-    .bind(&ids[2])
-    .fetch_optional(&svc.db)
-    .await?;
+    let row = store::fetch(&svc.db, &ids).await?;
     row.map(|r| r.to_proto()).ok_or_else(|| Error::not_found(name))
 }
 
@@ -242,21 +143,7 @@ pub async fn list(
     let filter = Filter::parse(filter, FILTER_FIELDS)?;
     let query_id = format!("{parent}|{}", filter.canonical());
     let page = Page::parse(page_size, page_token, &query_id)?;
-    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", idea_columns!(), " FROM ideas WHERE TRUE"));
-    push_product_parent(&mut sql, &ids);
-    push_state(&mut sql, &filter, &["submitted", "accepted", "rejected"])?;
-    for field in ["commune_code", "province_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
-    let keys = ["subject_id", "product_id", "id"];
-    if let Some(after) = &page.after {
-        Order::CreateAsc.push_after(&mut sql, "title", &keys, after)?;
-    }
-    Order::CreateAsc.push_order(&mut sql, "title", &keys);
-    sql.push(" LIMIT ").push_bind(page.fetch_limit());
-    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&svc.db).await?;
+    let mut rows = store::page(&svc.db, &ids, &filter, page.after.as_deref(), page.fetch_limit()).await?;
     let next = page.finish(
         &mut rows,
         |r| Order::CreateAsc.cursor(r.create_time, &r.title, &[&r.subject_id, &r.product_id, &r.id]),
@@ -276,37 +163,24 @@ pub async fn review(
 ) -> Result<IdeaRegistration> {
     who.require(&[Role::CommuneOfficer, Role::ProvinceOfficer])?;
     let ids = parse_path("name", name, COLLECTIONS, false)?;
-    let state = review_state(decision, reason)?;
+    let state = State::from(review::verdict(decision, reason)?);
     let mut tx = svc.db.begin().await?;
     let current = lock(&mut tx, &ids).await?;
-    require_idea_jurisdiction(
-        &svc.here,
+    require_jurisdiction(
+        svc,
         who,
         &current.province_code,
         &current.commune_code,
         "reviewing this idea",
     )?;
     check_etag("etag", given_etag, name, current.version)?;
-    if current.state != "submitted" {
+    if current.state != State::Submitted {
         return Err(Error::failed_precondition(
             "ALREADY_REVIEWED",
             format!("{name} was already {} by {}", current.state, current.reviewer),
         ));
     }
-    let row: Row = sqlx::query_as(concat!(
-        "UPDATE ideas SET state = $4, reviewer = $5, review_reason = $6, review_time = now(), version = version + 1,
-                update_time = now()
-             WHERE subject_id = $1 AND product_id = $2 AND id = $3 RETURNING ",
-        idea_columns!()
-    ))
-    .bind(&ids[0])
-    .bind(&ids[1])
-    .bind(&ids[2])
-    .bind(state)
-    .bind(&who.subject)
-    .bind(reason.trim())
-    .fetch_one(&mut *tx)
-    .await?;
+    let row = store::review(&mut tx, &ids, state, &who.subject, reason.trim()).await?;
     let proto = row.to_proto();
     audit::record(
         &mut tx,
@@ -325,40 +199,10 @@ pub async fn review(
     Ok(proto)
 }
 
-/// The state a review decision leads to; a rejection needs a reason.
-pub fn review_state(decision: ReviewDecision, reason: &str) -> Result<&'static str> {
-    let mut v = Violations::default();
-    if reason.chars().count() > 2000 {
-        v.push("reason", "at most 2,000 characters");
-    }
-    let state = match decision {
-        ReviewDecision::Accept => "accepted",
-        ReviewDecision::Reject if reason.trim().is_empty() => {
-            v.push("reason", "required when rejecting: say what to change");
-            "rejected"
-        }
-        ReviewDecision::Reject => "rejected",
-        ReviewDecision::Unspecified => {
-            v.push("decision", "required: ACCEPT or REJECT");
-            ""
-        }
-    };
-    v.check()?;
-    Ok(state)
-}
-
 async fn lock(tx: &mut PgConnection, ids: &[String]) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        idea_columns!(),
-        " FROM ideas WHERE subject_id = $1 AND product_id = $2 AND id = $3 FOR UPDATE"
-    ))
-    .bind(&ids[0])
-    .bind(&ids[1])
-    .bind(&ids[2])
-    .fetch_optional(&mut *tx)
-    .await?;
-    row.ok_or_else(|| Error::not_found(idea_name(&ids[0], &ids[1], &ids[2])))
+    store::fetch_for_update(tx, ids)
+        .await?
+        .ok_or_else(|| Error::not_found(idea_name(&ids[0], &ids[1], &ids[2])))
 }
 
 fn change<'a>(
@@ -379,16 +223,4 @@ fn change<'a>(
         request_id,
         payload: proto.encode_to_vec(),
     }
-}
-
-/// The state of idea `idea_id` of a product, for plans.
-pub async fn idea_state(db: &mut PgConnection, subject: &str, product: &str, idea_id: &str) -> Result<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT state FROM ideas WHERE subject_id = $1 AND product_id = $2 AND id = $3")
-            .bind(subject)
-            .bind(product)
-            .bind(idea_id)
-            .fetch_optional(&mut *db)
-            .await?,
-    )
 }

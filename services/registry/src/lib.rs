@@ -2,7 +2,6 @@
 //! producers, products, the cycle's idea registrations, business plans and
 //! support records, the producers' dossiers for evaluation, search, CSV import/export and the audit log.
 
-mod access;
 pub mod api;
 mod audit;
 pub mod dossiers;
@@ -15,6 +14,7 @@ pub mod national;
 pub mod plans;
 pub mod products;
 mod reference_data;
+mod rules;
 mod search;
 pub mod service;
 pub mod subjects;

@@ -14,11 +14,11 @@ use ocop_proto::registry::v1::{Product, ProductGroup};
 use prost::Message;
 use sqlx::PgConnection;
 
-use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::fields::check_mask;
 use crate::ids::{self, check_etag, etag, product_name, subject_name};
 use crate::listing::Order;
+use crate::rules::access::{require_province, require_writer};
 use crate::search;
 use crate::service::Registry;
 use crate::subjects;
@@ -381,4 +381,13 @@ pub async fn soft_delete_in(
 /// The cache key of a product.
 pub fn cache_key(subject: &str, id: &str) -> String {
     format!("product:{subject}/{id}")
+}
+
+/// Product `id` of producer `subject`, unless deleted (NOT_FOUND): the
+/// parent of ideas, plans and dossiers.
+pub(crate) async fn live(svc: &Registry, subject: &str, id: &str) -> Result<Row> {
+    store::fetch(&svc.db, subject, id)
+        .await?
+        .filter(|r| r.delete_time.is_none())
+        .ok_or_else(|| Error::not_found(product_name(subject, id)))
 }

@@ -13,11 +13,11 @@ use ocop_proto::registry::v1::Subject;
 use prost::Message;
 use sqlx::PgConnection;
 
-use crate::access::{require_province, require_writer};
 use crate::audit::{self, Change};
 use crate::fields::check_mask;
 use crate::ids::{self, check_etag, etag, subject_name};
 use crate::listing::Order;
+use crate::rules::access::{require_province, require_writer};
 use crate::search;
 use crate::service::Registry;
 use ocop_kit::idempotency::{self, Claim};

@@ -18,10 +18,10 @@ use ocop_proto::registry::v1::{
 use prost::Message;
 use sqlx::PgPool;
 
-use crate::access::{require_own_province, require_province, require_writer};
 use crate::audit::{self, Created};
 use crate::ids::{self, product_name, subject_name};
 use crate::products;
+use crate::rules::access::{require_own_province, require_province, require_writer};
 use crate::service::Registry;
 use crate::subjects;
 use crate::units::Units;
