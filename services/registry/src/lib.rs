@@ -4,8 +4,8 @@
 
 pub mod api;
 mod audit;
+pub mod csv_exchange;
 pub mod dossiers;
-pub mod exports;
 mod fields;
 pub mod ideas;
 mod ids;
@@ -19,13 +19,14 @@ mod search;
 pub mod service;
 pub mod subjects;
 mod text_enum;
-pub mod transfer;
 pub mod units;
 
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use tonic::service::Routes;
 
+/// The CSV import and export under the path the `ocop` CLI calls (`transfer::import`).
+pub use csv_exchange as transfer;
 pub use service::Registry;
 
 /// Embedded migrations of the `registry` schema.

@@ -9,7 +9,7 @@ use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::server::Context;
 use sqlx::PgPool;
 
-use crate::exports::ExportSlots;
+use crate::csv_exchange::ExportSlots;
 use crate::units::Units;
 
 /// The state every operation of the registry takes.

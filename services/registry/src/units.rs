@@ -483,3 +483,12 @@ fn to_proto(row: Row, successors: Vec<Successor>, predecessors: Vec<String>) -> 
         predecessors,
     }
 }
+
+/// The `(code, province_code)` of every commune of the 2025 list in force (an import's check).
+pub(crate) async fn communes_in_force(db: &PgPool) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT code, province_code FROM administrative_units WHERE scheme = 2025 AND level = 'commune' AND valid_until IS NULL",
+    )
+    .fetch_all(db)
+    .await?)
+}

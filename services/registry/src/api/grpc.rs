@@ -8,7 +8,7 @@ use ocop_proto::registry::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::service::Registry;
-use crate::{audit, dossiers, ideas, plans, products, subjects, transfer};
+use crate::{audit, csv_exchange, dossiers, ideas, plans, products, subjects};
 
 fn caller<T>(request: &Request<T>) -> Result<Principal, Status> {
     Ok(Principal::from_request(request)?)
@@ -194,7 +194,7 @@ impl RegistryService for Registry {
     ) -> Reply<ImportSubjectsProductsResponse> {
         let who = caller(&request)?;
         let r = request.into_inner();
-        let report = transfer::import(
+        let report = csv_exchange::import(
             &self.db,
             &self.units,
             &self.here,
@@ -212,7 +212,7 @@ impl RegistryService for Registry {
         request: Request<ExportSubjectsProductsRequest>,
     ) -> Reply<ExportSubjectsProductsResponse> {
         let who = caller(&request)?;
-        let (csv, rows) = transfer::export(self, &who, &request.get_ref().province_code).await?;
+        let (csv, rows) = csv_exchange::export(self, &who, &request.get_ref().province_code).await?;
         Ok(Response::new(ExportSubjectsProductsResponse { csv, rows }))
     }
 

@@ -344,3 +344,20 @@ pub(crate) fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) ->
     push_state(sql, filter, &State::texts())?;
     Ok(())
 }
+
+/// Every `(group_code, subgroup_code)` of the taxonomy (an import's check).
+pub(crate) async fn group_pairs<'e>(db: impl PgExecutor<'e>) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as("SELECT group_code, subgroup_code FROM product_groups")
+        .fetch_all(db)
+        .await?)
+}
+
+/// The `(subject_id, id)` of the products of the producers `subjects`, deleted ones too.
+pub(crate) async fn keys_of<'e>(db: impl PgExecutor<'e>, subjects: &[String]) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT subject_id, id FROM products WHERE subject_id = ANY($1)")
+            .bind(subjects)
+            .fetch_all(db)
+            .await?,
+    )
+}
