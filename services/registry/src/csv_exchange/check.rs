@@ -184,7 +184,7 @@ impl Check<'_> {
     fn registered(&mut self, line: usize, cells: &Cells<'_>, row: &subjects::Row) -> String {
         match self.by_number.get(&row.registration_number) {
             Some((first, seen)) => {
-                if !seen.same_as(&row) || (!cells.get("subject_id").is_empty() && seen.id != row.id) {
+                if !seen.same_as(row) || (!cells.get("subject_id").is_empty() && seen.id != row.id) {
                     self.problems.add(
                         line,
                         "registration_number",
@@ -206,7 +206,7 @@ impl Check<'_> {
                                     subject_name(&stored.id)
                                 ),
                             );
-                        } else if !stored.same_as(&row) {
+                        } else if !stored.same_as(row) {
                             self.problems.add(
                                 line,
                                 "registration_number",
