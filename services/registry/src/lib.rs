@@ -1,6 +1,32 @@
 //! The OCOP registry service: administrative units with the 2025 lineage,
 //! producers, products, the cycle's idea registrations, business plans and
-//! support records, the producers' dossiers for evaluation, search, CSV import/export and the audit log.
+//! support records, the producers' dossiers for evaluation, search, CSV
+//! import/export and the audit log.
+//!
+//! The crate's map (the service template of `docs/architecture.md`):
+//!
+//! ```text
+//! lib.rs            this map, the platform's spec and routes
+//! main.rs           eight lines
+//! service.rs        the state: pool, cache, units, jurisdiction, export slots
+//! api/grpc.rs       the thin adapter: read the caller, call one operation, map its result
+//! units.rs          administrative units and the lineage    (units/store.rs: its SQL)
+//! subjects.rs       producers, one function per RPC         (subjects/store.rs, subjects/fields.rs)
+//! products.rs       products and the taxonomy               (products/store.rs, products/fields.rs)
+//! ideas.rs          idea registrations                      (ideas/store.rs)
+//! plans.rs          business plans                          (plans/store.rs, plans/fields.rs, plans/support.rs)
+//! dossiers.rs       dossiers for evaluation                 (dossiers/store.rs, dossiers/forms.rs)
+//! csv_exchange.rs   CSV import and export                   (read, known, check, import, export, format, export_slots)
+//! audit.rs          the audit log
+//! search.rs         accent-blind name search
+//! national.rs       what the national deployment adds (the provinces' mirrored producers and products)
+//! rules/            pure regulation: access, review verdicts (unit-tested without a database)
+//! ids.rs, listing.rs, fields.rs, text_enum.rs   names and etags, list order and paging, shared field checks, stored enums
+//! reference_data.rs the units, lineage and taxonomy loaded at start-up
+//! ```
+//!
+//! No module imports the adapter; each resource's SQL sits in its `store`,
+//! which owns the row types, with states and kinds as Rust enums.
 
 pub mod api;
 mod audit;
