@@ -7,12 +7,26 @@ use ocop_proto::registry::v1::{AdministrativeUnit, CodeScheme, Successor, UnitLe
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::{UnitKey, check_code};
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// The level of a unit (districts exist in the 2004 list only).
+    pub enum Level {
+        /// Tỉnh, thành phố.
+        Province = "province",
+        /// Huyện, quận (until 2025-07-01).
+        District = "district",
+        /// Xã, phường, đặc khu.
+        Commune = "commune",
+    }
+}
 
 #[derive(sqlx::FromRow)]
 pub(super) struct Row {
     pub scheme: i16,
     pub code: String,
-    level: String,
+    #[sqlx(try_from = "String")]
+    level: Level,
     pub level_rank: i16,
     pub name: String,
     parent_code: Option<String>,
@@ -65,7 +79,7 @@ pub(super) async fn page(db: &PgPool, filter: &Filter, after: Option<&str>, limi
         sql.push(" AND scheme = ").push_bind(scheme);
     }
     if let Some(level) = filter.get("level") {
-        if !["province", "district", "commune"].contains(&level) {
+        if Level::parse(level).is_none() {
             return Err(Error::invalid(
                 "filter",
                 format!("level `{level}` is not province, district or commune"),
@@ -176,10 +190,10 @@ fn parse_cursor(cursor: &str) -> Option<(i16, i16, String)> {
 }
 
 fn to_proto(row: Row, successors: Vec<Successor>, predecessors: Vec<String>) -> AdministrativeUnit {
-    let level = match row.level.as_str() {
-        "province" => UnitLevel::Province,
-        "district" => UnitLevel::District,
-        _ => UnitLevel::Commune,
+    let level = match row.level {
+        Level::Province => UnitLevel::Province,
+        Level::District => UnitLevel::District,
+        Level::Commune => UnitLevel::Commune,
     };
     let scheme = if row.scheme == 2004 {
         CodeScheme::CodeScheme2004
