@@ -74,3 +74,32 @@ macro_rules! text_enum {
     };
 }
 pub(crate) use text_enum;
+
+#[cfg(test)]
+mod tests {
+    text_enum! {
+        /// A test enum.
+        pub enum Light {
+            /// Stop.
+            Red = "red",
+            /// Go.
+            Green = "green",
+        }
+    }
+
+    #[test]
+    fn a_value_is_stored_as_its_text_and_read_back() {
+        for light in Light::ALL {
+            assert_eq!(Light::parse(light.as_str()), Some(*light));
+            assert_eq!(Light::try_from(light.to_string()).ok(), Some(*light));
+        }
+        assert_eq!(Light::texts(), ["red", "green"]);
+    }
+
+    #[test]
+    fn an_unknown_text_is_an_error_naming_it() {
+        assert_eq!(Light::parse("amber"), None);
+        let err = Light::try_from("amber".to_owned()).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("`amber` is not a stored Light"));
+    }
+}
