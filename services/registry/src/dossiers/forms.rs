@@ -14,25 +14,6 @@ use ocop_proto::registry::v1::{
     ChangeAspect, DossierKind, Evidence, ProductDossier, RegistrationForm, SelfAssessment, Sex, Signature,
 };
 
-/// The stored name of a kind.
-pub fn kind_str(kind: DossierKind) -> Option<&'static str> {
-    match kind {
-        DossierKind::Unspecified => None,
-        DossierKind::FirstRating => Some("first_rating"),
-        DossierKind::Upgrade => Some("upgrade"),
-        DossierKind::ReRating => Some("re_rating"),
-    }
-}
-
-/// The kind of a stored name.
-pub fn kind_of(kind: &str) -> DossierKind {
-    match kind {
-        "upgrade" => DossierKind::Upgrade,
-        "re_rating" => DossierKind::ReRating,
-        _ => DossierKind::FirstRating,
-    }
-}
-
 /// What a checked dossier's dates are.
 pub struct Dates {
     /// Filed with the commune.
