@@ -40,10 +40,10 @@ pub struct ServiceArgs {
     /// Shared configuration flags.
     #[command(flatten)]
     pub common: ConfigArgs,
-    /// gRPC listen address (services.<name>.grpc_listen).
+    /// gRPC listen address (`services.<name>.grpc_listen`).
     #[arg(long)]
     pub grpc_listen: Option<SocketAddr>,
-    /// HTTP listen address (services.<name>.http_listen).
+    /// HTTP listen address (`services.<name>.http_listen`).
     #[arg(long)]
     pub http_listen: Option<SocketAddr>,
 }

@@ -1,7 +1,7 @@
 //! Logs and traces: JSON log lines carrying the trace id, OpenTelemetry spans
 //! exported over OTLP when an endpoint is configured, and W3C trace context
 //! carried across every gRPC call in both directions. The spans of calls
-//! follow OpenTelemetry's RPC conventions (see [`rpc`]).
+//! follow OpenTelemetry's RPC conventions (see [`server_span`] and [`client_span`]).
 
 mod rpc;
 
