@@ -1,5 +1,5 @@
 //! The checks of a dossier's forms (Decision 26/2026 Phụ lục III, Mẫu 01 and
-//! Mẫu 02, as `/work/shared/criteria/forms-2026.md` lists their fields), and
+//! Mẫu 02, as `docs/law/forms-2026.md` lists their fields), and
 //! the part of a dossier kept as recorded.
 //!
 //! Only what the procedure rests on is required: who files, for which
