@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use ocop_kit::client::TracedChannel;
+use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
 use crate::{commune, criteria, entries, national, nominations, publish, rounds, sheets, transitions};
@@ -19,6 +20,8 @@ pub struct Evaluation {
     pub db: PgPool,
     /// The registry service, over gRPC with trace propagation.
     pub registry: RegistryServiceClient<TracedChannel>,
+    /// The certification service (re-rating applications), over gRPC.
+    pub certification: CertificationServiceClient<TracedChannel>,
     /// Quorum and spread limit (`[evaluation]` in the configuration).
     pub rules: ocop_kit::config::EvaluationConfig,
     /// Criteria sets pinned by entries, decoded once.
@@ -116,6 +119,7 @@ impl EvaluationService for Evaluation {
         let entry = entries::create(
             &self.db,
             &self.registry,
+            &self.certification,
             &self.here,
             self.national,
             &who,

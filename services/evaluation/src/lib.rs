@@ -17,6 +17,7 @@ pub mod nominations;
 pub mod procedure;
 pub mod product_codes;
 pub mod publish;
+pub mod re_rating;
 pub mod results;
 pub mod rounds;
 pub mod scoring;
@@ -61,6 +62,11 @@ pub fn routes(context: &Context) -> Surface {
     let channel = ocop_kit::client::channel(&context.config.services.registry.url, None)
         .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
+    // Re-rating entries read their application there (Decision 26/2026 Điều 7.6).
+    let channel = ocop_kit::client::channel(&context.config.services.certification.url, None)
+        .expect("services.certification.url is validated at start");
+    let certification =
+        ocop_proto::certification::v1::certification_service_client::CertificationServiceClient::new(channel);
     let rules = context.config.evaluation.clone();
     let national = context.config.deployment.role == DeploymentRole::National;
     let tasks = ocop_kit::mirror::follow_provinces(
@@ -74,6 +80,7 @@ pub fn routes(context: &Context) -> Surface {
         grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
             db: context.db.clone(),
             registry,
+            certification,
             rules,
             sets: Default::default(),
             national,
