@@ -208,10 +208,9 @@ impl EvaluationService for Evaluation {
         Principal::from_request(&request)?;
         let name = &request.get_ref().name;
         let result = match publish::get(&self.db, name).await {
-            // Nationally, a province's result is mirrored.
-            Err(e) if e.kind() == ErrorKind::NotFound && self.national => {
-                ocop_kit::mirror::find(&self.db, name).await?.ok_or(e)?
-            }
+            // Nationally, a province's result is mirrored; on a province, the
+            // ministry's CENTRAL results of its products.
+            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e)?,
             found => found?,
         };
         Ok(Response::new(GetResultResponse { result: Some(result) }))

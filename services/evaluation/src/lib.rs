@@ -69,13 +69,14 @@ pub fn routes(context: &Context) -> Surface {
         ocop_proto::certification::v1::certification_service_client::CertificationServiceClient::new(channel);
     let rules = context.config.evaluation.clone();
     let national = context.config.deployment.role == DeploymentRole::National;
-    let tasks = ocop_kit::mirror::follow_provinces(
+    let mut tasks = ocop_kit::mirror::follow_provinces(
         &context.config,
         &context.db,
         "evaluation",
         |p| &p.evaluation_url,
         |peer| ocop_kit::mirror::Mirror::of(peer, national::mirrored),
     );
+    tasks.extend(national::follow_national(&context.config, &context.db));
     Surface {
         grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
             db: context.db.clone(),
