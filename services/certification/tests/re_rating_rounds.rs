@@ -365,4 +365,43 @@ async fn a_re_rating_round_consumes_the_accepted_application_once_and_says_it_de
         "{}",
         err.message()
     );
+
+    // A cancelled round gives its application back.
+    let pomelo = w.product("Bưởi Luận Văn").await;
+    let application = certified_and_filed(&mut w, &pomelo, 3).await;
+    let dossier = dossier(&mut w, &pomelo, DossierKind::ReRating, yesterday).await;
+    let enter = |round: &EvaluationRound| CreateEntryRequest {
+        parent: round.name.clone(),
+        entry: Some(entry(&pomelo, &dossier, &application.name)),
+        request_id: String::new(),
+    };
+    let cancelled = open_round(&mut evaluation, &officer, 6, false).await;
+    evaluation
+        .create_entry(authorized(enter(&cancelled), &officer))
+        .await
+        .unwrap();
+    let err = evaluation
+        .create_entry(authorized(enter(&meeting), &officer))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "RE_RATING_APPLICATION_CONSUMED");
+    evaluation
+        .cancel_evaluation_round(authorized(
+            ocop_proto::evaluation::v1::CancelEvaluationRoundRequest {
+                name: cancelled.name.clone(),
+                etag: cancelled.etag.clone(),
+                reason: "Hội đồng không đủ thành viên".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap();
+    let again = evaluation
+        .create_entry(authorized(enter(&meeting), &officer))
+        .await
+        .unwrap()
+        .into_inner()
+        .entry
+        .unwrap();
+    assert_eq!(again.re_rating_application, application.name);
 }
