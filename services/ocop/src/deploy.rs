@@ -300,13 +300,17 @@ log_format = "json"
         );
     }
     let cert = grpc_port(ServiceName::Certification);
+    let eval = grpc_port(ServiceName::Evaluation);
     match site {
         Site::Province(_) => {
             let _ = write!(
                 out,
                 "\n# The national deployment's certification feed brings back the 5-star certificates\n\
-                 # the ministry issues for this province. The token is one the ministry issued.\n\
+                 # the ministry issues for this province; its evaluation feed the central results of\n\
+                 # the province's products (Decision 26/2026 Điều 7.4: 3 or 4 stars certified on a\n\
+                 # central result below 90). The token is one the ministry issued.\n\
                  [federation.national]\ncertification_url = \"http://certification.ocop-national.svc:{cert}\"\n\
+                 evaluation_url = \"http://evaluation.ocop-national.svc:{eval}\"\n\
                  token_path = \"/etc/ocop/federation/national.jwt\"\n"
             );
         }
