@@ -63,7 +63,7 @@ pub fn routes(context: &Context) -> Surface {
         .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     // Re-rating entries read their application there (Decision 26/2026 Điều 7.6).
-    let channel = ocop_kit::client::channel(&context.config.services.certification.url, None)
+    let channel = ocop_kit::client::service_channel(&context.config.services.certification, None)
         .expect("services.certification.url is validated at start");
     let certification =
         ocop_proto::certification::v1::certification_service_client::CertificationServiceClient::new(channel);
