@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use ocop_e2e::{Process, http_get};
+use ocop_e2e::{Process, free_addr_on, http_get};
 use ocop_kit::client::{TracedChannel, service_channel};
 use ocop_kit::config::{BalanceConfig, Endpoint};
 use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
@@ -55,7 +55,8 @@ async fn until_ok_in_a_row(client: &mut RegistryServiceClient<TracedChannel>, n:
 async fn calls_spread_over_the_healthy_replicas() {
     let env = TestEnv::new().await;
     let first = Process::start_on("registry", &env, &[], "127.0.0.1:0");
-    let mut second = Process::start_on("registry", &env, &[], "127.0.0.2:0");
+    // A port outside the ephemeral range: it is bound again after a restart.
+    let mut second = Process::start_on("registry", &env, &[], &free_addr_on("127.0.0.2"));
     for replica in [&first, &second] {
         TestApp::wait_serving_at(replica.grpc_addr, Duration::from_secs(30)).await;
     }
