@@ -7,7 +7,45 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::config::PeerTls;
 use crate::telemetry;
+
+/// The endpoint of one peer: `url` with its timeouts and, for `https://`,
+/// TLS that verifies the peer against `tls.ca_file` (the system roots when
+/// unset) under `tls.server_name` (the URL's host when unset), presenting
+/// `tls.cert_file` when set. A balancer dialling the peer's addresses one by
+/// one passes each address as `url` and the peer's host as `server_name`.
+///
+/// `http://` is dialled in plaintext: config validation has already refused
+/// it off loopback unless the peer has `allow_plaintext`.
+pub fn endpoint(url: &str, tls: &PeerTls) -> anyhow::Result<Endpoint> {
+    use anyhow::Context as _;
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true);
+    if url.starts_with("https://") {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).with_context(|| format!("cannot read {} (TLS of {url})", path.display()))
+        };
+        let mut config = ClientTlsConfig::new();
+        config = match &tls.ca_file {
+            Some(ca) => config.ca_certificate(Certificate::from_pem(read(ca)?)),
+            None => config.with_native_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+            config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        let name = match &tls.server_name {
+            Some(name) => name.clone(),
+            None => crate::config::url_host(url)
+                .with_context(|| format!("{url} names no host"))?
+                .to_owned(),
+        };
+        endpoint = endpoint.tls_config(config.domain_name(name))?;
+    }
+    Ok(endpoint)
+}
 
 /// A channel with trace propagation (and a token), as generated clients take it.
 pub type TracedChannel = InterceptedService<Channel, CallInterceptor>;
@@ -29,12 +67,10 @@ impl tonic::service::Interceptor for CallInterceptor {
     }
 }
 
-/// A lazily connected channel to `url`, sending `token` (if any) on every call.
-pub fn channel(url: &str, token: Option<&str>) -> anyhow::Result<TracedChannel> {
-    let channel = Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy();
+/// A lazily connected channel to `url`, dialled as `tls` says, sending
+/// `token` (if any) on every call.
+pub fn channel(url: &str, tls: &PeerTls, token: Option<&str>) -> anyhow::Result<TracedChannel> {
+    let channel = endpoint(url, tls)?.connect_lazy();
     let bearer = token.map(|t| format!("Bearer {t}").parse()).transpose()?;
     Ok(InterceptedService::new(channel, CallInterceptor { bearer }))
 }

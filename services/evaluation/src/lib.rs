@@ -58,7 +58,11 @@ pub fn spec() -> ServiceSpec {
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Surface {
     // A lazy channel: the registry may start after this service.
-    let channel = ocop_kit::client::channel(&context.config.services.registry.url, None)
+    let channel = ocop_kit::client::channel(
+        &context.config.services.registry.url,
+        &context.config.services.registry.tls,
+        None,
+    )
         .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     let rules = context.config.evaluation.clone();

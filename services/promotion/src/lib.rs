@@ -86,14 +86,15 @@ pub fn routes(context: &Context) -> Surface {
     match signer {
         Ok(signer) => {
             let signer = std::sync::Arc::new(signer);
-            for (source, url) in [
-                ("certification", config.services.certification.url.clone()),
-                ("registry", config.services.registry.url.clone()),
+            for (source, peer) in [
+                ("certification", &config.services.certification),
+                ("registry", &config.services.registry),
             ] {
+                let (url, tls) = (peer.url.clone(), peer.tls.clone());
                 let signer = signer.clone();
                 let connect: Connect = Box::new(move || {
                     let token = signer.issue("promotion", "service", None, None, TOKEN_TTL_S)?;
-                    Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token))?))
+                    Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, &tls, Some(&token))?))
                 });
                 tasks.push(follow(source.into(), connect, context));
             }
@@ -112,7 +113,7 @@ pub fn routes(context: &Context) -> Surface {
                 ("certification", &peer.certification_url),
                 ("registry", &peer.registry_url),
             ] {
-                let connect = with_token_file(url.clone(), peer.token_path.clone());
+                let connect = with_token_file(url.clone(), peer.tls.clone(), peer.token_path.clone());
                 tasks.push(follow(peer.source(service), connect, context));
             }
         }
@@ -121,7 +122,7 @@ pub fn routes(context: &Context) -> Surface {
         grpc: Routes::new(pages::PageCache::new(PromotionServiceServer::new(grpc::Promotion {
             db: context.db.clone(),
             registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(
-                ocop_kit::client::channel(&config.services.registry.url, None)
+                ocop_kit::client::channel(&config.services.registry.url, &config.services.registry.tls, None)
                     .expect("services.registry.url is validated at start"),
             ),
             cache: context.cache.clone(),

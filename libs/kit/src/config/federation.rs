@@ -34,6 +34,8 @@ pub struct Peer {
     /// A file holding a `service` token that deployment issued to this one.
     /// Read at every (re)connection, so a renewed token is picked up.
     pub token_path: PathBuf,
+    /// How this deployment dials the peer's URLs (CA, client certificate).
+    pub tls: super::PeerTls,
 }
 
 impl Peer {
@@ -91,6 +93,7 @@ impl FederationConfig {
                         format!("\"{url}\" must start with http:// or https://"),
                     );
                 }
+                peer.tls.check(&format!("{key}.{field}"), url, &key, bad);
             }
             check_token(&key, peer, bad);
         }
@@ -107,6 +110,12 @@ impl FederationConfig {
                     format!("\"{}\" must start with http:// or https://", peer.certification_url),
                 );
             }
+            peer.tls.check(
+                "federation.national.certification_url",
+                &peer.certification_url,
+                "federation.national",
+                bad,
+            );
             check_token("federation.national", peer, bad);
         }
     }

@@ -189,6 +189,8 @@ impl Config {
                     format!("\"{}\" must start with http:// or https://", ep.url),
                 );
             }
+            let key = format!("services.{name}");
+            ep.tls.check(&format!("{key}.url"), &ep.url, &key, &mut bad);
         }
         let url = &self.certification.public_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
@@ -233,6 +235,7 @@ impl Config {
             );
         }
         self.federation.check(self.deployment.role, &mut bad);
+        self.tls.check(&mut bad);
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
             bad(
                 "shutdown_grace_ms",
