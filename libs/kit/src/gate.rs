@@ -106,6 +106,20 @@ where
         let path = request.uri().path();
         let method = self.layer.methods.name(path);
         let service = self.layer.service;
+        if let Some(conn) = request.extensions().get::<ConnInfo>()
+            && conn.plaintext_on_tls
+        {
+            let err = Error::failed_precondition(
+                "TLS_REQUIRED",
+                format!(
+                    "this port speaks TLS: dial https://{} (with the deployment's CA) instead of http://",
+                    conn.local_addr.map_or_else(|| "<host:port>".to_owned(), |a| a.to_string())
+                ),
+            );
+            tracing::info!(reason = err.reason(), "request refused: {}", err.message());
+            record(service, method, err.kind().code() as i32, started);
+            return Box::pin(std::future::ready(Ok(err.into_status().into_http())));
+        }
         let listed = self.layer.public_methods.contains(&path);
         let public = listed || ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p));
         // Only the token-free methods are limited per client (and read the

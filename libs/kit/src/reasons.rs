@@ -427,6 +427,11 @@ pub const CATALOGUE: &[Reason] = &[
     ),
     r("SUBJECT_NOT_ACTIVE", FP, "Only active producers enter rounds."),
     r(
+        "TLS_REQUIRED",
+        FP,
+        "The port speaks TLS and the call came in plaintext; dial https:// with the deployment's CA (the peer's tls table).",
+    ),
+    r(
         "TOKEN_AUDIENCE_MISSING",
         UA,
         "The token has no `aud` claim; issue it for this deployment's audience.",

@@ -127,7 +127,16 @@ pub async fn serve(
     let (grpc_tls, http_tls) = if config.tls.enabled() {
         (
             Some(crate::tls::ServerTls::new(&config.tls, &[b"h2"])?),
-            Some(crate::tls::ServerTls::new(&config.tls, &[b"h2", b"http/1.1"])?),
+            // Browsers open the verify page: no client certificates here.
+            Some(crate::tls::ServerTls::new(
+                &crate::config::TlsConfig {
+                    client_auth: crate::config::ClientAuth::None,
+                    client_ca_file: None,
+                    callers: Vec::new(),
+                    ..config.tls.clone()
+                },
+                &[b"h2", b"http/1.1"],
+            )?),
         )
     } else {
         (None, None)
@@ -178,7 +187,7 @@ pub async fn serve(
         ).callers(crate::tls::Callers::of(&config.tls)))
         .add_routes(routes)
         .serve_with_incoming_shutdown(
-            crate::tls::accept(listeners.grpc, grpc_tls)?,
+            crate::tls::accept(listeners.grpc, grpc_tls, crate::tls::Protocol::Grpc)?,
             stopped(stop_rx.clone()),
         );
     // With the peer's address, for pages that rate-limit per client.
@@ -189,7 +198,7 @@ pub async fn serve(
         let pages = axum::Extension(axum::extract::ConnectInfo(peer)).layer(pages.clone());
         std::future::ready(Ok::<_, std::convert::Infallible>(pages))
     });
-    let http = axum::serve(crate::tls::accept(listeners.http, http_tls)?, pages)
+    let http = axum::serve(crate::tls::accept(listeners.http, http_tls, crate::tls::Protocol::Http)?, pages)
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
     let readiness = readiness(spec, context.db.clone(), health.clone(), ready.clone(), stop_rx.clone());

@@ -6,7 +6,7 @@ pub mod callers;
 pub mod pem;
 pub mod reload;
 
-pub use accept::{Conn, ConnInfo, TlsListener, accept};
+pub use accept::{Conn, ConnInfo, Protocol, TlsListener, accept};
 pub use callers::Callers;
 pub use reload::ServerTls;
 

@@ -21,8 +21,9 @@ pub enum ClientAuth {
     /// A client certificate is asked for; without one, public methods and
     /// callers not listed in `[[tls.callers]]` still get in.
     Optional,
-    /// A connection without a client certificate signed by
-    /// `client_ca_file` is refused at the handshake.
+    /// Every method that needs a token also needs a client certificate
+    /// signed by `client_ca_file` (refused `CLIENT_CERT_REQUIRED` without
+    /// one); health and reflection stay reachable, for probes.
     Required,
 }
 

@@ -5,6 +5,11 @@
 //! [`crate::server::incoming`] and [`crate::linger`]). TLS handshakes run
 //! each in a task of their own, so a client that is slow to finish one (or
 //! never does) holds up no other: accepting goes on meanwhile.
+//!
+//! A plaintext client on a TLS port is told so rather than cut off: its
+//! first byte is not a TLS record's. gRPC connections are passed on marked
+//! (the gate answers every call `FAILED_PRECONDITION TLS_REQUIRED`); HTTP
+//! ones get a `400` that says to use `https://`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -36,6 +41,18 @@ pub struct ConnInfo {
     /// The DNS and URI SANs of the client certificate the peer presented
     /// (verified against `tls.client_ca_file`); `None` without one.
     pub client_sans: Option<Arc<[String]>>,
+    /// A plaintext connection to a TLS listener: every call is refused.
+    pub plaintext_on_tls: bool,
+}
+
+/// What a listener serves, which decides how a plaintext client of a TLS
+/// port is told its mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// gRPC: the calls are refused by the gate with `TLS_REQUIRED`.
+    Grpc,
+    /// HTTP: answered `400` at once.
+    Http,
 }
 
 /// An accepted connection, plaintext or TLS.
@@ -121,7 +138,7 @@ enum Inner {
 }
 
 /// Accepts on `listener`, with TLS when `tls` is given.
-pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> io::Result<TlsListener> {
+pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>, protocol: Protocol) -> io::Result<TlsListener> {
     let local = listener.local_addr()?;
     let Some(tls) = tls else {
         return Ok(TlsListener {
@@ -151,6 +168,15 @@ pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> io::Result<
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
             let tx = tx.clone();
             tokio::spawn(async move {
+                // 0x16: a TLS handshake record, the first byte of every ClientHello.
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(HANDSHAKE, stream.peek(&mut first)).await {
+                    Ok(Ok(1)) if first[0] != 0x16 => {
+                        return refuse_plaintext(stream, peer, local_addr, protocol, tx).await;
+                    }
+                    Ok(Ok(1)) => {}
+                    _ => return,
+                }
                 let shaken = tokio::time::timeout(HANDSHAKE, acceptor.accept(Lingering::new(stream))).await;
                 let stream = match shaken {
                     Ok(Ok(stream)) => stream,
@@ -178,6 +204,7 @@ pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> io::Result<
                         remote_addr: Some(peer),
                         tls: true,
                         client_sans,
+                        plaintext_on_tls: false,
                     },
                 };
                 let _ = tx.send(conn).await;
@@ -200,8 +227,47 @@ fn plain(stream: tokio::net::TcpStream, peer: SocketAddr) -> io::Result<Conn> {
             remote_addr: Some(peer),
             tls: false,
             client_sans: None,
+            plaintext_on_tls: false,
         },
     })
+}
+
+/// Tells a plaintext client of a TLS port its mistake (see the module).
+async fn refuse_plaintext(
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    local_addr: Option<SocketAddr>,
+    protocol: Protocol,
+    tx: mpsc::Sender<Conn>,
+) {
+    tracing::info!(%peer, "plaintext connection to a TLS port refused");
+    metrics::counter!("ocop_tls_handshake_failures_total", "cause" => "plaintext").increment(1);
+    match protocol {
+        Protocol::Http => {
+            use tokio::io::AsyncWriteExt;
+            let body = "this port speaks TLS: use https://\n";
+            let answer = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+            drop(Lingering::new(stream));
+        }
+        Protocol::Grpc => {
+            let _ = stream.set_nodelay(true);
+            let conn = Conn {
+                io: Io::Plain(Lingering::new(stream)),
+                info: ConnInfo {
+                    local_addr,
+                    remote_addr: Some(peer),
+                    tls: false,
+                    client_sans: None,
+                    plaintext_on_tls: true,
+                },
+            };
+            let _ = tx.send(conn).await;
+        }
+    }
 }
 
 impl tokio_stream::Stream for TlsListener {

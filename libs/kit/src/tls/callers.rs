@@ -37,7 +37,8 @@ impl Callers {
     }
 
     /// Whether `principal` may call over the connection `conn`: a client
-    /// certificate is needed when `client_auth = "required"` or when the
+    /// certificate (checked against `client_ca_file` at the handshake) is
+    /// needed when `client_auth = "required"` or when the
     /// subject is one of the listed callers (with `"optional"`, other token
     /// holders, people on the console, need none); a certificate presented
     /// must be listed and map to the token's subject.
