@@ -288,11 +288,15 @@ otlp_endpoint = "http://otel-collector.observability.svc:4317"
 log_format = "json"
 "#
     );
+    out.push_str(
+        "\n# Inside the cluster the services speak plaintext, said explicitly (tls.allow_plaintext):\n\
+         # the namespace's NetworkPolicy keeps other pods out. For TLS, see deploy/README.md.\n",
+    );
     for service in ServiceName::ALL {
         let _ = write!(
             out,
             "\n[services.{service}]\ngrpc_listen = \"0.0.0.0:{grpc}\"\nhttp_listen = \"0.0.0.0:{http}\"\n\
-             url = \"http://{service}.{ns}.svc:{grpc}\"\n",
+             url = \"http://{service}.{ns}.svc:{grpc}\"\ntls.allow_plaintext = true\n",
             grpc = grpc_port(service),
             http = http_port(service),
         );
@@ -305,7 +309,9 @@ log_format = "json"
                 "\n# The national deployment's certification feed brings back the 5-star certificates\n\
                  # the ministry issues for this province. The token is one the ministry issued.\n\
                  [federation.national]\ncertification_url = \"http://certification.ocop-national.svc:{cert}\"\n\
-                 token_path = \"/etc/ocop/federation/national.jwt\"\n"
+                 token_path = \"/etc/ocop/federation/national.jwt\"\n\
+                 # In the same cluster; across networks use https:// and mutual TLS (deploy/README.md).\n\
+                 tls.allow_plaintext = true\n"
             );
         }
         Site::National => {
@@ -319,7 +325,8 @@ log_format = "json"
                     out,
                     "\n# {name}\n[[federation.provinces]]\nprovince_code = \"{code}\"\n\
                      registry_url = \"http://registry.{ns}.svc:{r}\"\nevaluation_url = \"http://evaluation.{ns}.svc:{e}\"\n\
-                     certification_url = \"http://certification.{ns}.svc:{cert}\"\ntoken_path = \"/etc/ocop/federation/{code}.jwt\"\n",
+                     certification_url = \"http://certification.{ns}.svc:{cert}\"\ntoken_path = \"/etc/ocop/federation/{code}.jwt\"\n\
+                     tls.allow_plaintext = true\n",
                     name = p.name,
                     code = p.code,
                     r = grpc_port(ServiceName::Registry),

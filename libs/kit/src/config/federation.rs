@@ -148,6 +148,7 @@ mod tests {
             "evaluation_url": "http://10.0.38.1:50052",
             "certification_url": "http://10.0.38.1:50053",
             "token_path": "/etc/ocop/tokens/38.jwt",
+            "tls": {"allow_plaintext": true},
         })
     }
 
@@ -170,7 +171,7 @@ mod tests {
     #[test]
     fn a_province_follows_the_national_certification_feed() {
         let config = load(json!({
-            "federation": {"national": {"certification_url": "http://ocop.mae.gov.vn:50053", "token_path": "/t"}},
+            "federation": {"national": {"certification_url": "https://ocop.mae.gov.vn:50053", "token_path": "/t"}},
         }))
         .expect("valid");
         assert_eq!(
