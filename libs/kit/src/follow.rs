@@ -205,6 +205,10 @@ pub fn with_token_file(url: String, tls: crate::config::PeerTls, token_path: std
     Box::new(move || {
         let token = std::fs::read_to_string(&token_path)
             .map_err(|e| anyhow::anyhow!("cannot read the feed token {}: {e}", token_path.display()))?;
-        Ok(FeedServiceClient::new(crate::client::channel(&url, &tls, Some(token.trim()))?))
+        Ok(FeedServiceClient::new(crate::client::channel(
+            &url,
+            &tls,
+            Some(token.trim()),
+        )?))
     })
 }

@@ -113,7 +113,8 @@ where
                 "TLS_REQUIRED",
                 format!(
                     "this port speaks TLS: dial https://{} (with the deployment's CA) instead of http://",
-                    conn.local_addr.map_or_else(|| "<host:port>".to_owned(), |a| a.to_string())
+                    conn.local_addr
+                        .map_or_else(|| "<host:port>".to_owned(), |a| a.to_string())
                 ),
             );
             tracing::info!(reason = err.reason(), "request refused: {}", err.message());

@@ -181,10 +181,14 @@ pub async fn serve(
     let span_methods = methods.clone();
     let grpc = tonic::transport::Server::builder()
         .trace_fn(move |request| crate::telemetry::server_span(service_label, &span_methods, request))
-        .layer(GateLayer::new(verifier, spec.public_methods, name, methods).limited(
-            Arc::new(crate::ratelimit::Limiter::new(&config)?),
-            crate::ratelimit::Rule::public(name, &config),
-        ).callers(crate::tls::Callers::of(&config.tls)))
+        .layer(
+            GateLayer::new(verifier, spec.public_methods, name, methods)
+                .limited(
+                    Arc::new(crate::ratelimit::Limiter::new(&config)?),
+                    crate::ratelimit::Rule::public(name, &config),
+                )
+                .callers(crate::tls::Callers::of(&config.tls)),
+        )
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             crate::tls::accept(listeners.grpc, grpc_tls, crate::tls::Protocol::Grpc)?,
@@ -193,14 +197,19 @@ pub async fn serve(
     // With the peer's address, for pages that rate-limit per client.
     // (What `into_make_service_with_connect_info` does for a TcpListener.)
     let pages = metrics_http::router(ready.clone()).merge(surface.http);
-    let pages = tower::service_fn(move |incoming: axum::serve::IncomingStream<'_, crate::tls::TlsListener>| {
-        let peer = *incoming.remote_addr();
-        let pages = axum::Extension(axum::extract::ConnectInfo(peer)).layer(pages.clone());
-        std::future::ready(Ok::<_, std::convert::Infallible>(pages))
-    });
-    let http = axum::serve(crate::tls::accept(listeners.http, http_tls, crate::tls::Protocol::Http)?, pages)
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future();
+    let pages = tower::service_fn(
+        move |incoming: axum::serve::IncomingStream<'_, crate::tls::TlsListener>| {
+            let peer = *incoming.remote_addr();
+            let pages = axum::Extension(axum::extract::ConnectInfo(peer)).layer(pages.clone());
+            std::future::ready(Ok::<_, std::convert::Infallible>(pages))
+        },
+    );
+    let http = axum::serve(
+        crate::tls::accept(listeners.http, http_tls, crate::tls::Protocol::Http)?,
+        pages,
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()))
+    .into_future();
     let readiness = readiness(spec, context.db.clone(), health.clone(), ready.clone(), stop_rx.clone());
 
     tracing::info!(service = name, %grpc_addr, %http_addr, tls = config.tls.enabled(), "listening");

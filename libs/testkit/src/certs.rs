@@ -33,7 +33,9 @@ impl Ca {
         std::fs::create_dir_all(dir).expect("certificate dir");
         let key = KeyPair::generate().expect("CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.distinguished_name.push(DnType::CommonName, format!("{name} test CA"));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name} test CA"));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -57,13 +59,23 @@ impl Ca {
     /// (replacing what was there: a renewal).
     pub fn issue(&self, name: &str, sans: &[&str]) -> Leaf {
         let now = time::OffsetDateTime::now_utc();
-        self.issue_valid(name, sans, now - time::Duration::days(1), now + time::Duration::days(365))
+        self.issue_valid(
+            name,
+            sans,
+            now - time::Duration::days(1),
+            now + time::Duration::days(365),
+        )
     }
 
     /// Like [`Ca::issue`], but expired since yesterday.
     pub fn issue_expired(&self, name: &str, sans: &[&str]) -> Leaf {
         let now = time::OffsetDateTime::now_utc();
-        self.issue_valid(name, sans, now - time::Duration::days(30), now - time::Duration::days(1))
+        self.issue_valid(
+            name,
+            sans,
+            now - time::Duration::days(30),
+            now - time::Duration::days(1),
+        )
     }
 
     fn issue_valid(

@@ -63,7 +63,7 @@ pub fn routes(context: &Context) -> Surface {
         &context.config.services.registry.tls,
         None,
     )
-        .expect("services.registry.url is validated at start");
+    .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     let rules = context.config.evaluation.clone();
     let national = context.config.deployment.role == DeploymentRole::National;

@@ -94,7 +94,11 @@ pub fn routes(context: &Context) -> Surface {
                 let signer = signer.clone();
                 let connect: Connect = Box::new(move || {
                     let token = signer.issue("promotion", "service", None, None, TOKEN_TTL_S)?;
-                    Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, &tls, Some(&token))?))
+                    Ok(FeedServiceClient::new(ocop_kit::client::channel(
+                        &url,
+                        &tls,
+                        Some(&token),
+                    )?))
                 });
                 tasks.push(follow(source.into(), connect, context));
             }

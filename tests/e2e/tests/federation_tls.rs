@@ -93,19 +93,32 @@ async fn a_province_and_the_ministry_follow_each_other_over_mutual_tls() {
     // (people and its own services need none), its certification follows
     // the national feed with its certificate.
     let token = province.dir.join("national.jwt");
-    std::fs::write(&token, national.signer.issue("38", "service", None, None, 3600).unwrap()).unwrap();
+    std::fs::write(
+        &token,
+        national.signer.issue("38", "service", None, None, 3600).unwrap(),
+    )
+    .unwrap();
     let province_toml = format!(
         "[deployment]\nprovince_code = \"38\"\n\n[federation.national]\ncertification_url = \"https://{national_certification_addr}\"\ntoken_path = \"{}\"\n{}\n{}",
         path(&token),
         peer_tls(&national_ca, &province_client),
-        listener_tls(&province_server, &national_ca, "optional", &[(NATIONAL_SAN, "national")]),
+        listener_tls(
+            &province_server,
+            &national_ca,
+            "optional",
+            &[(NATIONAL_SAN, "national")]
+        ),
     );
     let province_registry = start("registry", &province, &province_toml, "province.toml", &[], None);
     let province_certification = start("certification", &province, &province_toml, "province.toml", &[], None);
 
     // The national registry mirrors province 38 with its own certificate.
     let token = national.dir.join("38.jwt");
-    std::fs::write(&token, province.signer.issue("national", "service", None, None, 3600).unwrap()).unwrap();
+    std::fs::write(
+        &token,
+        province.signer.issue("national", "service", None, None, 3600).unwrap(),
+    )
+    .unwrap();
     let url = https(&province_registry);
     let national_registry = start(
         "registry",

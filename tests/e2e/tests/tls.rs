@@ -83,7 +83,11 @@ async fn feed(world: &World, app: &TestApp, tls: &PeerTls, subject: &str) -> Res
         .connect()
         .await
         .map_err(|e| tonic::Status::unavailable(format!("{e:?}")))?;
-    let token = world.env.signer.issue(subject, "service", None, None, 600).expect("token");
+    let token = world
+        .env
+        .signer
+        .issue(subject, "service", None, None, 600)
+        .expect("token");
     FeedServiceClient::new(channel)
         .watch_changes(authorized(WatchChangesRequest { after_sequence: 0 }, &token))
         .await
@@ -99,17 +103,24 @@ async fn a_plaintext_client_of_a_tls_port_is_told_to_use_https() {
     let world = world(TestEnv::new().await, ClientAuth::None);
     let app = registry(&world).await;
     assert!(app.url.starts_with("https://"), "{}", app.url);
-    health(&app, &app.url, &world.ca.trust()).await.expect("TLS with the CA works");
+    health(&app, &app.url, &world.ca.trust())
+        .await
+        .expect("TLS with the CA works");
 
     let plain = format!("http://{}", app.grpc_addr);
     let err = health(&app, &plain, &PeerTls::default()).await.unwrap_err();
-    assert!(err.contains("FailedPrecondition") && err.contains("TLS_REQUIRED"), "{err}");
+    assert!(
+        err.contains("FailedPrecondition") && err.contains("TLS_REQUIRED"),
+        "{err}"
+    );
     assert!(err.contains("this port speaks TLS: dial https://"), "{err}");
 
     // The HTTP port too: a 400 that says so, and /healthz over TLS.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut http = tokio::net::TcpStream::connect(app.http_addr).await.unwrap();
-    http.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    http.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = String::new();
     http.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
@@ -139,7 +150,10 @@ async fn a_server_certificate_from_another_ca_or_expired_is_refused() {
     loop {
         match health(&app, &app.url, &world.ca.trust()).await {
             Err(err) if err.contains("Expired") => break,
-            other => assert!(tokio::time::Instant::now() < deadline, "never refused as expired: {other:?}"),
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "never refused as expired: {other:?}"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -152,8 +166,13 @@ async fn a_renewed_certificate_is_served_without_restart() {
     let world = world(TestEnv::new().await, ClientAuth::None);
     let app = registry(&world).await;
     let next = Ca::new(&world.env.dir.join("next"), "next");
-    health(&app, &app.url, &world.ca.trust()).await.expect("the first certificate");
-    assert!(health(&app, &app.url, &next.trust()).await.is_err(), "not yet the next CA's");
+    health(&app, &app.url, &world.ca.trust())
+        .await
+        .expect("the first certificate");
+    assert!(
+        health(&app, &app.url, &next.trust()).await.is_err(),
+        "not yet the next CA's"
+    );
 
     // Renewed by the next CA, written over the same files.
     let renewed = next.issue("renewed", SERVER);
@@ -161,11 +180,17 @@ async fn a_renewed_certificate_is_served_without_restart() {
     std::fs::copy(&renewed.cert_file, &world.server.cert_file).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while health(&app, &app.url, &next.trust()).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "the renewed certificate is never served");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the renewed certificate is never served"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let err = health(&app, &app.url, &world.ca.trust()).await.unwrap_err();
-    assert!(err.contains("UnknownIssuer"), "the old certificate is no longer served: {err}");
+    assert!(
+        err.contains("UnknownIssuer"),
+        "the old certificate is no longer served: {err}"
+    );
     app.stop().await.unwrap();
 }
 
@@ -175,8 +200,12 @@ async fn required_client_certificates_are_checked_against_the_callers() {
     let app = registry(&world).await;
 
     // No certificate: health answers (probes), the feed does not.
-    health(&app, &app.url, &world.ca.trust()).await.expect("health without a certificate");
-    let err = feed(&world, &app, &world.ca.trust(), "ocop-promotion").await.unwrap_err();
+    health(&app, &app.url, &world.ca.trust())
+        .await
+        .expect("health without a certificate");
+    let err = feed(&world, &app, &world.ca.trust(), "ocop-promotion")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
     assert_eq!(reason(&err), "CLIENT_CERT_REQUIRED");
     assert!(err.message().contains("client certificate"), "{}", err.message());
@@ -229,7 +258,9 @@ async fn optional_client_certificates_bind_the_listed_callers_only() {
     let anonymous = world.ca.trust();
 
     // Public methods need no certificate.
-    health(&app, &app.url, &anonymous).await.expect("health without a certificate");
+    health(&app, &app.url, &anonymous)
+        .await
+        .expect("health without a certificate");
     // Nor do callers that are not listed (people, the province's own services).
     feed(&world, &app, &anonymous, "ocop-promotion")
         .await

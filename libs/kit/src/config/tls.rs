@@ -94,10 +94,7 @@ pub fn url_host(url: &str) -> Option<&str> {
 
 /// Whether `host` is this machine: `localhost`, 127.0.0.0/8 or `::1`.
 pub fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Why a PEM file of certificates cannot be used, if it cannot.
@@ -158,7 +155,10 @@ impl PeerTls {
         if let Some(name) = &self.server_name
             && name.trim().is_empty()
         {
-            bad(&format!("{tls}.server_name"), "must not be empty (leave it unset for the URL's host)".into());
+            bad(
+                &format!("{tls}.server_name"),
+                "must not be empty (leave it unset for the URL's host)".into(),
+            );
         }
     }
 }

@@ -27,11 +27,7 @@ impl Callers {
         }
         Some(Callers {
             required: tls.client_auth == ClientAuth::Required,
-            by_san: tls
-                .callers
-                .iter()
-                .map(|c| (c.san.clone(), c.subject.clone()))
-                .collect(),
+            by_san: tls.callers.iter().map(|c| (c.san.clone(), c.subject.clone())).collect(),
             subjects: tls.callers.iter().map(|c| c.subject.clone()).collect(),
         })
     }
@@ -63,7 +59,11 @@ impl Callers {
                 "CLIENT_CERT_UNKNOWN",
                 format!(
                     "the client certificate ({}) is not one of this deployment's tls.callers; ask its operator to add it",
-                    if sans.is_empty() { "no DNS or URI name".to_owned() } else { sans.join(", ") }
+                    if sans.is_empty() {
+                        "no DNS or URI name".to_owned()
+                    } else {
+                        sans.join(", ")
+                    }
                 ),
             ));
         };
