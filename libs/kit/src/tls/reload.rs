@@ -88,7 +88,7 @@ fn build(settings: &TlsConfig, alpn: &[Vec<u8>]) -> Result<Arc<ServerConfig>, St
         .map_err(|e| e.to_string())?;
     let builder = match (settings.client_auth, &settings.client_ca_file) {
         (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
-        (mode, Some(ca)) => {
+        (_, Some(ca)) => {
             let mut roots = rustls::RootCertStore::empty();
             for c in super::pem::certs(ca)? {
                 roots
@@ -100,7 +100,6 @@ fn build(settings: &TlsConfig, alpn: &[Vec<u8>]) -> Result<Arc<ServerConfig>, St
             // then refuses the calls that need one with CLIENT_CERT_REQUIRED,
             // which says what is missing (a handshake alert says little), and
             // health stays reachable to the orchestrator's probes.
-            let _ = mode;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .allow_unauthenticated()
                 .build()
