@@ -220,7 +220,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    // Issue 5: a certification service with one real certificate; no rate limit in the way.
+    // Issue 5: a certification service with one real certificate; no rate limit in the way
+    // (neither the verifications' nor the shared one of the methods without a token).
     let certification_process = Process::start(
         "certification",
         &env,
@@ -230,6 +231,8 @@ async fn main() -> anyhow::Result<()> {
             ("OCOP_SERVICES__EVALUATION__URL", evaluation.url().as_str()),
             ("OCOP_CERTIFICATION__VERIFY_PER_SECOND", "100000000"),
             ("OCOP_CERTIFICATION__VERIFY_BURST", "100000000"),
+            ("OCOP_HTTP__PUBLIC_PER_SECOND", "100000000"),
+            ("OCOP_HTTP__PUBLIC_BURST", "100000000"),
         ],
     );
     TestApp::wait_serving_at(certification_process.grpc_addr, Duration::from_secs(60)).await;
@@ -250,6 +253,9 @@ async fn main() -> anyhow::Result<()> {
         &env,
         &[
             quiet,
+            // ListCatalog needs no token: the shared public limit would cap it.
+            ("OCOP_HTTP__PUBLIC_PER_SECOND", "100000000"),
+            ("OCOP_HTTP__PUBLIC_BURST", "100000000"),
             ("OCOP_SERVICES__REGISTRY__URL", registry.url().as_str()),
             (
                 "OCOP_SERVICES__CERTIFICATION__URL",
@@ -307,6 +313,8 @@ async fn main() -> anyhow::Result<()> {
             ("OCOP_SERVICES__EVALUATION__URL", evaluation.url().as_str()),
             ("OCOP_CERTIFICATION__VERIFY_PER_SECOND", "100000000"),
             ("OCOP_CERTIFICATION__VERIFY_BURST", "100000000"),
+            ("OCOP_HTTP__PUBLIC_PER_SECOND", "100000000"),
+            ("OCOP_HTTP__PUBLIC_BURST", "100000000"),
         ],
     );
     let trust = ca.trust();
