@@ -6,7 +6,7 @@
 //! outage costs one timeout per pause rather than one per request; the
 //! connection manager reconnects in the background, so caching resumes
 //! without a restart when Redis returns. A write that follows a committed
-//! change and that Redis refuses is not dropped: see [`owed`].
+//! change and that Redis refuses is not dropped: see the `owed` module.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -222,7 +222,7 @@ impl Cache {
     /// Stores the value a write just committed, replacing what is cached.
     /// Together with readers that only fill absent keys, a read that raced
     /// the write cannot leave the old value behind. If Redis refuses it, the
-    /// key's removal is owed (see [`owed`]).
+    /// key's removal is owed (see the `owed` module).
     pub async fn put<M: prost::Message>(&self, key: &str, message: &M) {
         let value = (message.encode_to_vec(), self.inner.ttl_s);
         self.write(&self.key(key), Some(value)).await;
@@ -230,7 +230,7 @@ impl Cache {
 
     /// Removes `key`. Called after the database transaction commits, so a
     /// concurrent reader can at worst re-cache the new value. If Redis
-    /// refuses it, it is owed and retried (see [`owed`]).
+    /// refuses it, it is owed and retried (see the `owed` module).
     pub async fn invalidate(&self, key: &str) {
         self.write(&self.key(key), None).await;
     }

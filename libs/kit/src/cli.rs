@@ -40,10 +40,10 @@ pub struct ServiceArgs {
     /// Shared configuration flags.
     #[command(flatten)]
     pub common: ConfigArgs,
-    /// gRPC listen address (services.<name>.grpc_listen).
+    /// gRPC listen address (`services.<name>.grpc_listen`).
     #[arg(long)]
     pub grpc_listen: Option<SocketAddr>,
-    /// HTTP listen address (services.<name>.http_listen).
+    /// HTTP listen address (`services.<name>.http_listen`).
     #[arg(long)]
     pub http_listen: Option<SocketAddr>,
 }
@@ -120,7 +120,7 @@ fn run_main(spec: ServiceSpec, routes: crate::server::Build) -> anyhow::Result<(
         .enable_all()
         .build()?
         .block_on(async move {
-            let telemetry = Telemetry::init(&format!("ocop-{name}"), &config.telemetry)?;
+            let telemetry = Telemetry::init(&format!("ocop-{name}"), &config.telemetry, &config.deployment)?;
             let result = run_one(spec, Arc::new(config), routes).await;
             telemetry.shutdown();
             result

@@ -1,20 +1,119 @@
 //! Outgoing gRPC: channels to the other services that carry the caller's
 //! trace context and, when given, a bearer token.
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tower::Service;
 
 use crate::config::PeerTls;
-use crate::telemetry;
+use crate::telemetry::{self, Side};
 
-/// The endpoint of one peer: `url` with its timeouts and, for `https://`,
-/// TLS that verifies the peer against `tls.ca_file` (the system roots when
-/// unset) under `tls.server_name` (the URL's host when unset), presenting
-/// `tls.cert_file` when set. A balancer dialling the peer's addresses one by
-/// one passes each address as `url` and the peer's host as `server_name`.
+mod balance;
+
+/// A channel with trace propagation (and a token), as generated clients take it.
+pub type TracedChannel = Traced<Channel>;
+
+/// Wraps a channel: every call gets a client span (a child of the current
+/// span, by the RPC conventions), that span's `traceparent`, and, if set,
+/// the bearer token.
+#[derive(Clone)]
+pub struct Traced<S> {
+    inner: S,
+    /// The server's URL: requests reach this layer with their path only.
+    origin: http::Uri,
+    bearer: Option<http::HeaderValue>,
+}
+
+impl<S> Traced<S> {
+    /// `inner`, a channel to `origin`, sending `bearer` (a whole `Bearer …`
+    /// value) on every call.
+    pub fn new(inner: S, origin: http::Uri, bearer: Option<http::HeaderValue>) -> Self {
+        Traced { inner, origin, bearer }
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for Traced<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        use tracing::Instrument;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let span = telemetry::client_span(request.uri().path(), &self.origin);
+        // The callee continues the client span, not the caller's.
+        telemetry::inject_headers(&span.context(), request.headers_mut());
+        if let Some(bearer) = &self.bearer {
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, bearer.clone());
+        }
+        let call = self.inner.call(request);
+        let recorded = span.clone();
+        Box::pin(
+            async move {
+                let response = call.await;
+                // An error answer of a unary call is trailers-only: its status is
+                // in the headers. Without one, the call succeeded; a transport
+                // error never reached the service.
+                let code = match &response {
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                        .map_or(tonic::Code::Ok, tonic::Code::from_i32),
+                    Err(_) => tonic::Code::Unavailable,
+                };
+                telemetry::record_status(&recorded, Side::Client, code);
+                response
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A lazily connected channel to `url`, dialled as `tls` says, sending
+/// `token` (if any) on every call.
+pub fn channel(url: &str, tls: &PeerTls, token: Option<&str>) -> anyhow::Result<TracedChannel> {
+    let endpoint = endpoint(url, tls)?;
+    let origin = endpoint.uri().clone();
+    Ok(Traced::new(endpoint.connect_lazy(), origin, bearer(token)?))
+}
+
+/// A channel to another service of this deployment as `to` configures it:
+/// spread over its replicas when `to.balance` is set (see
+/// [`crate::config::BalanceConfig`]), else [`channel`] to its URL. Must be
+/// called inside a Tokio runtime.
+pub fn service_channel(to: &crate::config::Endpoint, token: Option<&str>) -> anyhow::Result<TracedChannel> {
+    match &to.balance {
+        None => channel(&to.url, &to.tls, token),
+        Some(balance) => Ok(Traced::new(
+            balance::balanced(&to.url, balance, &to.tls)?,
+            to.url.parse()?,
+            bearer(token)?,
+        )),
+    }
+}
+
+/// The endpoint of one peer: `url` with the settings of every outgoing
+/// connection (timeouts, no Nagle) and, for `https://`, TLS that verifies
+/// the peer against `tls.ca_file` (the system roots when unset) under
+/// `tls.server_name` (the URL's host when unset), presenting `tls.cert_file`
+/// when set. The balancer dials each address of a peer with the peer's host
+/// as `server_name`.
 ///
 /// `http://` is dialled in plaintext: config validation has already refused
 /// it off loopback unless the peer has `allow_plaintext`.
@@ -47,32 +146,8 @@ pub fn endpoint(url: &str, tls: &PeerTls) -> anyhow::Result<Endpoint> {
     Ok(endpoint)
 }
 
-/// A channel with trace propagation (and a token), as generated clients take it.
-pub type TracedChannel = InterceptedService<Channel, CallInterceptor>;
-
-/// Adds `traceparent` from the current span and, if set, the bearer token.
-#[derive(Clone, Default)]
-pub struct CallInterceptor {
-    bearer: Option<MetadataValue<Ascii>>,
-}
-
-impl tonic::service::Interceptor for CallInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        telemetry::inject(&tracing::Span::current().context(), request.metadata_mut());
-        if let Some(bearer) = &self.bearer {
-            request.metadata_mut().insert("authorization", bearer.clone());
-        }
-        Ok(request)
-    }
-}
-
-/// A lazily connected channel to `url`, dialled as `tls` says, sending
-/// `token` (if any) on every call.
-pub fn channel(url: &str, tls: &PeerTls, token: Option<&str>) -> anyhow::Result<TracedChannel> {
-    let channel = endpoint(url, tls)?.connect_lazy();
-    let bearer = token.map(|t| format!("Bearer {t}").parse()).transpose()?;
-    Ok(InterceptedService::new(channel, CallInterceptor { bearer }))
+fn bearer(token: Option<&str>) -> anyhow::Result<Option<http::HeaderValue>> {
+    Ok(token.map(|t| format!("Bearer {t}").parse()).transpose()?)
 }
 
 /// The caller's bearer token, to be passed on to another service so that its

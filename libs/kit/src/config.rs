@@ -344,6 +344,34 @@ pub struct Endpoint {
     /// How the others dial `url` (CA, client certificate, plaintext).
     #[serde(default)]
     pub tls: PeerTls,
+    /// Spreading calls over several replicas; absent, calls go to `url`'s
+    /// one address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceConfig>,
+}
+
+/// Client-side balancing over the replicas of a service: the addresses
+/// `url`'s host resolves to (a Kubernetes headless Service gives one per
+/// ready pod) and those of `replicas`, re-resolved and health-checked every
+/// `refresh_ms`. Calls go to the replicas whose health check answers
+/// SERVING; one that stops answering, or drains for shutdown, leaves the set
+/// until it answers again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BalanceConfig {
+    /// Further URLs of the same service (replicas without a shared DNS name).
+    pub replicas: Vec<String>,
+    /// How often addresses are resolved again and replicas checked.
+    pub refresh_ms: u64,
+}
+
+impl Default for BalanceConfig {
+    fn default() -> Self {
+        BalanceConfig {
+            replicas: Vec::new(),
+            refresh_ms: 2000,
+        }
+    }
 }
 
 impl Endpoint {
@@ -354,6 +382,7 @@ impl Endpoint {
             http_listen: SocketAddr::from(([127, 0, 0, 1], 9050 + service.index())),
             url: format!("http://127.0.0.1:{grpc}"),
             tls: PeerTls::default(),
+            balance: None,
         }
     }
 }

@@ -114,7 +114,16 @@ struct Inner {
 
 impl Error {
     /// A new error of `kind` with a stable `reason` and a message.
+    ///
+    /// In debug builds (every test), a reason that is not in
+    /// [`crate::reasons::CATALOGUE`] with this kind's code panics: the
+    /// catalogue is the contract callers program against.
     pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            crate::reasons::find(reason).is_some_and(|r| r.code == kind.code()),
+            "reason {reason} is not catalogued with code {:?} in libs/kit/src/reasons.rs",
+            kind.code()
+        );
         Error(Box::new(Inner {
             kind,
             reason,

@@ -157,9 +157,12 @@ where
                     request.extensions_mut().insert(principal);
                 }
                 Err(err) => {
-                    tracing::info!(reason = err.reason(), "request refused: {}", err.message());
-                    record(service, method, err.kind().code() as i32, started);
-                    return Box::pin(std::future::ready(Ok(err.into_status().into_http())));
+                    // Recorded when polled: only then is the request's span current.
+                    return Box::pin(async move {
+                        tracing::info!(reason = err.reason(), "request refused: {}", err.message());
+                        record(service, method, err.kind().code() as i32, started);
+                        Ok(err.into_status().into_http())
+                    });
                 }
             }
         }
@@ -208,8 +211,10 @@ fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Princi
 
 /// `method` is a served method's name or [`crate::methods::OTHER`]: the
 /// label set stays bounded whatever paths callers send.
+/// It runs inside the request's span, which it gives its status.
 fn record(service: &'static str, method: &'static str, code: i32, started: Instant) {
     let code = tonic::Code::from_i32(code);
+    crate::telemetry::record_status(&tracing::Span::current(), crate::telemetry::Side::Server, code);
     let elapsed = started.elapsed();
     metrics::counter!("ocop_grpc_requests_total", "service" => service, "method" => method, "code" => crate::reasons::code_name(code))
         .increment(1);

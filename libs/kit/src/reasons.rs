@@ -75,6 +75,16 @@ pub const CATALOGUE: &[Reason] = &[
         "The certificate is expired, revoked or superseded; only one in force is acted on.",
     ),
     r(
+        "CERTIFICATION_REFUSED",
+        PD,
+        "The certification service refused to show the caller the re-rating application named.",
+    ),
+    r(
+        "CERTIFICATION_UNAVAILABLE",
+        UN,
+        "The certification service did not answer; retry shortly.",
+    ),
+    r(
         "CLIENT_CERT_REQUIRED",
         UA,
         "This caller must present its TLS client certificate (mutual TLS); configure the peer's tls.cert_file and tls.key_file.",
@@ -362,7 +372,17 @@ pub const CATALOGUE: &[Reason] = &[
         AE,
         "The certificate already has a re-rating application; it is re-rated once.",
     ),
+    r(
+        "RE_RATING_APPLICATION_CONSUMED",
+        FP,
+        "The re-rating application already brought its product into a round; the metadata names the entry.",
+    ),
     r("RE_RATING_CLOSED", FP, "Only a FILED re-rating application is closed."),
+    r(
+        "RE_RATING_NOT_ACCEPTED",
+        FP,
+        "The re-rating application is closed or withdrawn; only a FILED one enters a round.",
+    ),
     r(
         "RE_RATING_WINDOW_CLOSED",
         FP,
@@ -519,6 +539,11 @@ pub const CATALOGUE: &[Reason] = &[
         "VERIFY_RATE_LIMITED",
         RE,
         "Too many verifications from this address; retry after the RetryInfo delay.",
+    ),
+    r(
+        "WRITTEN_OPINIONS_RE_RATING_ONLY",
+        FP,
+        "A round decided by written opinions takes re-rating entries under Decision 26/2026 only.",
     ),
     r(
         "WRONG_COMMUNE_STEP",

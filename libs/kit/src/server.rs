@@ -176,11 +176,10 @@ pub async fn serve(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?);
 
-    let service_label = name;
     let methods = Arc::new(crate::methods::Methods::of(grpc_service));
     let span_methods = methods.clone();
     let grpc = tonic::transport::Server::builder()
-        .trace_fn(move |request| crate::telemetry::server_span(service_label, &span_methods, request))
+        .trace_fn(move |request| crate::telemetry::server_span(&span_methods, request))
         .layer(
             GateLayer::new(verifier, spec.public_methods, name, methods)
                 .limited(

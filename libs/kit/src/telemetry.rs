@@ -1,9 +1,14 @@
 //! Logs and traces: JSON log lines carrying the trace id, OpenTelemetry spans
 //! exported over OTLP when an endpoint is configured, and W3C trace context
-//! carried across every gRPC call in both directions.
+//! carried across every gRPC call in both directions. The spans of calls
+//! follow OpenTelemetry's RPC conventions (see [`server_span`] and [`client_span`]).
+
+mod rpc;
+
+pub use rpc::{Side, client_span, record_status, server_span};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
@@ -14,7 +19,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::{LogFormat, TelemetryConfig};
+use crate::config::{DeploymentConfig, DeploymentRole, LogFormat, TelemetryConfig};
 
 /// Keeps the tracer provider alive; [`Telemetry::shutdown`] flushes spans.
 #[must_use = "dropping the guard without shutdown loses buffered spans"]
@@ -26,13 +31,17 @@ impl Telemetry {
     /// Installs the process-wide subscriber. Call once, inside the Tokio
     /// runtime (the OTLP exporter needs its reactor). A second call in the
     /// same process (tests, the all-in-one launcher) is a no-op.
-    pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
+    ///
+    /// Every span carries the process's identity as resource attributes:
+    /// the service, its version, and which deployment it belongs to (see
+    /// [`resource`]), so traces of 35 deployments can be told apart.
+    pub fn init(
+        service_name: &str,
+        config: &TelemetryConfig,
+        deployment: &DeploymentConfig,
+    ) -> anyhow::Result<Telemetry> {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        let resource = Resource::builder()
-            .with_service_name(service_name.to_owned())
-            .with_attribute(KeyValue::new("service.namespace", "ocop"))
-            .build();
-        let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        let mut builder = SdkTracerProvider::builder().with_resource(resource(service_name, deployment));
         if let Some(endpoint) = &config.otlp_endpoint {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
@@ -73,30 +82,26 @@ impl Telemetry {
     }
 }
 
-/// Opens the server span of one gRPC request: named `<service>.<Method>`
-/// (through `otel.name`), child of the caller's `traceparent` when present,
-/// and carrying `trace_id` so every log line inside it can be correlated.
-/// A path the service does not serve is named `<service>._OTHER`.
-pub fn server_span(service: &str, methods: &crate::methods::Methods, request: &http::Request<()>) -> tracing::Span {
-    let method = methods.name(request.uri().path());
-    let span = tracing::info_span!(
-        "grpc",
-        otel.name = format!("{service}.{method}"),
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.method = method,
-        trace_id = tracing::field::Empty,
-    );
-    if span.is_disabled() {
-        // Filtered out (e.g. a warn-only log filter): skip the propagation work.
-        return span;
+/// The resource every span of this process carries: `service.name`,
+/// `service.namespace` (`ocop`), `service.version` (the build's), and
+/// `ocop.deployment.role` with, for a province's deployment, `ocop.province`.
+pub fn resource(service_name: &str, deployment: &DeploymentConfig) -> Resource {
+    let role = match deployment.role {
+        DeploymentRole::Province => "province",
+        DeploymentRole::National => "national",
+    };
+    let mut attributes = vec![
+        KeyValue::new("service.namespace", "ocop"),
+        KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+        KeyValue::new("ocop.deployment.role", role),
+    ];
+    if let Some(code) = &deployment.province_code {
+        attributes.push(KeyValue::new("ocop.province", code.clone()));
     }
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
-    // Must precede any use of the span's context (tracing-opentelemetry 0.34).
-    let _ = span.set_parent(parent);
-    let trace_id = span.context().span().span_context().trace_id();
-    span.record("trace_id", tracing::field::display(trace_id));
-    span
+    Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .with_attributes(attributes)
+        .build()
 }
 
 /// The span context a stored W3C `traceparent` names (invalid when it names none).
@@ -120,18 +125,23 @@ pub fn current_traceparent() -> Option<String> {
     carrier.remove("traceparent")
 }
 
-/// Writes `cx` into gRPC metadata.
-pub fn inject(cx: &Context, metadata: &mut tonic::metadata::MetadataMap) {
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, &mut MetadataInjector(metadata)));
+/// Writes `cx` into the headers of an outgoing request.
+pub fn inject_headers(cx: &Context, headers: &mut http::HeaderMap) {
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)));
 }
 
-struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+/// The caller's context, from the headers of an incoming request.
+fn extract_headers(headers: &http::HeaderMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+}
 
-impl Injector for MetadataInjector<'_> {
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         if let (Ok(key), Ok(value)) = (
-            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
-            tonic::metadata::MetadataValue::try_from(value.as_str()),
+            http::header::HeaderName::from_bytes(key.as_bytes()),
+            http::header::HeaderValue::try_from(value),
         ) {
             self.0.insert(key, value);
         }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ocop_kit::config::{Config, DeploymentRole, PROVINCE_CODES_2025};
+use ocop_kit::config::{Config, DeploymentRole, PROVINCE_CODES_2025, ServiceName};
 
 fn k8s() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/k8s")
@@ -102,11 +102,18 @@ fn every_rendered_config_map_loads_with_the_services_loader() {
         let config = Config::load(Some(&file), &serde_json::json!({}))
             .unwrap_or_else(|e| panic!("overlays/{name}: the rendered ocop.toml does not load: {e}"));
         let namespace = format!("ocop-{name}");
-        assert!(
-            config.services.registry.url.contains(&format!(".{namespace}.svc:")),
-            "{name}: {}",
-            config.services.registry.url
-        );
+        for service in ServiceName::ALL {
+            let to = config.services.get(service);
+            assert!(
+                to.url.starts_with(&format!("http://{service}-pods.{namespace}.svc:")),
+                "{name}: {service} is dialled by its headless Service, not {}",
+                to.url
+            );
+            assert!(
+                to.balance.is_some(),
+                "{name}: calls to {service} are balanced over its pods"
+            );
+        }
         if name == "national" {
             assert_eq!(config.deployment.role, DeploymentRole::National);
             let codes: Vec<_> = config

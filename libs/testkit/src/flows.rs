@@ -120,6 +120,8 @@ pub struct RoundPlan {
     pub disqualify: bool,
     /// Stop before publishing.
     pub publish: bool,
+    /// The council decides by written opinions (re-rating under 26/2026).
+    pub written_opinions: bool,
 }
 
 impl RoundPlan {
@@ -133,6 +135,7 @@ impl RoundPlan {
             stars,
             disqualify: false,
             publish: true,
+            written_opinions: false,
         }
     }
 
@@ -156,6 +159,7 @@ impl RoundPlan {
             stars,
             disqualify: false,
             publish: true,
+            written_opinions: false,
         }
     }
 }
@@ -262,6 +266,7 @@ pub async fn run(
         } else {
             String::new()
         },
+        written_opinions: plan.written_opinions,
         ..Default::default()
     };
     let round = evaluation

@@ -53,9 +53,9 @@ pub fn service(context: &Context) -> grpc::Certification {
     let config = &context.config;
     let services = &config.services;
     // Lazy channels: the other services may start after this one.
-    let evaluation = ocop_kit::client::channel(&services.evaluation.url, &services.evaluation.tls, None)
+    let evaluation = ocop_kit::client::service_channel(&services.evaluation, None)
         .expect("services.evaluation.url is validated at start");
-    let registry = ocop_kit::client::channel(&services.registry.url, &services.registry.tls, None)
+    let registry = ocop_kit::client::service_channel(&services.registry, None)
         .expect("services.registry.url is validated at start");
     let keys = keys::Keys::load_or_create(&config.certification.signing_key_path).unwrap_or_else(|e| {
         panic!(

@@ -16,9 +16,10 @@ use sqlx::PgPool;
 
 use crate::procedure::{self, procedure_columns};
 use crate::rounds::{self, require_organiser};
-use crate::{admission, criteria, product_codes};
+use crate::{admission, criteria, product_codes, re_rating};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::regime::Sheets;
+use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 
 mod checklist;
 mod listing;
@@ -167,6 +168,7 @@ fn registry_error(status: tonic::Status, what: &str) -> Error {
 pub async fn create(
     db: &PgPool,
     registry: &RegistryServiceClient<TracedChannel>,
+    certification: &CertificationServiceClient<TracedChannel>,
     here: &Jurisdiction,
     national: bool,
     who: &Principal,
@@ -269,6 +271,17 @@ pub async fn create(
         &entry.nomination,
     )
     .await?;
+    // A re-rating under 26/2026 consumes the holder's accepted application.
+    let re_rating = re_rating::check(
+        certification,
+        &bearer,
+        &round,
+        admitted.regime,
+        admitted.dossier_kind,
+        &product_name,
+        &entry.re_rating_application,
+    )
+    .await?;
     let decision = criteria::sheets_key(admitted.regime.sheets());
     // A product registered under the earlier taxonomy is scored on the
     // 26/2026 set its code maps to (148 rounds use the same sets).
@@ -292,6 +305,9 @@ pub async fn create(
         .fetch_one(db)
         .await?;
         return Ok(row.to_proto());
+    }
+    if let Some(consumed) = &re_rating {
+        re_rating::claim(&mut tx, &consumed.application).await?;
     }
     // The code 26/2026 sheets print, numbered in this transaction: a refusal
     // below rolls the number back with it. Numbered before the set is pinned:
@@ -345,8 +361,8 @@ pub async fn create(
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO entries (round_id, id, product, subject, subgroup_code, criteria_set, province_code, commune_code, product_code,
             product_dossier, dossier_kind, dossier_submitted, dossier_received, regime, commune_step, commune_report_due,
-            nomination, proposed_date)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+            nomination, proposed_date, re_rating_application, re_rating_decide_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (round_id, product) DO NOTHING RETURNING {COLUMNS}"
     )))
     .bind(&round_id)
@@ -367,6 +383,8 @@ pub async fn create(
     .bind(admitted.report_due)
     .bind(&admitted.nomination)
     .bind(admitted.proposed)
+    .bind(re_rating.as_ref().map(|c| c.application.as_str()).unwrap_or_default())
+    .bind(re_rating.as_ref().and_then(|c| c.decide_by))
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use ocop_kit::client::TracedChannel;
+use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
 use crate::{commune, criteria, entries, national, nominations, publish, rounds, sheets, transitions};
@@ -19,6 +20,8 @@ pub struct Evaluation {
     pub db: PgPool,
     /// The registry service, over gRPC with trace propagation.
     pub registry: RegistryServiceClient<TracedChannel>,
+    /// The certification service (re-rating applications), over gRPC.
+    pub certification: CertificationServiceClient<TracedChannel>,
     /// Quorum and spread limit (`[evaluation]` in the configuration).
     pub rules: ocop_kit::config::EvaluationConfig,
     /// Criteria sets pinned by entries, decoded once.
@@ -116,6 +119,7 @@ impl EvaluationService for Evaluation {
         let entry = entries::create(
             &self.db,
             &self.registry,
+            &self.certification,
             &self.here,
             self.national,
             &who,
@@ -204,10 +208,9 @@ impl EvaluationService for Evaluation {
         Principal::from_request(&request)?;
         let name = &request.get_ref().name;
         let result = match publish::get(&self.db, name).await {
-            // Nationally, a province's result is mirrored.
-            Err(e) if e.kind() == ErrorKind::NotFound && self.national => {
-                ocop_kit::mirror::find(&self.db, name).await?.ok_or(e)?
-            }
+            // Nationally, a province's result is mirrored; on a province, the
+            // ministry's CENTRAL results of its products.
+            Err(e) if e.kind() == ErrorKind::NotFound => ocop_kit::mirror::find(&self.db, name).await?.ok_or(e)?,
             found => found?,
         };
         Ok(Response::new(GetResultResponse { result: Some(result) }))

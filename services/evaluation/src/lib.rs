@@ -17,6 +17,7 @@ pub mod nominations;
 pub mod procedure;
 pub mod product_codes;
 pub mod publish;
+pub mod re_rating;
 pub mod results;
 pub mod rounds;
 pub mod scoring;
@@ -58,26 +59,29 @@ pub fn spec() -> ServiceSpec {
 /// The service's gRPC routes.
 pub fn routes(context: &Context) -> Surface {
     // A lazy channel: the registry may start after this service.
-    let channel = ocop_kit::client::channel(
-        &context.config.services.registry.url,
-        &context.config.services.registry.tls,
-        None,
-    )
-    .expect("services.registry.url is validated at start");
+    let channel = ocop_kit::client::service_channel(&context.config.services.registry, None)
+        .expect("services.registry.url is validated at start");
     let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
+    // Re-rating entries read their application there (Decision 26/2026 Điều 7.6).
+    let channel = ocop_kit::client::service_channel(&context.config.services.certification, None)
+        .expect("services.certification.url is validated at start");
+    let certification =
+        ocop_proto::certification::v1::certification_service_client::CertificationServiceClient::new(channel);
     let rules = context.config.evaluation.clone();
     let national = context.config.deployment.role == DeploymentRole::National;
-    let tasks = ocop_kit::mirror::follow_provinces(
+    let mut tasks = ocop_kit::mirror::follow_provinces(
         &context.config,
         &context.db,
         "evaluation",
         |p| &p.evaluation_url,
         |peer| ocop_kit::mirror::Mirror::of(peer, national::mirrored),
     );
+    tasks.extend(national::follow_national(&context.config, &context.db));
     Surface {
         grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
             db: context.db.clone(),
             registry,
+            certification,
             rules,
             sets: Default::default(),
             national,

@@ -2,6 +2,8 @@
 //! published results, mirrored from its feed, and the nominations among
 //! them (provincial results of 90 or more), which wait here for the central
 //! round. CENTRAL rounds themselves are ordinary rounds of this service.
+//! A province, the other way, mirrors the CENTRAL results of its products
+//! from the national feed ([`follow_national`]).
 
 use ocop_kit::filter::Filter;
 use ocop_kit::mirror;
@@ -23,6 +25,50 @@ pub fn mirrored(change: &Change) -> Option<&'static str> {
     }
     let nominated = EvaluationResult::decode(change.payload.as_slice()).is_ok_and(|r| r.nominated);
     Some(if nominated { NOMINATION } else { "result" })
+}
+
+/// The label of a CENTRAL result a province mirrors from the national feed.
+const CENTRAL_RESULT: &str = "central_result";
+
+/// On a province whose `[federation.national]` names the national evaluation
+/// service: a follower of its feed keeping the CENTRAL results of this
+/// province's products. Decision 26/2026 Điều 7.4 lets the province certify
+/// 3 or 4 stars on a central result below 90; its certification service asks
+/// this service for that result (`GetResult` answers from the mirror).
+pub fn follow_national(
+    config: &ocop_kit::config::Config,
+    db: &PgPool,
+) -> Option<ocop_kit::server::BoxFuture<'static, ()>> {
+    let national = config.federation.national.as_ref()?;
+    let province = config.deployment.province_code.clone()?;
+    if national.evaluation_url.is_empty() {
+        return None;
+    }
+    let follower = ocop_kit::follow::Follower {
+        source: national.source("evaluation"),
+        connect: ocop_kit::follow::with_token_file(
+            national.evaluation_url.clone(),
+            national.tls.clone(),
+            national.token_path.clone(),
+        ),
+        db: db.clone(),
+        apply: mirror::Mirror {
+            origin: "national".into(),
+            keep: Box::new(move |change| central_result_of(change, &province)),
+            pass_on: false,
+        },
+    };
+    Some(Box::pin(follower.run()))
+}
+
+/// Whether `change` is a CENTRAL result of a product of `province`.
+fn central_result_of(change: &Change, province: &str) -> Option<&'static str> {
+    if !(change.resource.starts_with("evaluationRounds/") && change.resource.ends_with("/result")) {
+        return None;
+    }
+    let result = EvaluationResult::decode(change.payload.as_slice()).ok()?;
+    (result.level() == ocop_proto::evaluation::v1::RoundLevel::Central && result.province_code == province)
+        .then_some(CENTRAL_RESULT)
 }
 
 /// Rows read per query while filtering.

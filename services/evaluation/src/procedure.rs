@@ -38,13 +38,17 @@ pub struct Facts {
     pub nomination: String,
     /// Under 26/2026: the day of the proposal that brought it in.
     pub proposed_date: Option<Date>,
+    /// Re-rating under 26/2026: the application it consumes; empty otherwise.
+    pub re_rating_application: String,
+    /// Re-rating: the day its result is due (the application's `decide_by`).
+    pub re_rating_decide_by: Option<Date>,
 }
 
 /// The columns of [`Facts`], in `entries` (a literal, for `concat!`).
 macro_rules! procedure_columns {
     () => {
         "product_dossier, dossier_kind, dossier_submitted, dossier_received, regime, commune_step,
-        commune_report, commune_report_due, nomination, proposed_date"
+        commune_report, commune_report_due, nomination, proposed_date, re_rating_application, re_rating_decide_by"
     };
 }
 pub(crate) use procedure_columns;
@@ -78,6 +82,8 @@ impl Facts {
         entry.commune_report_overdue = commune::overdue(self.commune_report_due, issued, today);
         entry.nomination = self.nomination.clone();
         entry.proposed_date = self.proposed_date.map(date::to_proto);
+        entry.re_rating_application = self.re_rating_application.clone();
+        entry.re_rating_decide_by = self.re_rating_decide_by.map(date::to_proto);
     }
 }
 

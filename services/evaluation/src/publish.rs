@@ -44,12 +44,16 @@ struct Facts {
     product_dossier: String,
     /// The rules it was rated under.
     regime: String,
+    /// Decided by the council's written opinions (Điều 7.6).
+    written_opinions: bool,
+    /// Re-rating: the application the entry consumed.
+    re_rating_application: String,
 }
 
 /// The facts of a round's entries, with their knock-outs.
 const ENTRY_FACTS: &str = "SELECT e.round_id, e.id AS entry_id, e.product, e.subject, e.province_code, e.commune_code,
         e.subgroup_code, c.group_code, e.criteria_set, r.level, r.decision_date, e.product_code, e.product_dossier,
-        e.regime, e.disqualifications
+        e.regime, r.written_opinions, e.re_rating_application, e.disqualifications
     FROM entries e JOIN criteria_sets c ON c.id = e.criteria_set JOIN rounds r ON r.id = e.round_id";
 
 #[derive(sqlx::FromRow)]
@@ -84,7 +88,7 @@ const COLUMNS: &str =
     "round_id, entry_id, product, subject, province_code, commune_code, subgroup_code, group_code, criteria_set,
     level, decision_date, product_code, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable,
     nominated, rescore, reasons, sheets, spread_limit, publish_time, product_dossier, regime, approval, proposal,
-    province_stars";
+    province_stars, written_opinions, re_rating_application";
 
 fn to_proto(
     facts: &Facts,
@@ -128,6 +132,8 @@ fn to_proto(
         product_dossier: facts.product_dossier.clone(),
         regime: facts.regime.clone(),
         province_stars,
+        written_opinions: facts.written_opinions,
+        re_rating_application: facts.re_rating_application.clone(),
         ..Default::default()
     }
 }
@@ -267,9 +273,10 @@ pub async fn publish(
         sqlx::query(
             "INSERT INTO results (round_id, entry_id, product, subject, province_code, commune_code, subgroup_code, group_code,
                 criteria_set, level, decision_date, mean_tenths, part_means, band_stars, stars, recognised_stars, certifiable,
-                nominated, rescore, reasons, sheets, spread_limit, product_code, product_dossier, regime, province_stars)
+                nominated, rescore, reasons, sheets, spread_limit, product_code, product_dossier, regime, province_stars,
+                written_opinions, re_rating_application)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-                $24, $25, $26)",
+                $24, $25, $26, $27, $28)",
         )
         .bind(&facts.round_id)
         .bind(&facts.entry_id)
@@ -297,6 +304,8 @@ pub async fn publish(
         .bind(&facts.product_dossier)
         .bind(&facts.regime)
         .bind(province_stars)
+        .bind(facts.written_opinions)
+        .bind(&facts.re_rating_application)
         .execute(&mut *tx)
         .await?;
         published.push(to_proto(

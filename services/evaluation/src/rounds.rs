@@ -25,7 +25,7 @@ pub const FILTER_FIELDS: &[&str] = &["level", "year", "province_code", "state"];
 macro_rules! round_columns {
     () => {
         "id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
-         version, create_time, update_time, cancel_reason, batch_basis"
+         version, create_time, update_time, cancel_reason, batch_basis, written_opinions"
     };
 }
 pub(crate) use round_columns;
@@ -70,6 +70,8 @@ pub struct Row {
     update_time: time::OffsetDateTime,
     cancel_reason: String,
     batch_basis: String,
+    /// Decided by the council's written opinions (Điều 7.6): re-rating entries only.
+    pub written_opinions: bool,
 }
 
 fn level_str(level: RoundLevel) -> Option<&'static str> {
@@ -141,6 +143,7 @@ impl Row {
             proposed_before: self.batch_window().map(|w| date::to_proto(w.proposed_before)),
             decided_before: self.batch_window().and_then(|w| w.decided_before).map(date::to_proto),
             batch_basis: self.batch_basis.clone(),
+            written_opinions: self.written_opinions,
         }
     }
 
@@ -321,6 +324,21 @@ pub async fn create(
     {
         check_batch(&mut v, round, level, day);
     }
+    // Only 26/2026 lets a council decide without meeting, and only on re-rating.
+    if let (Some(level), Some(day)) = (level, day)
+        && round.written_opinions
+        && (Regime::on(day) != Regime::D26_2026 || !matches!(level, "province" | "central"))
+    {
+        v.push(
+            "evaluation_round.written_opinions",
+            format!(
+                "a council decides by written opinions only when re-rating under Decision 26/2026 (Điều 7.6), \
+                 in a PROVINCE or CENTRAL round decided from {}; {day} is a {level} round under {}",
+                regime::DECISION_26_2026,
+                Regime::on(day).name()
+            ),
+        );
+    }
     v.check()?;
     let (level, day) = (level.unwrap_or_default(), day.unwrap_or(regime::DECISION_148));
     require_organiser(here, who, level, province)?;
@@ -355,8 +373,8 @@ pub async fn create(
     }
     let row: Row = sqlx::query_as(concat!(
         "INSERT INTO rounds (id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
-            batch_basis)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, $10) ON CONFLICT DO NOTHING RETURNING ",
+            batch_basis, written_opinions)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING ",
         round_columns!()
     ))
     .bind(&id)
@@ -369,6 +387,7 @@ pub async fn create(
     .bind(Json(&seats))
     .bind(Json(&round.advisory_team))
     .bind(round.batch_basis.trim())
+    .bind(round.written_opinions)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {

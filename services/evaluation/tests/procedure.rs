@@ -571,3 +571,107 @@ async fn a_dossier_filed_before_26_2026_is_rated_under_148_until_its_transition_
     assert_eq!(result.decision_date, Some(day(2026, 7, 20)));
     assert!(result.certifiable, "{:?}", result.reasons);
 }
+
+#[tokio::test]
+async fn the_commune_cannot_report_once_its_round_is_cancelled_or_published() {
+    let mut w = world().await;
+    let officer = w.officer.clone();
+    let mut products = Vec::new();
+    for i in 0..2 {
+        products.push(
+            w.product("14758", &format!("280765432{i}"), "rau-cu-qua-hat-tuoi", &officer)
+                .await
+                .1,
+        );
+    }
+    let cancelled = w.open(round(RoundLevel::Province, 2, (2026, 11, 20)), &officer).await;
+    let published = w.open(round(RoundLevel::Province, 3, (2026, 12, 1)), &officer).await;
+    let dossier = w.file(&products[0], DossierKind::FirstRating, (2026, 9, 7), None).await;
+    let unreported = w
+        .enter_with(&cancelled.name, &products[0], &dossier.name)
+        .await
+        .unwrap();
+    let dossier = w.file(&products[1], DossierKind::FirstRating, (2026, 9, 7), None).await;
+    let reported = w
+        .enter_with(&published.name, &products[1], &dossier.name)
+        .await
+        .unwrap();
+
+    let cancelled = w
+        .evaluation
+        .cancel_evaluation_round(authorized(
+            CancelEvaluationRoundRequest {
+                name: cancelled.name.clone(),
+                etag: cancelled.etag.clone(),
+                reason: "Hội đồng không đủ thành viên".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    assert_eq!(cancelled.state(), RoundState::Cancelled);
+
+    // The second round runs to its results: reported, scored, published.
+    w.report(&reported.name, "14758", day(2026, 9, 28)).await.unwrap();
+    let scoring = w
+        .evaluation
+        .start_scoring(authorized(
+            StartScoringRequest {
+                name: published.name.clone(),
+                etag: published.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluation_round
+        .unwrap();
+    let set = w.pinned_set(&reported).await;
+    for user in ["chu-tich", "uy-vien-1", "thu-ky"] {
+        let sheet = w.draft(&reported.name, user, &full_answers(&set)).await;
+        w.submit(&sheet, user, "").await.unwrap();
+    }
+    w.evaluation
+        .publish_evaluation_round(authorized(
+            PublishEvaluationRoundRequest {
+                name: scoring.name.clone(),
+                etag: scoring.etag.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap();
+
+    let written = w.written().await;
+    let before = (
+        w.entries(&cancelled.name, "").await,
+        w.entries(&published.name, "").await,
+    );
+    // A published round's entry already has its report: the round's state is
+    // what refuses it, before the report is looked at.
+    for (entry, state) in [(&unreported, "cancelled"), (&reported, "published")] {
+        let err = w.report(&entry.name, "14758", day(2026, 10, 1)).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err).as_str()),
+            (Code::FailedPrecondition, "WRONG_ROUND_STATE"),
+            "{state}: {}",
+            err.message()
+        );
+        assert!(
+            err.message().contains(&format!("is {state}")) && err.message().contains("while it is open or scoring"),
+            "{}",
+            err.message()
+        );
+    }
+    assert_eq!(w.written().await, written, "a refused report writes nothing");
+    let after = (
+        w.entries(&cancelled.name, "").await,
+        w.entries(&published.name, "").await,
+    );
+    assert_eq!(after, before, "nor changes an entry");
+    assert!(after.0[0].commune_report.is_none());
+}

@@ -44,6 +44,9 @@ pub enum Call {
         /// `subjects/{id}`.
         name: String,
     },
+    /// The steps of Decision 26/2026's procedure (evaluation and certification).
+    #[command(flatten)]
+    Procedure(crate::call_2026::Procedure),
 }
 
 /// Prints the health of each service.
@@ -83,6 +86,7 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
         Some(&token),
     )?);
     let result = match call {
+        Call::Procedure(call) => crate::call_2026::run(config, &token, call).await,
         Call::GetUnit { name } => registry
             .get_administrative_unit(GetAdministrativeUnitRequest { name })
             .await

@@ -296,19 +296,25 @@ log_format = "json"
         let _ = write!(
             out,
             "\n[services.{service}]\ngrpc_listen = \"0.0.0.0:{grpc}\"\nhttp_listen = \"0.0.0.0:{http}\"\n\
-             url = \"http://{service}.{ns}.svc:{grpc}\"\ntls.allow_plaintext = true\n",
+             # The headless Service: every ready pod, balanced over by the caller.\n\
+             url = \"http://{service}-pods.{ns}.svc:{grpc}\"\ntls.allow_plaintext = true\n\
+             [services.{service}.balance]\nrefresh_ms = 2000\n",
             grpc = grpc_port(service),
             http = http_port(service),
         );
     }
     let cert = grpc_port(ServiceName::Certification);
+    let eval = grpc_port(ServiceName::Evaluation);
     match site {
         Site::Province(_) => {
             let _ = write!(
                 out,
                 "\n# The national deployment's certification feed brings back the 5-star certificates\n\
-                 # the ministry issues for this province. The token is one the ministry issued.\n\
+                 # the ministry issues for this province; its evaluation feed the central results of\n\
+                 # the province's products (Decision 26/2026 Điều 7.4: 3 or 4 stars certified on a\n\
+                 # central result below 90). The token is one the ministry issued.\n\
                  [federation.national]\ncertification_url = \"http://certification.ocop-national.svc:{cert}\"\n\
+                 evaluation_url = \"http://evaluation.ocop-national.svc:{eval}\"\n\
                  token_path = \"/etc/ocop/federation/national.jwt\"\n\
                  # In the same cluster; across networks use https:// and mutual TLS (deploy/README.md).\n\
                  tls.allow_plaintext = true\n"

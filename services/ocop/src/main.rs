@@ -1,6 +1,7 @@
 //! `ocop`: the command line of the OCOP platform.
 
 mod call;
+mod call_2026;
 mod deploy;
 mod merger;
 mod out;

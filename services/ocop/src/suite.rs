@@ -22,7 +22,7 @@ fn service(name: ServiceName) -> (ServiceSpec, ocop_kit::server::Build) {
 /// They share nothing but the process: each has its own pool, ports and
 /// schema, and they call each other over gRPC as separate processes would.
 pub async fn up(config: Config, only: Vec<ServiceName>) -> anyhow::Result<()> {
-    let telemetry = Telemetry::init("ocop", &config.telemetry)?;
+    let telemetry = Telemetry::init("ocop", &config.telemetry, &config.deployment)?;
     let config = Arc::new(config);
     let names = if only.is_empty() {
         ServiceName::ALL.to_vec()

@@ -7,10 +7,12 @@ use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{Certificate, CertificateState};
 use ocop_proto::feed::v1::Change;
-use ocop_proto::promotion::v1::CatalogEntry;
+use ocop_proto::promotion::v1::{CatalogEntry, ListCatalogRequest, ListCatalogResponse};
 use ocop_proto::registry::v1::{Product, Subject};
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+
+use crate::service::{PUBLIC_FRESH, PUBLIC_KEEP, Promotion};
 
 /// Applies one certification change: a certificate in force is listed (or
 /// refreshed); a superseded, revoked or expired one leaves the catalog.
@@ -129,6 +131,35 @@ impl Row {
     }
 }
 
+/// ListCatalog, as the public reads it: a page is reused for up to
+/// [`PUBLIC_KEEP`] across callers (keyed by the whole request), and what
+/// expired since it was loaded is dropped from it.
+pub async fn list_public(svc: &Promotion, r: ListCatalogRequest) -> Result<ListCatalogResponse> {
+    let key = format!(
+        "catalog:{:x}",
+        ocop_kit::fnv1a(format!("{}|{}|{}|{}", r.page_size, r.page_token, r.filter, r.query).as_bytes())
+    );
+    let db = svc.db.clone();
+    let mut page = svc
+        .cache
+        .get_or_refresh(&key, PUBLIC_FRESH, PUBLIC_KEEP, move || async move {
+            let (entries, next_page_token) = list(&db, r.page_size, &r.page_token, &r.filter, &r.query).await?;
+            Ok(ListCatalogResponse {
+                entries,
+                next_page_token,
+            })
+        })
+        .await?;
+    // A page cached just before midnight must not show what expired at it.
+    let today = date::to_proto(today_vn());
+    page.entries.retain(|e| {
+        e.valid_until
+            .as_ref()
+            .is_some_and(|u| (u.year, u.month, u.day) >= (today.year, today.month, today.day))
+    });
+    Ok(page)
+}
+
 /// Filterable fields of ListCatalog.
 pub const FILTER_FIELDS: &[&str] = &["province_code", "commune_code", "group_code", "stars"];
 
@@ -192,4 +223,38 @@ pub async fn list(
     let shown = rows.len().min(page.size) as i64;
     let next = page.finish(&mut rows, |_| (offset + shown).to_string(), &query_id);
     Ok((rows.iter().map(Row::to_proto).collect(), next))
+}
+
+/// A certificate in the catalog today: (code, product, product name, subject, subject name, province).
+pub(crate) async fn in_force(
+    tx: &mut PgConnection,
+    field: &str,
+    certificate: &str,
+) -> Result<(String, String, String, String, String, String)> {
+    let code = certificate
+        .strip_prefix("certificates/")
+        .filter(|c| !c.is_empty() && !c.contains('/'))
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!("`{certificate}` is not a certificate name; expected `certificates/{{code}}`"),
+            )
+        })?
+        .to_uppercase();
+    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT product, product_name, subject, subject_name, province_code FROM catalog WHERE code = $1 AND valid_until >= $2",
+    )
+    .bind(&code)
+    .bind(today_vn())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (product, product_name, subject, subject_name, province) = row.ok_or_else(|| {
+        Error::failed_precondition(
+            "NOT_CERTIFIED",
+            format!(
+                "certificates/{code} is not a certificate in force here; only certified OCOP products are promoted"
+            ),
+        )
+    })?;
+    Ok((code, product, product_name, subject, subject_name, province))
 }

@@ -1,80 +1,19 @@
-//! Fairs and trade events with their booths, and e-commerce listings: both
-//! show only products whose certificate is in the catalog.
+//! Fairs and trade events with their booths: a booth shows only products
+//! whose certificate is in the catalog.
 
-use ocop_kit::audit::{self, Change};
-use ocop_kit::auth::{Principal, Role};
-use ocop_kit::date::{self, to_timestamp, today_vn};
+use ocop_kit::audit;
+use ocop_kit::auth::Principal;
+use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::promotion::v1::{Booth, Fair, Listing};
+use ocop_proto::promotion::v1::{Booth, Fair};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 
-/// A province officer's province (the data's province is checked against it
-/// and the deployment's once known).
-fn require_officer(who: &Principal) -> Result<String> {
-    who.require(&[Role::ProvinceOfficer])?;
-    who.province
-        .clone()
-        .ok_or_else(|| Error::permission_denied("NO_PROVINCE", "your token names no province"))
-}
-
-fn change<'a>(
-    method: &'static str,
-    kind: &'static str,
-    name: &'a str,
-    province: &'a str,
-    before: &'a str,
-    after: &'a str,
-    payload: Vec<u8>,
-) -> Change<'a> {
-    Change {
-        method,
-        kind,
-        resource: name,
-        province,
-        etag_before: before,
-        etag_after: after,
-        request_id: "",
-        payload,
-    }
-}
-
-/// A certificate in the catalog today: (code, product, product name, subject, subject name, province).
-async fn in_force(
-    tx: &mut PgConnection,
-    field: &str,
-    certificate: &str,
-) -> Result<(String, String, String, String, String, String)> {
-    let code = certificate
-        .strip_prefix("certificates/")
-        .filter(|c| !c.is_empty() && !c.contains('/'))
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("`{certificate}` is not a certificate name; expected `certificates/{{code}}`"),
-            )
-        })?
-        .to_uppercase();
-    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT product, product_name, subject, subject_name, province_code FROM catalog WHERE code = $1 AND valid_until >= $2",
-    )
-    .bind(&code)
-    .bind(today_vn())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (product, product_name, subject, subject_name, province) = row.ok_or_else(|| {
-        Error::failed_precondition(
-            "NOT_CERTIFIED",
-            format!(
-                "certificates/{code} is not a certificate in force here; only certified OCOP products are promoted"
-            ),
-        )
-    })?;
-    Ok((code, product, product_name, subject, subject_name, province))
-}
+use crate::catalog::in_force;
+use crate::writes::{change, require_officer};
 
 #[derive(sqlx::FromRow)]
 struct FairRow {
@@ -336,124 +275,4 @@ pub async fn add_booth(
     .await?;
     tx.commit().await?;
     Ok(proto)
-}
-
-#[derive(sqlx::FromRow)]
-struct ListingRow {
-    id: String,
-    platform: String,
-    url: String,
-    code: String,
-    product: String,
-    product_name: String,
-    province_code: String,
-    create_time: time::OffsetDateTime,
-}
-
-impl ListingRow {
-    fn to_proto(&self) -> Listing {
-        Listing {
-            name: format!("listings/{}", self.id),
-            platform: self.platform.clone(),
-            url: self.url.clone(),
-            certificate: format!("certificates/{}", self.code),
-            product: self.product.clone(),
-            product_name: self.product_name.clone(),
-            province_code: self.province_code.clone(),
-            create_time: Some(to_timestamp(self.create_time)),
-        }
-    }
-}
-
-const LISTING_COLUMNS: &str = "id, platform, url, code, product, product_name, province_code, create_time";
-
-/// Records an e-commerce listing of a certified product of the caller's province.
-pub async fn create_listing(db: &PgPool, here: &Jurisdiction, who: &Principal, listing: &Listing) -> Result<Listing> {
-    let province = require_officer(who)?;
-    let mut v = Violations::default();
-    let platform = listing.platform.trim();
-    if platform.is_empty() || platform.chars().count() > 100 {
-        v.push("listing.platform", "required, up to 100 characters, e.g. \"Postmart\"");
-    }
-    let url = listing.url.trim();
-    let host_ok = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .is_some_and(|rest| {
-            rest.split('/')
-                .next()
-                .is_some_and(|h| h.contains('.') && !h.contains(' '))
-        });
-    if !host_ok || url.len() > 2000 || url.contains(char::is_whitespace) {
-        v.push(
-            "listing.url",
-            "required: the product page's http(s) address, up to 2,000 characters",
-        );
-    }
-    v.check()?;
-    let mut tx = db.begin().await?;
-    let (code, product, product_name, _, _, product_province) =
-        in_force(&mut tx, "listing.certificate", &listing.certificate).await?;
-    here.require_province(who, &product_province, &format!("the product of certificates/{code}"))?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let row: Option<ListingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO listings (id, platform, url, code, product, product_name, province_code) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (url) DO NOTHING RETURNING {LISTING_COLUMNS}"
-    )))
-    .bind(&id)
-    .bind(platform)
-    .bind(url)
-    .bind(&code)
-    .bind(&product)
-    .bind(&product_name)
-    .bind(&province)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let row = row.ok_or_else(|| {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            "URL_LISTED",
-            format!("{url} is already listed"),
-        )
-    })?;
-    let proto = row.to_proto();
-    audit::record(
-        &mut tx,
-        who,
-        change(
-            "CreateListing",
-            "created",
-            &proto.name,
-            &province,
-            "",
-            "",
-            proto.encode_to_vec(),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(proto)
-}
-
-/// Listings of a certificate (`certificates/{code}`), or all.
-pub async fn list_listings(db: &PgPool, certificate: &str) -> Result<Vec<Listing>> {
-    let rows: Vec<ListingRow> = if certificate.is_empty() {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LISTING_COLUMNS} FROM listings ORDER BY create_time, id LIMIT 500"
-        )))
-        .fetch_all(db)
-        .await?
-    } else {
-        let code = certificate
-            .strip_prefix("certificates/")
-            .ok_or_else(|| Error::invalid("certificate", format!("`{certificate}` is not a certificate name")))?
-            .to_uppercase();
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LISTING_COLUMNS} FROM listings WHERE code = $1 ORDER BY create_time, id"
-        )))
-        .bind(code)
-        .fetch_all(db)
-        .await?
-    };
-    Ok(rows.iter().map(ListingRow::to_proto).collect())
 }

@@ -3,22 +3,33 @@
 //! the registry's and certification's change feeds, and the OCOP sales points
 //! that carry them, fairs with their booths, e-commerce listings, and the
 //! provinces' targets with the statistics that measure them.
+//!
+//! The crate follows the platform's service template:
+//! - [`service`]: the state (pool, registry client, cache, jurisdiction);
+//! - [`api`]: the gRPC adapter and, in front of it, the cache of encoded
+//!   catalog pages;
+//! - a module per resource with its operations: [`catalog`],
+//!   [`sales_points`] (its SQL in `sales_points/store.rs`), [`fairs`],
+//!   [`listings`], [`targets`], [`statistics`], [`exports`];
+//! - [`feeds`]: the followers of this deployment's feeds, and [`national`]:
+//!   what the national deployment adds.
 
+pub mod api;
 pub mod catalog;
+pub mod exports;
 pub mod fairs;
-pub mod grpc;
-pub mod pages;
+pub mod feeds;
+pub mod listings;
+pub mod national;
 pub mod sales_points;
+pub mod service;
 pub mod statistics;
+pub mod targets;
+mod writes;
 
-use ocop_kit::auth::Signer;
-use ocop_kit::config::{DeploymentRole, ServiceName};
-use ocop_kit::follow::{Apply, Connect, Follower, with_token_file};
-use ocop_kit::server::{BoxFuture, Context, ServiceSpec, Surface};
-use ocop_proto::feed::v1::Change;
-use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
+use ocop_kit::config::ServiceName;
+use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::promotion::v1::promotion_service_server::PromotionServiceServer;
-use sqlx::PgConnection;
 use tonic::service::Routes;
 
 /// Embedded migrations of the `promotion` schema.
@@ -40,99 +51,16 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-/// Applies a change of a certification or registry feed, by its resource:
-/// certificates feed the catalog, producers and products its names and the
-/// statistics.
-struct Changes;
-
-impl Apply for Changes {
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, change: &'a Change) -> BoxFuture<'a, ocop_kit::Result<()>> {
-        Box::pin(async move {
-            if change.resource.starts_with("certificates/") {
-                return catalog::apply_certification(tx, change).await;
-            }
-            catalog::apply_registry(tx, change).await?;
-            statistics::apply_registry(tx, change).await
-        })
-    }
-}
-
-/// A follower of `source` (`certification`, `38/registry`, ...).
-fn follow(source: String, connect: Connect, context: &Context) -> BoxFuture<'static, ()> {
-    Box::pin(
-        Follower {
-            source,
-            connect,
-            db: context.db.clone(),
-            apply: Changes,
-        }
-        .run(),
-    )
-}
-
-/// Lifetime of the `service` tokens the followers present; a stream keeps
-/// its connection past it, a reconnection signs a new one.
-const TOKEN_TTL_S: i64 = 3600;
-
-/// The service: ListCatalog, and the two followers that feed the catalog.
+/// The service: its gRPC routes, and the followers that feed the catalog.
 pub fn routes(context: &Context) -> Surface {
-    let config = context.config.clone();
-    // The followers sign their own `service` tokens with the deployment's key.
-    let signer = std::fs::read_to_string(&config.auth.signing_key_path)
-        .map_err(anyhow::Error::from)
-        .and_then(|pem| Signer::from_pem(&pem, &config.auth.issuer))
-        .map(|signer| signer.with_audience(&config.auth.audience));
-    let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
-    match signer {
-        Ok(signer) => {
-            let signer = std::sync::Arc::new(signer);
-            for (source, peer) in [
-                ("certification", &config.services.certification),
-                ("registry", &config.services.registry),
-            ] {
-                let (url, tls) = (peer.url.clone(), peer.tls.clone());
-                let signer = signer.clone();
-                let connect: Connect = Box::new(move || {
-                    let token = signer.issue("promotion", "service", None, None, TOKEN_TTL_S)?;
-                    Ok(FeedServiceClient::new(ocop_kit::client::channel(
-                        &url,
-                        &tls,
-                        Some(&token),
-                    )?))
-                });
-                tasks.push(follow(source.into(), connect, context));
-            }
-        }
-        Err(e) => tracing::error!(
-            error = %e,
-            path = %config.auth.signing_key_path.display(),
-            "no key to sign the feed followers' tokens: the catalog will not be fed"
-        ),
-    }
-    // The national catalog and statistics: every province's feeds, followed
-    // directly with the tokens the provinces issued (and their lag shown).
-    if config.deployment.role == DeploymentRole::National {
-        for peer in &config.federation.provinces {
-            for (service, url) in [
-                ("certification", &peer.certification_url),
-                ("registry", &peer.registry_url),
-            ] {
-                let connect = with_token_file(url.clone(), peer.tls.clone(), peer.token_path.clone());
-                tasks.push(follow(peer.source(service), connect, context));
-            }
-        }
-    }
+    let promotion = service::Promotion::new(context);
+    let adapter = PromotionServiceServer::new(api::grpc::Adapter(promotion));
     Surface {
-        grpc: Routes::new(pages::PageCache::new(PromotionServiceServer::new(grpc::Promotion {
-            db: context.db.clone(),
-            registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(
-                ocop_kit::client::channel(&config.services.registry.url, &config.services.registry.tls, None)
-                    .expect("services.registry.url is validated at start"),
-            ),
-            cache: context.cache.clone(),
-            here: ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),
-        }))),
+        grpc: Routes::new(api::page_cache::PageCache::new(adapter)),
         http: Default::default(),
-        tasks,
+        tasks: feeds::local(context)
+            .into_iter()
+            .chain(national::followers(context))
+            .collect(),
     }
 }

@@ -6,132 +6,28 @@
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
-use ocop_kit::date::{self, to_timestamp, today_vn};
+use ocop_kit::date::{self, today_vn};
 use ocop_kit::error::{Violations, check_etag};
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::promotion::v1::{CarriedProduct, LocationType, SalesPoint};
+use ocop_proto::promotion::v1::SalesPoint;
 use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+
+mod store;
+
+use store::{COLUMNS, Row, carried, fetch, location_of, location_str};
 
 const REGISTRY: Remote = Remote {
     service: "registry",
     refused: "REGISTRY_REFUSED",
     unavailable: "REGISTRY_UNAVAILABLE",
 };
-
-fn location_str(t: LocationType) -> Option<&'static str> {
-    Some(match t {
-        LocationType::Unspecified => return None,
-        LocationType::StationAirportPort => "station_airport_port",
-        LocationType::HighwayStop => "highway_stop",
-        LocationType::MallSupermarketMarket => "mall_supermarket_market",
-        LocationType::TouristSiteHotelRestaurant => "tourist_site_hotel_restaurant",
-        LocationType::CraftVillage => "craft_village",
-        LocationType::CommuneTradeCentreIndustrialZone => "commune_trade_centre_industrial_zone",
-        LocationType::FairCentre => "fair_centre",
-        LocationType::PostOffice => "post_office",
-    })
-}
-
-fn location_of(s: &str) -> LocationType {
-    [
-        LocationType::StationAirportPort,
-        LocationType::HighwayStop,
-        LocationType::MallSupermarketMarket,
-        LocationType::TouristSiteHotelRestaurant,
-        LocationType::CraftVillage,
-        LocationType::CommuneTradeCentreIndustrialZone,
-        LocationType::FairCentre,
-        LocationType::PostOffice,
-    ]
-    .into_iter()
-    .find(|t| location_str(*t) == Some(s))
-    .unwrap_or(LocationType::Unspecified)
-}
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    display_name: String,
-    location_type: String,
-    address: String,
-    commune_code: String,
-    province_code: String,
-    operator: String,
-    opening_date: time::Date,
-    version: i64,
-    create_time: time::OffsetDateTime,
-}
-
-const COLUMNS: &str = "id, display_name, location_type, address, commune_code, province_code, operator, opening_date, version, create_time";
-
-#[derive(sqlx::FromRow)]
-struct Carried {
-    sales_point: String,
-    code: String,
-    product: String,
-    product_name: String,
-    stars: i32,
-    flag_reason: Option<String>,
-    in_force: bool,
-    add_time: time::OffsetDateTime,
-}
-
-impl Row {
-    fn to_proto(&self, carried: &[Carried]) -> SalesPoint {
-        SalesPoint {
-            name: format!("salesPoints/{}", self.id),
-            display_name: self.display_name.clone(),
-            location_type: location_of(&self.location_type) as i32,
-            address: self.address.clone(),
-            commune_code: self.commune_code.clone(),
-            province_code: self.province_code.clone(),
-            operator: self.operator.clone(),
-            opening_date: Some(date::to_proto(self.opening_date)),
-            products: carried
-                .iter()
-                .filter(|c| c.sales_point == self.id)
-                .map(|c| {
-                    // Read-time: a certificate past its date is flagged before any event says so.
-                    let reason = c
-                        .flag_reason
-                        .clone()
-                        .or_else(|| (!c.in_force).then(|| "the certificate is no longer in force".to_owned()));
-                    CarriedProduct {
-                        certificate: format!("certificates/{}", c.code),
-                        product: c.product.clone(),
-                        product_name: c.product_name.clone(),
-                        stars: c.stars,
-                        flagged: reason.is_some(),
-                        flag_reason: reason.unwrap_or_default(),
-                        add_time: Some(to_timestamp(c.add_time)),
-                    }
-                })
-                .collect(),
-            etag: format!("v{}", self.version),
-            create_time: Some(to_timestamp(self.create_time)),
-        }
-    }
-}
-
-async fn carried<'e, E: sqlx::PgExecutor<'e>>(db: E, ids: &[String]) -> Result<Vec<Carried>> {
-    Ok(sqlx::query_as(
-        "SELECT p.sales_point, p.code, p.product, p.product_name, p.stars, p.flag_reason,
-             (c.code IS NOT NULL AND c.valid_until >= $2) AS in_force, p.add_time
-         FROM sales_point_products p LEFT JOIN catalog c ON c.code = p.code
-         WHERE p.sales_point = ANY($1) ORDER BY p.add_time, p.code",
-    )
-    .bind(ids)
-    .bind(today_vn())
-    .fetch_all(db)
-    .await?)
-}
 
 fn parse_name(field: &str, name: &str) -> Result<String> {
     name.strip_prefix("salesPoints/")
@@ -143,17 +39,6 @@ fn parse_name(field: &str, name: &str) -> Result<String> {
                 format!("`{name}` is not a sales point name; expected `salesPoints/{{id}}`"),
             )
         })
-}
-
-async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, id: &str, lock: bool) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sales_points WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    row.ok_or_else(|| Error::not_found(format!("salesPoints/{id}")))
 }
 
 /// Province officers act on their province's sales points, on its deployment.

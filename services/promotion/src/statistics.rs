@@ -1,19 +1,20 @@
-//! Targets from the provinces' OCOP plans and the figures they are measured
-//! against: products with a certificate in force by stars, group, producer
-//! kind, commune and year of issue, registered products, sales points.
+//! The figures the provinces' targets are measured against: products with a
+//! certificate in force by stars, group, producer kind, commune and year of
+//! issue, registered products, sales points (targets themselves are in
+//! [`crate::targets`], the CSV forms in [`crate::exports`]).
 
-use ocop_kit::audit::{self, Change};
-use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::PROVINCE_CODES_2025;
 use ocop_kit::date::today_vn;
-use ocop_kit::error::Violations;
-use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::{Error, Result};
 use ocop_proto::feed::v1::Change as FeedChange;
-use ocop_proto::promotion::v1::{Count, FeedLag, Statistics, Target, TargetKind, TargetProgress};
+use ocop_proto::promotion::v1::{
+    Count, FeedLag, GetStatisticsRequest, GetStatisticsResponse, Statistics, Target, TargetProgress,
+};
 use ocop_proto::registry::v1::{Product, Subject};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
+
+use crate::service::{PUBLIC_FRESH, PUBLIC_KEEP, Promotion};
 
 /// Keeps the registered products and producers (registry feed).
 pub async fn apply_registry(tx: &mut PgConnection, change: &FeedChange) -> Result<()> {
@@ -55,117 +56,6 @@ pub async fn apply_registry(tx: &mut PgConnection, change: &FeedChange) -> Resul
         _ => {}
     }
     Ok(())
-}
-
-fn kind_str(kind: TargetKind) -> Option<&'static str> {
-    Some(match kind {
-        TargetKind::Unspecified => return None,
-        TargetKind::CertifiedProducts => "certified_products",
-        TargetKind::CertifiedSharePercent => "certified_share_percent",
-        TargetKind::SalesPointCommunes => "sales_point_communes",
-    })
-}
-
-fn kind_of(kind: &str) -> TargetKind {
-    match kind {
-        "certified_products" => TargetKind::CertifiedProducts,
-        "certified_share_percent" => TargetKind::CertifiedSharePercent,
-        _ => TargetKind::SalesPointCommunes,
-    }
-}
-
-/// Sets (creates or replaces) a target of the caller's province, on its
-/// deployment (`target.province_code`, when sent, must be that province).
-pub async fn set_target(db: &PgPool, here: &Jurisdiction, who: &Principal, target: &Target) -> Result<Target> {
-    who.require(&[Role::ProvinceOfficer])?;
-    if who.province.is_none() {
-        return Err(Error::permission_denied("NO_PROVINCE", "your token names no province"));
-    }
-    let province = here.require_named(who, &target.province_code, "the target")?;
-    let mut v = Violations::default();
-    if !(2019..=2100).contains(&target.year) {
-        v.push("target.year", "a plan year from 2019 to 2100");
-    }
-    let id = target.id.trim();
-    if id.is_empty()
-        || id.len() > 63
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        v.push("target.id", "1 to 63 of a-z, 0-9 and '-', e.g. `4-star-products`");
-    }
-    let kind = kind_str(target.kind());
-    if kind.is_none() {
-        v.push(
-            "target.kind",
-            "required: CERTIFIED_PRODUCTS, CERTIFIED_SHARE_PERCENT or SALES_POINT_COMMUNES",
-        );
-    }
-    let (min, max) = match target.kind() {
-        TargetKind::CertifiedProducts => (target.min_stars, target.max_stars),
-        TargetKind::CertifiedSharePercent => (target.min_stars, 5),
-        _ => (3, 5),
-    };
-    if kind != Some("sales_point_communes") && (!(3..=5).contains(&min) || !(min..=5).contains(&max)) {
-        v.push(
-            "target.min_stars",
-            "stars from 3 to 5, and max_stars from min_stars to 5",
-        );
-    }
-    let limit = if target.kind() == TargetKind::CertifiedSharePercent {
-        100
-    } else {
-        100_000
-    };
-    if !(0..=limit).contains(&target.value) {
-        v.push("target.value", format!("0 to {limit}"));
-    }
-    if target.description.chars().count() > 500 {
-        v.push("target.description", "up to 500 characters");
-    }
-    v.check()?;
-    let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO targets (province_code, year, id, kind, min_stars, max_stars, value, description)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (province_code, year, id) DO UPDATE SET kind = EXCLUDED.kind, min_stars = EXCLUDED.min_stars,
-             max_stars = EXCLUDED.max_stars, value = EXCLUDED.value, description = EXCLUDED.description, update_time = now()",
-    )
-    .bind(&province)
-    .bind(target.year)
-    .bind(id)
-    .bind(kind)
-    .bind(min)
-    .bind(max)
-    .bind(target.value)
-    .bind(target.description.trim())
-    .execute(&mut *tx)
-    .await?;
-    let stored = Target {
-        name: format!("provinces/{province}/targets/{}-{id}", target.year),
-        province_code: province.clone(),
-        year: target.year,
-        id: id.to_owned(),
-        kind: target.kind,
-        min_stars: min,
-        max_stars: max,
-        value: target.value,
-        description: target.description.trim().to_owned(),
-    };
-    let change = Change {
-        method: "SetTarget",
-        kind: "updated",
-        resource: &stored.name,
-        province: &province,
-        etag_before: "",
-        etag_after: "",
-        request_id: "",
-        payload: stored.encode_to_vec(),
-    };
-    audit::record(&mut tx, who, change).await?;
-    tx.commit().await?;
-    Ok(stored)
 }
 
 /// Every breakdown in one pass over the province's certificates in force
@@ -281,7 +171,7 @@ pub async fn statistics(db: &PgPool, province: &str, year: i32) -> Result<Statis
             province_code: province.to_owned(),
             year,
             id,
-            kind: kind_of(&kind) as i32,
+            kind: crate::targets::kind_of(&kind) as i32,
             min_stars: min,
             max_stars: max,
             value,
@@ -325,71 +215,17 @@ fn lag_of(province: &str) -> Vec<FeedLag> {
         .collect()
 }
 
-/// The catalog of a province as CSV (UTF-8, header row), in force today.
-pub async fn catalog_csv(db: &PgPool, province: &str) -> Result<String> {
-    type CsvRow = (String, String, String, String, String, i32, time::Date, time::Date);
-    let rows: Vec<CsvRow> = sqlx::query_as(
-        "SELECT code, product_name, subject_name, commune_code, group_code, stars, issue_date, valid_until FROM catalog
-         WHERE province_code = $1 AND valid_until >= $2 ORDER BY stars DESC, product_name, code",
-    )
-    .bind(province)
-    .bind(today_vn())
-    .fetch_all(db)
-    .await?;
-    let mut out = String::from("code,product_name,subject_name,commune_code,group_code,stars,issue_date,valid_until\n");
-    for (code, product, subject, commune, group, stars, issue, until) in rows {
-        out.push_str(
-            &[
-                code,
-                csv_field(&product),
-                csv_field(&subject),
-                commune,
-                group,
-                stars.to_string(),
-                issue.to_string(),
-                until.to_string(),
-            ]
-            .join(","),
-        );
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// Statistics as CSV: one `section,key,products` row per count, then the targets.
-pub fn statistics_csv(stats: &Statistics) -> String {
-    let mut out = String::from("section,key,value\n");
-    out.push_str(&format!("total,registered_products,{}\n", stats.registered_products));
-    out.push_str(&format!("total,certified_products,{}\n", stats.certified_products));
-    out.push_str(&format!("total,sales_points,{}\n", stats.sales_points));
-    for (section, counts) in [
-        ("stars", &stats.by_stars),
-        ("group", &stats.by_group),
-        ("producer_kind", &stats.by_producer_kind),
-        ("commune", &stats.by_commune),
-        ("year", &stats.by_year),
-    ] {
-        for c in counts {
-            out.push_str(&format!("{section},{},{}\n", csv_field(&c.key), c.products));
-        }
-    }
-    for p in &stats.targets {
-        let t = p.target.clone().unwrap_or_default();
-        out.push_str(&format!(
-            "target,{},{}/{}{}\n",
-            csv_field(&t.name),
-            p.actual,
-            t.value,
-            if p.met { " met" } else { "" }
-        ));
-    }
-    out
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+/// GetStatistics, as the public reads it: an answer is reused for up to
+/// [`PUBLIC_KEEP`] across callers.
+pub async fn get_public(svc: &Promotion, r: GetStatisticsRequest) -> Result<GetStatisticsResponse> {
+    check_province(&r.province_code)?;
+    let db = svc.db.clone();
+    let key = format!("statistics:{}:{}", r.province_code, r.year);
+    svc.cache
+        .get_or_refresh(&key, PUBLIC_FRESH, PUBLIC_KEEP, move || async move {
+            Ok(GetStatisticsResponse {
+                statistics: Some(statistics(&db, &r.province_code, r.year).await?),
+            })
+        })
+        .await
 }

@@ -1,12 +1,38 @@
 //! The OCOP registry service: administrative units with the 2025 lineage,
 //! producers, products, the cycle's idea registrations, business plans and
-//! support records, the producers' dossiers for evaluation, search, CSV import/export and the audit log.
+//! support records, the producers' dossiers for evaluation, search, CSV
+//! import/export and the audit log.
+//!
+//! The crate's map (the service template of `docs/architecture.md`):
+//!
+//! ```text
+//! lib.rs            this map, the platform's spec and routes
+//! main.rs           eight lines
+//! service.rs        the state: pool, cache, units, jurisdiction, export slots
+//! api/grpc.rs       the thin adapter: read the caller, call one operation, map its result
+//! units.rs          administrative units and the lineage    (units/store.rs: its SQL)
+//! subjects.rs       producers, one function per RPC         (subjects/store.rs, subjects/fields.rs)
+//! products.rs       products and the taxonomy               (products/store.rs, products/fields.rs)
+//! ideas.rs          idea registrations                      (ideas/store.rs)
+//! plans.rs          business plans                          (plans/store.rs, plans/fields.rs, plans/support.rs)
+//! dossiers.rs       dossiers for evaluation                 (dossiers/store.rs, dossiers/forms.rs)
+//! csv_exchange.rs   CSV import and export                   (read, known, check, import, export, format, export_slots)
+//! audit.rs          the audit log
+//! search.rs         accent-blind name search
+//! national.rs       what the national deployment adds (the provinces' mirrored producers and products)
+//! rules/            pure regulation: access, review verdicts (unit-tested without a database)
+//! ids.rs, listing.rs, fields.rs, text_enum.rs   names and etags, list order and paging, shared field checks, stored enums
+//! reference_data.rs the units, lineage and taxonomy loaded at start-up
+//! ```
+//!
+//! No module imports the adapter; each resource's SQL sits in its `store`,
+//! which owns the row types, with states and kinds as Rust enums.
 
-mod access;
+pub mod api;
 mod audit;
+pub mod csv_exchange;
 pub mod dossiers;
-pub mod exports;
-pub mod grpc;
+mod fields;
 pub mod ideas;
 mod ids;
 mod listing;
@@ -14,16 +40,20 @@ pub mod national;
 pub mod plans;
 pub mod products;
 mod reference_data;
+mod rules;
 mod search;
+pub mod service;
 pub mod subjects;
-pub mod transfer;
+mod text_enum;
 pub mod units;
 
-use ocop_kit::config::{DeploymentRole, ServiceName};
-use ocop_kit::jurisdiction::Jurisdiction;
+use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec, Surface};
-use ocop_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use tonic::service::Routes;
+
+/// The CSV import and export under the path the `ocop` CLI calls (`transfer::import`).
+pub use csv_exchange as transfer;
+pub use service::Registry;
 
 /// Embedded migrations of the `registry` schema.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -39,43 +69,17 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-/// The service's gRPC routes.
+/// The service's gRPC routes and its national feed followers.
 pub fn routes(context: &Context) -> Surface {
-    let (db, cache) = (context.db.clone(), context.cache.clone());
     let tasks = ocop_kit::mirror::follow_provinces(
         &context.config,
-        &db,
+        &context.db,
         "registry",
         |p| &p.registry_url,
         |peer| national::Provinces(ocop_kit::mirror::Mirror::of(peer, national::mirrored)),
     );
-    let national = context.config.deployment.role == DeploymentRole::National;
-    let here = Jurisdiction::of(&context.config.deployment);
-    let units = units::Units::new(db.clone(), cache.clone());
-    let subjects = subjects::Subjects::new(db.clone(), cache.clone(), units.clone(), here.clone());
-    let products = products::Products::new(db.clone(), cache, units.clone(), subjects.clone(), here.clone());
-    let ideas = ideas::Ideas::new(db.clone(), units.clone(), here.clone());
-    let plans = plans::Plans::new(db.clone(), here.clone());
-    let dossiers = dossiers::Dossiers::new(db.clone(), here.clone());
-    let registry = grpc::Registry {
-        units,
-        subjects,
-        products,
-        ideas,
-        plans,
-        dossiers,
-        db,
-        national,
-        here,
-        exports: exports::ExportSlots::for_pool(&context.config.database),
-    };
-    // Imports and exports carry whole files: allow up to 32 MiB (Hà Nội's ~3,500
-    // rows are about 1 MiB).
-    let server = RegistryServiceServer::new(registry)
-        .max_decoding_message_size(32 * 1024 * 1024)
-        .max_encoding_message_size(32 * 1024 * 1024);
     Surface {
-        grpc: Routes::new(server),
+        grpc: Routes::new(api::grpc::server(Registry::new(context))),
         http: Default::default(),
         tasks,
     }

@@ -78,7 +78,7 @@ pub async fn search(
 ) -> Result<(Vec<Product>, String)> {
     let filter = Filter::parse(filter, &["province_code", "group_code"])?;
     let mut sql = QueryBuilder::<Postgres>::new("SELECT payload FROM national_products WHERE NOT deleted");
-    crate::products::push_filters(&mut sql, &filter)?;
+    crate::products::store::push_filters(&mut sql, &filter)?;
     let (rows, next): (Vec<Payload>, String) =
         search::run(db, sql, "name", query, page_size, page_token, &filter.canonical()).await?;
     let products = rows

@@ -1,7 +1,10 @@
 //! Issue 4's figures: SaveScoreSheet and SubmitScoreSheet latency with 32
 //! requests in flight (all sheets saved, then all submitted), and publishing a provincial round of 500 entries ×
-//! 7 members' sheets, end to end. Uses 2022 rounds (Decision 1048), whose
-//! sheet for the bench products' set (gia-vi-khac) has 31 criteria.
+//! 7 members' sheets, end to end. Uses rounds of 2026 decided under Decision
+//! 26/2026 (additional batches of 2026-11-16), so the entries are scored on
+//! its sheets: the bench products' set (gia-vi-khac) maps to a 2026 set, and
+//! each entry has its commune's report (Mẫu 03) before scoring, as 26/2026
+//! requires.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +25,23 @@ pub struct Run {
     pub submit: Vec<Duration>,
     /// PublishEvaluationRound, end to end.
     pub publish: Duration,
+    /// The criteria set the entries were scored on, and its number of criteria.
+    pub set: (String, usize),
 }
+
+/// The round's date: batch 2 of 2026 is decided from 30/6, and additional
+/// batches (3 on) take what was proposed before their own date.
+const DECIDED: Date = Date {
+    year: 2026,
+    month: 11,
+    day: 16,
+};
+/// The day of each commune's report, before the round.
+const REPORTED: Date = Date {
+    year: 2026,
+    month: 10,
+    day: 1,
+};
 
 fn answers(set: &CriteriaSet) -> Vec<Answer> {
     set.parts
@@ -43,8 +62,10 @@ fn answers(set: &CriteriaSet) -> Vec<Answer> {
         .collect()
 }
 
-/// One round: 500 entries, 7 members × 500 sheets saved and submitted 32 at a time, then published.
-pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
+/// One round (additional batch `2 + run` of 2026): 500 entries, each with
+/// its commune's report, 7 members × 500 sheets saved and submitted 32 at a
+/// time, then published.
+pub async fn run(env: &TestEnv, url: &str, run: i32) -> anyhow::Result<Run> {
     let channel = Channel::from_shared(url.to_owned())?.connect().await?;
     let mut eval = EvaluationServiceClient::new(channel.clone());
     let officer = env.token("province_officer", Some("38"), None);
@@ -63,15 +84,12 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
         .collect();
     let round = EvaluationRound {
         level: RoundLevel::Province as i32,
-        year: 2022,
-        batch,
+        year: DECIDED.year,
+        batch: 2 + run,
         province_code: "38".into(),
-        decision_date: Some(Date {
-            year: 2022,
-            month: 6,
-            day: 1,
-        }),
+        decision_date: Some(DECIDED),
         council,
+        batch_basis: "Quyết định 45/QĐ-UBND ban hành Quy chế hoạt động của Hội đồng; Kế hoạch 12/KH-UBND".into(),
         ..Default::default()
     };
     let round = eval
@@ -129,6 +147,34 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
             entries.push(task.await??.into_inner().entry.unwrap_or_default());
         }
     }
+    // Decision 26/2026 Điều 7.2: each commune reports before the province scores.
+    for chunk in entries.chunks(16) {
+        let mut tasks = Vec::new();
+        for entry in chunk {
+            let mut eval = EvaluationServiceClient::new(channel.clone());
+            let token = env.signer.issue(
+                "can-bo-xa",
+                "commune_officer",
+                Some("38"),
+                Some(&entry.commune_code),
+                600,
+            )?;
+            let name = entry.name.clone();
+            tasks.push(tokio::spawn(async move {
+                eval.record_commune_report(authorized(
+                    RecordCommuneReportRequest {
+                        name,
+                        commune_report: Some(ocop_testkit::flows::commune_report(REPORTED)),
+                    },
+                    &token,
+                ))
+                .await
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+    }
     let round = eval
         .start_scoring(authorized(
             StartScoringRequest {
@@ -152,6 +198,18 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
         .into_inner()
         .criteria_set
         .unwrap_or_default();
+    anyhow::ensure!(
+        set.decision() == Decision::Decision262026,
+        "{} is not a sheet of Decision 26/2026",
+        set.name
+    );
+    let criteria = set
+        .parts
+        .iter()
+        .flat_map(|p| &p.sections)
+        .map(|s| s.criteria.len())
+        .sum();
+    let set_of = (set.name.clone(), criteria);
     let answers = answers(&set);
 
     // 3,500 sheets, 32 requests in flight: all saved, then all submitted, so
@@ -230,7 +288,12 @@ pub async fn run(env: &TestEnv, url: &str, batch: i32) -> anyhow::Result<Run> {
         "published {} results",
         published.results.len()
     );
-    Ok(Run { save, submit, publish })
+    Ok(Run {
+        save,
+        submit,
+        publish,
+        set: set_of,
+    })
 }
 
 /// Runs `call` on every job with 32 in flight: each call's latency and output.

@@ -189,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
     );
     TestApp::wait_serving_at(evaluation.grpc_addr, Duration::from_secs(60)).await;
     let (mut publishes, mut saves, mut submits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut set = (String::new(), 0);
     let percentiles = |mut s: Vec<Duration>| {
         s.sort_unstable();
         (
@@ -201,11 +202,14 @@ async fn main() -> anyhow::Result<()> {
         publishes.push(run.publish.as_secs_f64());
         saves.push(percentiles(run.save));
         submits.push(percentiles(run.submit));
+        set = run.set;
     }
     for (rpc, figures) in [("SaveScoreSheet", saves), ("SubmitScoreSheet", submits)] {
         let (p50s, p99s): (Vec<f64>, Vec<f64>) = figures.into_iter().unzip();
         println!(
-            "evaluation.{rpc}, 32 in flight, 3,500 sheets of 31 criteria: median of {} runs p50 {:.2} ms, p99 {:.2} ms",
+            "evaluation.{rpc}, 32 in flight, 3,500 sheets of {} ({} criteria, Decision 26/2026): median of {} runs p50 {:.2} ms, p99 {:.2} ms",
+            set.0,
+            set.1,
             args.runs,
             median(p50s),
             median(p99s)

@@ -5,6 +5,8 @@
 //! Redis prefix through `OCOP_*` variables and listens on port 0; its
 //! addresses are read from its "listening" log line.
 
+pub mod collector;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use ocop_e2e::{Process, connect, eventually, free_addr};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
-use ocop_proto::certification::v1::{VerificationStatus, VerifyCertificateRequest};
+use ocop_proto::certification::v1::{
+    IssueCertificateRequest, IssuingLevel, VerificationStatus, VerifyCertificateRequest,
+};
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::evaluation::v1::{
     ApproveNominationRequest, GetResultRequest, ListNominationsRequest, ProvinceDecision,
@@ -20,8 +22,10 @@ use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::flows::{self, EntryPlan, NewProduct, RoundPlan};
 use ocop_testkit::{TestApp, TestEnv, authorized};
 
-/// Thanh Hóa's registry, evaluation and certification, the last following
-/// the national certification feed at `national_certification`.
+/// Thanh Hóa's registry, evaluation and certification, following the
+/// national certification feed at `national_certification` (its 5-star
+/// certificates) and the national evaluation feed at `national_evaluation`
+/// (the central results of its products).
 struct Province {
     env: TestEnv,
     registry: Process,
@@ -30,17 +34,11 @@ struct Province {
 }
 
 impl Province {
-    async fn start(national: &TestEnv, national_certification: &str) -> Province {
+    async fn start(national: &TestEnv, national_certification: &str, national_evaluation: &str) -> Province {
         let env = TestEnv::new().await;
         let province = ("OCOP_DEPLOYMENT__PROVINCE_CODE", "38");
         let registry = Process::start("registry", &env, &[province]);
         let registry_url = registry.url();
-        let evaluation = Process::start(
-            "evaluation",
-            &env,
-            &[province, ("OCOP_SERVICES__REGISTRY__URL", &registry_url)],
-        );
-        let evaluation_url = evaluation.url();
         let token = env.dir.join("national.jwt");
         std::fs::write(
             &token,
@@ -51,11 +49,23 @@ impl Province {
         std::fs::write(
             &config,
             format!(
-                "[federation.national]\ncertification_url = \"http://{national_certification}\"\ntoken_path = \"{}\"\n",
+                "[federation.national]\ncertification_url = \"http://{national_certification}\"\n\
+                 evaluation_url = \"http://{national_evaluation}\"\ntoken_path = \"{}\"\n",
                 token.display()
             ),
         )
         .unwrap();
+        let config = config.to_str().unwrap();
+        let evaluation = Process::start(
+            "evaluation",
+            &env,
+            &[
+                province,
+                ("OCOP_SERVICES__REGISTRY__URL", &registry_url),
+                ("OCOP_CONFIG", config),
+            ],
+        );
+        let evaluation_url = evaluation.url();
         let certification = Process::start(
             "certification",
             &env,
@@ -63,7 +73,7 @@ impl Province {
                 province,
                 ("OCOP_SERVICES__REGISTRY__URL", &registry_url),
                 ("OCOP_SERVICES__EVALUATION__URL", &evaluation_url),
-                ("OCOP_CONFIG", config.to_str().unwrap()),
+                ("OCOP_CONFIG", config),
             ],
         );
         for process in [&registry, &evaluation, &certification] {
@@ -87,7 +97,7 @@ struct National {
 }
 
 impl National {
-    async fn start(env: TestEnv, province: &Province, certification_addr: &str) -> National {
+    async fn start(env: TestEnv, province: &Province, certification_addr: &str, evaluation_addr: &str) -> National {
         let token = env.dir.join("38.jwt");
         std::fs::write(
             &token,
@@ -111,13 +121,14 @@ impl National {
         let config = config.to_str().unwrap().to_owned();
         let registry = Process::start("registry", &env, &[("OCOP_CONFIG", &config)]);
         let registry_url = registry.url();
-        let evaluation = Process::start(
+        let evaluation = Process::start_on(
             "evaluation",
             &env,
             &[
                 ("OCOP_CONFIG", &config),
                 ("OCOP_SERVICES__REGISTRY__URL", &registry_url),
             ],
+            evaluation_addr,
         );
         let evaluation_url = evaluation.url();
         let certification = Process::start_on(
@@ -156,9 +167,9 @@ async fn queue(evaluation: &EvaluationServiceClient<tonic::transport::Channel>, 
 #[tokio::test]
 async fn an_approved_and_proposed_nomination_becomes_five_stars_that_supersede_the_provinces_four() {
     let national_env = TestEnv::new().await;
-    let national_certification = free_addr();
-    let thanh_hoa = Province::start(&national_env, &national_certification).await;
-    let national = National::start(national_env, &thanh_hoa, &national_certification).await;
+    let (national_certification, national_evaluation) = (free_addr(), free_addr());
+    let thanh_hoa = Province::start(&national_env, &national_certification, &national_evaluation).await;
+    let national = National::start(national_env, &thanh_hoa, &national_certification, &national_evaluation).await;
     let officer = thanh_hoa.env.token("province_officer", Some("38"), None);
     let ministry = national.env.token("national_officer", None, None);
     let mut registry = RegistryServiceClient::new(connect(&thanh_hoa.registry).await);
@@ -293,4 +304,119 @@ async fn an_approved_and_proposed_nomination_becomes_five_stars_that_supersede_t
     })
     .await;
     assert_eq!(superseded.superseded_by_code, five.code);
+}
+
+#[tokio::test]
+async fn below_90_at_the_centre_the_province_certifies_4_stars_on_the_ministrys_result_read_from_its_feed() {
+    let national_env = TestEnv::new().await;
+    let (national_certification, national_evaluation) = (free_addr(), free_addr());
+    let thanh_hoa = Province::start(&national_env, &national_certification, &national_evaluation).await;
+    let national = National::start(national_env, &thanh_hoa, &national_certification, &national_evaluation).await;
+    let officer = thanh_hoa.env.token("province_officer", Some("38"), None);
+    let ministry = national.env.token("national_officer", None, None);
+    let mut registry = RegistryServiceClient::new(connect(&thanh_hoa.registry).await);
+    let mut evaluation = EvaluationServiceClient::new(connect(&thanh_hoa.evaluation).await);
+    let mut certification = CertificationServiceClient::new(connect(&thanh_hoa.certification).await);
+    let mut national_evaluation = EvaluationServiceClient::new(connect(&national.evaluation).await);
+
+    // Thanh Hóa rates it 91 and proposes it; its chairman approved first.
+    let new = NewProduct {
+        commune: "14758",
+        registration: "2809998886",
+        name: "Chè lam Phủ Quảng",
+        subgroup: "rau-cu-qua-hat-tuoi",
+    };
+    let (_, product) = flows::product(&mut registry, &officer, new).await;
+    let dossier = flows::file_dossier(&mut registry, &officer, &product, (2026, 5, 25)).await;
+    let provincial = flows::run(
+        &thanh_hoa.env,
+        &mut evaluation,
+        &officer,
+        &[EntryPlan::of(&product, &dossier.name, Some(91))],
+        RoundPlan::under_26_2026(RoundLevel::Province, 3, (2026, 7, 10), 4),
+    )
+    .await;
+    let proposed = flows::nominate(
+        &mut evaluation,
+        &officer,
+        &provincial.results[0].name,
+        (2026, 7, 12),
+        (2026, 7, 15),
+    )
+    .await;
+    let nominations = eventually("the proposal reaches the ministry's queue", || {
+        let (client, token) = (national_evaluation.clone(), ministry.clone());
+        async move {
+            let found = queue(&client, &token).await;
+            (!found.is_empty()).then_some(found)
+        }
+    })
+    .await;
+    assert_eq!(nominations[0].name, proposed.name);
+
+    // The ministry's council gives 88: not 5 stars, but 4 the province may certify.
+    let central = flows::run(
+        &national.env,
+        &mut national_evaluation,
+        &ministry,
+        &[EntryPlan::nominated(&nominations[0], Some(88))],
+        RoundPlan::under_26_2026(RoundLevel::Central, 1, (2026, 9, 15), 5),
+    )
+    .await;
+    let result = central.results[0].clone();
+    assert_eq!((result.province_stars, result.certifiable), (4, false), "{result:?}");
+
+    // Thanh Hóa's evaluation service learns of it from the national feed...
+    let seen = eventually("Thanh Hóa sees the ministry's result", || {
+        let (mut client, name, token) = (evaluation.clone(), result.name.clone(), officer.clone());
+        async move {
+            client
+                .get_result(authorized(GetResultRequest { name }, &token))
+                .await
+                .ok()?
+                .into_inner()
+                .result
+        }
+    })
+    .await;
+    assert_eq!(
+        (seen.name.as_str(), seen.mean, seen.province_stars, seen.level()),
+        (result.name.as_str(), 88.0, 4, RoundLevel::Central),
+        "as the ministry published it"
+    );
+
+    // ...and its certification service certifies 4 stars on it, without a new provincial round.
+    let four = certification
+        .issue_certificate(authorized(
+            IssueCertificateRequest {
+                result: result.name.clone(),
+                issuing_level: IssuingLevel::Province as i32,
+                decision_date: Some(ocop_proto::common::v1::Date {
+                    year: 2026,
+                    month: 9,
+                    day: 20,
+                }),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap();
+    assert_eq!(
+        (
+            four.stars,
+            four.issuing_level(),
+            four.result.as_str(),
+            four.authority.as_str()
+        ),
+        (
+            4,
+            IssuingLevel::Province,
+            result.name.as_str(),
+            "administrativeUnits/2025-38"
+        )
+    );
 }

@@ -1,12 +1,13 @@
 //! One trace across two services: the evaluation process checks an entry's
 //! product with the registry process over gRPC, and both export their spans
-//! to the same OTLP collector. The registry's span must be the child of the
-//! evaluation's, in the same trace.
+//! to the same OTLP collector. The evaluation's client spans must be children
+//! of its server span, and the registry's server spans children of them, in
+//! one trace.
 
 use std::time::Duration;
 
-use fake_opentelemetry_collector::FakeCollectorServer;
 use ocop_e2e::Process;
+use ocop_e2e::collector::Collector;
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::evaluation::v1::*;
@@ -17,10 +18,12 @@ use ocop_proto::registry::v1::{
 use ocop_testkit::{TestApp, TestEnv, authorized};
 use tonic::transport::Channel;
 
+const CREATE_ENTRY: &str = "ocop.evaluation.v1.EvaluationService/CreateEntry";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_check_is_one_trace_across_evaluation_and_registry() {
     let env = TestEnv::new().await;
-    let mut collector = FakeCollectorServer::start().await.expect("collector");
+    let collector = Collector::start().await;
     let endpoint = collector.endpoint();
     let mut registry = Process::start("registry", &env, &[("OCOP_OTLP_ENDPOINT", endpoint.as_str())]);
     TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(30)).await;
@@ -146,22 +149,52 @@ async fn an_entry_check_is_one_trace_across_evaluation_and_registry() {
     registry.terminate();
     assert_eq!(evaluation.wait_exit(Duration::from_secs(15)).code(), Some(0));
     assert_eq!(registry.wait_exit(Duration::from_secs(15)).code(), Some(0));
-    let spans = collector.exported_spans(8, Duration::from_secs(10)).await;
+    let spans = collector
+        .spans_until(Duration::from_secs(10), |spans| {
+            spans
+                .iter()
+                .filter(|s| s.kind == "SPAN_KIND_SERVER" && s.name.starts_with("ocop.registry."))
+                .count()
+                >= 2
+                && spans.iter().any(|s| s.name == CREATE_ENTRY)
+        })
+        .await;
     let entry = spans
         .iter()
-        .find(|s| s.name == "evaluation.CreateEntry")
+        .find(|s| s.name == CREATE_ENTRY && s.kind == "SPAN_KIND_SERVER")
         .unwrap_or_else(|| panic!("no evaluation span in {spans:#?}"));
-    let checks: Vec<_> = spans
-        .iter()
-        .filter(|s| s.name == "registry.GetProduct" || s.name == "registry.GetSubject")
-        .collect();
-    assert_eq!(checks.len(), 2, "the product and its producer were checked: {spans:#?}");
-    for check in checks {
-        assert_eq!(check.trace_id, entry.trace_id, "{} is in the entry's trace", check.name);
+    assert_eq!(
+        entry.resource.get("service.name").map(String::as_str),
+        Some("ocop-evaluation")
+    );
+    for method in ["GetProduct", "GetSubject"] {
+        let name = format!("ocop.registry.v1.RegistryService/{method}");
+        let client = spans
+            .iter()
+            .find(|s| s.name == name && s.kind == "SPAN_KIND_CLIENT")
+            .unwrap_or_else(|| panic!("no client span {name} in {spans:#?}"));
+        let server = spans
+            .iter()
+            .find(|s| s.name == name && s.kind == "SPAN_KIND_SERVER")
+            .unwrap_or_else(|| panic!("no server span {name} in {spans:#?}"));
         assert_eq!(
-            check.parent_span_id, entry.span_id,
-            "{} is a child of evaluation.CreateEntry",
-            check.name
+            client.resource.get("service.name").map(String::as_str),
+            Some("ocop-evaluation")
         );
+        assert_eq!(
+            server.resource.get("service.name").map(String::as_str),
+            Some("ocop-registry")
+        );
+        assert_eq!(client.trace_id, entry.trace_id, "{name} is in the entry's trace");
+        assert_eq!(server.trace_id, entry.trace_id, "{name} is in the entry's trace");
+        assert_eq!(
+            client.parent_span_id, entry.span_id,
+            "{name}'s client span is a child of CreateEntry"
+        );
+        assert_eq!(
+            server.parent_span_id, client.span_id,
+            "{name}'s server span is its client span's child"
+        );
+        assert_eq!(client.attr("rpc.grpc.status_code"), Some("0"));
     }
 }

@@ -15,7 +15,9 @@ use super::{DeploymentRole, PROVINCE_CODES_2025};
 pub struct FederationConfig {
     /// On the national deployment: every province it mirrors.
     pub provinces: Vec<Peer>,
-    /// On a province: the national deployment (its `certification` URL is the one used).
+    /// On a province: the national deployment. Its `certification_url` brings
+    /// back the province's 5-star certificates; its `evaluation_url`, when set,
+    /// the CENTRAL results of the province's products (Decision 26/2026 Điều 7.4).
     pub national: Option<Peer>,
 }
 
@@ -116,6 +118,21 @@ impl FederationConfig {
                 "federation.national",
                 bad,
             );
+            // Optional: a province that names it mirrors its central results.
+            if !peer.evaluation_url.is_empty() && !url_ok(&peer.evaluation_url) {
+                bad(
+                    "federation.national.evaluation_url",
+                    format!("\"{}\" must start with http:// or https://", peer.evaluation_url),
+                );
+            }
+            if !peer.evaluation_url.is_empty() {
+                peer.tls.check(
+                    "federation.national.evaluation_url",
+                    &peer.evaluation_url,
+                    "federation.national",
+                    bad,
+                );
+            }
             check_token("federation.national", peer, bad);
         }
     }
@@ -199,6 +216,11 @@ mod tests {
         ] {
             assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
         }
+        let err = load(json!({
+            "federation": {"national": {"certification_url": "http://x", "evaluation_url": "x:50052", "token_path": "/t"}},
+        }))
+        .unwrap_err();
+        assert!(err.contains("federation.national.evaluation_url"), "{err}");
         let err = load(json!({"federation": {"provinces": [peer("38")]}})).unwrap_err();
         assert!(
             err.contains("federation.provinces: only a national deployment"),

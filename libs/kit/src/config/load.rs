@@ -191,6 +191,26 @@ impl Config {
             }
             let key = format!("services.{name}");
             ep.tls.check(&format!("{key}.url"), &ep.url, &key, &mut bad);
+            if let Some(balance) = &ep.balance {
+                for (i, replica) in balance.replicas.iter().enumerate() {
+                    let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_owned());
+                    let authority = replica.parse::<http::Uri>().ok().and_then(|u| u.authority().cloned());
+                    if authority.is_none() || scheme(replica) != scheme(&ep.url) {
+                        bad(
+                            &format!("services.{name}.balance.replicas[{i}]"),
+                            format!(
+                                "\"{replica}\" must be a URL with a host and port, of the same scheme as services.{name}.url"
+                            ),
+                        );
+                    }
+                }
+                if !(100..=60_000).contains(&balance.refresh_ms) {
+                    bad(
+                        &format!("services.{name}.balance.refresh_ms"),
+                        format!("{} must be between 100 and 60000", balance.refresh_ms),
+                    );
+                }
+            }
         }
         let url = &self.certification.public_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
@@ -276,6 +296,9 @@ pub(super) fn is_setting(key: &str) -> bool {
         let mut config = Config::default();
         // Unset by default; present here so its fields are known.
         config.federation.national = Some(Peer::default());
+        for name in ServiceName::ALL {
+            config.services.get_mut(name).balance = Some(BalanceConfig::default());
+        }
         serde_json::to_value(config).unwrap_or_default()
     });
     let mut at = shape;

@@ -180,3 +180,39 @@ fn the_audience_is_derived_from_the_deployment_unless_set() {
     let err = load(json!({"auth": {"audience": " "}})).unwrap_err().to_string();
     assert!(err.contains("auth.audience: must not be empty"), "{err}");
 }
+
+#[test]
+fn balancing_is_set_per_service_from_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OCOP_SERVICES__REGISTRY__BALANCE__REFRESH_MS", "200");
+        jail.set_env(
+            "OCOP_SERVICES__REGISTRY__BALANCE__REPLICAS",
+            r#"["http://127.0.0.2:50051"]"#,
+        );
+        let config = Config::load_from(None, env_provider(), &json!({})).expect("valid");
+        let balance = config.services.registry.balance.expect("balanced");
+        assert_eq!(balance.refresh_ms, 200);
+        assert_eq!(balance.replicas, ["http://127.0.0.2:50051"]);
+        assert_eq!(config.services.evaluation.balance, None, "the others are not");
+        assert!(
+            unknown_env_warnings([("OCOP_SERVICES__REGISTRY__BALANCE__REFRESH_MS".into(), String::new())]).is_empty()
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_replica_must_be_a_url_of_the_same_scheme() {
+    let overrides = json!({"services": {"registry": {"balance": {
+        "replicas": ["https://127.0.0.2:50051", "127.0.0.3"],
+        "refresh_ms": 5,
+    }}}});
+    let err = Config::load_from(None, no_env(), &overrides).unwrap_err().to_string();
+    for key in [
+        "services.registry.balance.replicas[0]: \"https://127.0.0.2:50051\" must be a URL",
+        "services.registry.balance.replicas[1]",
+        "services.registry.balance.refresh_ms: 5 must be between 100 and 60000",
+    ] {
+        assert!(err.contains(key), "missing `{key}` in:\n{err}");
+    }
+}

@@ -7,7 +7,7 @@ use super::*;
 /// Literals shaped like reasons that are something else.
 fn not_a_reason(literal: &str) -> bool {
     // Environment variables and build-script inputs.
-    literal.starts_with("OCOP") || literal == "OUT_DIR"
+    literal.starts_with("OCOP") || literal.starts_with("CARGO_") || literal == "OUT_DIR"
         // gRPC code names (metric labels); ALREADY_EXISTS is also a reason.
         || (literal != "ALREADY_EXISTS" && (0..=16).any(|c| code_name(Code::from(c)) == literal))
 }

@@ -1,5 +1,5 @@
 //! The checks of a dossier's forms (Decision 26/2026 Phụ lục III, Mẫu 01 and
-//! Mẫu 02, as `/work/shared/criteria/forms-2026.md` lists their fields), and
+//! Mẫu 02, as `docs/law/forms-2026.md` lists their fields), and
 //! the part of a dossier kept as recorded.
 //!
 //! Only what the procedure rests on is required: who files, for which
@@ -13,25 +13,6 @@ use ocop_proto::common::v1::Date;
 use ocop_proto::registry::v1::{
     ChangeAspect, DossierKind, Evidence, ProductDossier, RegistrationForm, SelfAssessment, Sex, Signature,
 };
-
-/// The stored name of a kind.
-pub fn kind_str(kind: DossierKind) -> Option<&'static str> {
-    match kind {
-        DossierKind::Unspecified => None,
-        DossierKind::FirstRating => Some("first_rating"),
-        DossierKind::Upgrade => Some("upgrade"),
-        DossierKind::ReRating => Some("re_rating"),
-    }
-}
-
-/// The kind of a stored name.
-pub fn kind_of(kind: &str) -> DossierKind {
-    match kind {
-        "upgrade" => DossierKind::Upgrade,
-        "re_rating" => DossierKind::ReRating,
-        _ => DossierKind::FirstRating,
-    }
-}
 
 /// What a checked dossier's dates are.
 pub struct Dates {

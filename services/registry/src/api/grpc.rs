@@ -1,45 +1,14 @@
-//! The gRPC adapter: reads the caller from the request, calls the domain,
-//! maps errors. The server span (`registry.<Method>`) is opened by the platform.
+//! The gRPC adapter: reads the caller from the request, calls one operation,
+//! maps its result. The server span (`registry.<Method>`) is opened by the platform.
 
 use ocop_kit::auth::Principal;
 use ocop_kit::date;
-use ocop_proto::registry::v1::registry_service_server::RegistryService;
+use ocop_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
 use ocop_proto::registry::v1::*;
-use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::dossiers::Dossiers;
-use crate::ideas::Ideas;
-use crate::plans::Plans;
-use crate::products::Products;
-use crate::subjects::Subjects;
-use crate::units::Units;
-use crate::{audit, transfer};
-
-/// Implements `ocop.registry.v1.RegistryService`.
-#[derive(Clone)]
-pub struct Registry {
-    /// Administrative units.
-    pub units: Units,
-    /// Producers.
-    pub subjects: Subjects,
-    /// Products.
-    pub products: Products,
-    /// Idea registrations.
-    pub ideas: Ideas,
-    /// Business plans and support records.
-    pub plans: Plans,
-    /// Producers' dossiers for evaluation.
-    pub dossiers: Dossiers,
-    /// The pool (audit log, import).
-    pub db: PgPool,
-    /// Whether this is the national deployment (search covers every province's products).
-    pub national: bool,
-    /// The province this deployment writes (imports).
-    pub here: ocop_kit::jurisdiction::Jurisdiction,
-    /// Bounds the exports running at once, so they leave connections for other requests.
-    pub exports: crate::exports::ExportSlots,
-}
+use crate::service::Registry;
+use crate::{audit, csv_exchange, dossiers, ideas, plans, products, subjects};
 
 fn caller<T>(request: &Request<T>) -> Result<Principal, Status> {
     Ok(Principal::from_request(request)?)
@@ -50,6 +19,14 @@ fn mask(mask: &Option<prost_types::FieldMask>) -> Vec<String> {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// The gRPC server over the registry's state. Imports and exports carry
+/// whole files: it allows up to 32 MiB (Hà Nội's ~3,500 rows are about 1 MiB).
+pub fn server(registry: Registry) -> RegistryServiceServer<Registry> {
+    RegistryServiceServer::new(registry)
+        .max_decoding_message_size(32 * 1024 * 1024)
+        .max_encoding_message_size(32 * 1024 * 1024)
+}
 
 #[tonic::async_trait]
 impl RegistryService for Registry {
@@ -95,26 +72,21 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let subject = r.subject.clone().unwrap_or_default();
-        let subject = self
-            .subjects
-            .create(&who, &subject, &r.subject_id, &r.request_id)
-            .await?;
+        let subject = subjects::create(self, &who, &subject, &r.subject_id, &r.request_id).await?;
         Ok(Response::new(CreateSubjectResponse { subject: Some(subject) }))
     }
 
     async fn get_subject(&self, request: Request<GetSubjectRequest>) -> Reply<GetSubjectResponse> {
         caller(&request)?;
-        let subject = self.subjects.get(&request.get_ref().name).await?;
+        let subject = subjects::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetSubjectResponse { subject: Some(subject) }))
     }
 
     async fn list_subjects(&self, request: Request<ListSubjectsRequest>) -> Reply<ListSubjectsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (subjects, next_page_token) = self
-            .subjects
-            .list(r.page_size, &r.page_token, &r.filter, &r.order_by, r.show_deleted)
-            .await?;
+        let (subjects, next_page_token) =
+            subjects::list(self, r.page_size, &r.page_token, &r.filter, &r.order_by, r.show_deleted).await?;
         Ok(Response::new(ListSubjectsResponse {
             subjects,
             next_page_token,
@@ -125,24 +97,22 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let subject = r.subject.clone().unwrap_or_default();
-        let subject = self.subjects.update(&who, &subject, &mask(&r.update_mask)).await?;
+        let subject = subjects::update(self, &who, &subject, &mask(&r.update_mask)).await?;
         Ok(Response::new(UpdateSubjectResponse { subject: Some(subject) }))
     }
 
     async fn delete_subject(&self, request: Request<DeleteSubjectRequest>) -> Reply<DeleteSubjectResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let subject = self.subjects.delete(&who, &r.name, &r.etag, r.force).await?;
+        let subject = subjects::delete(self, &who, &r.name, &r.etag, r.force).await?;
         Ok(Response::new(DeleteSubjectResponse { subject: Some(subject) }))
     }
 
     async fn search_subjects(&self, request: Request<SearchSubjectsRequest>) -> Reply<SearchSubjectsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (subjects, next_page_token) = self
-            .subjects
-            .search(&r.query, r.page_size, &r.page_token, &r.filter)
-            .await?;
+        let (subjects, next_page_token) =
+            subjects::search(self, &r.query, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(SearchSubjectsResponse {
             subjects,
             next_page_token,
@@ -153,33 +123,29 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let product = r.product.clone().unwrap_or_default();
-        let product = self
-            .products
-            .create(&who, &r.parent, &product, &r.product_id, &r.request_id)
-            .await?;
+        let product = products::create(self, &who, &r.parent, &product, &r.product_id, &r.request_id).await?;
         Ok(Response::new(CreateProductResponse { product: Some(product) }))
     }
 
     async fn get_product(&self, request: Request<GetProductRequest>) -> Reply<GetProductResponse> {
         caller(&request)?;
-        let product = self.products.get(&request.get_ref().name).await?;
+        let product = products::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetProductResponse { product: Some(product) }))
     }
 
     async fn list_products(&self, request: Request<ListProductsRequest>) -> Reply<ListProductsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (products, next_page_token) = self
-            .products
-            .list(
-                &r.parent,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
+        let (products, next_page_token) = products::list(
+            self,
+            &r.parent,
+            r.page_size,
+            &r.page_token,
+            &r.filter,
+            &r.order_by,
+            r.show_deleted,
+        )
+        .await?;
         Ok(Response::new(ListProductsResponse {
             products,
             next_page_token,
@@ -190,27 +156,22 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let product = r.product.clone().unwrap_or_default();
-        let product = self.products.update(&who, &product, &mask(&r.update_mask)).await?;
+        let product = products::update(self, &who, &product, &mask(&r.update_mask)).await?;
         Ok(Response::new(UpdateProductResponse { product: Some(product) }))
     }
 
     async fn delete_product(&self, request: Request<DeleteProductRequest>) -> Reply<DeleteProductResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let product = self.products.delete(&who, &r.name, &r.etag, r.force).await?;
+        let product = products::delete(self, &who, &r.name, &r.etag, r.force).await?;
         Ok(Response::new(DeleteProductResponse { product: Some(product) }))
     }
 
     async fn search_products(&self, request: Request<SearchProductsRequest>) -> Reply<SearchProductsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (products, next_page_token) = if self.national {
-            crate::national::search(&self.db, &r.query, r.page_size, &r.page_token, &r.filter).await?
-        } else {
-            self.products
-                .search(&r.query, r.page_size, &r.page_token, &r.filter)
-                .await?
-        };
+        let (products, next_page_token) =
+            products::search(self, &r.query, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(SearchProductsResponse {
             products,
             next_page_token,
@@ -223,7 +184,7 @@ impl RegistryService for Registry {
     ) -> Reply<ListProductGroupsResponse> {
         caller(&request)?;
         Ok(Response::new(ListProductGroupsResponse {
-            product_groups: self.products.groups().await?,
+            product_groups: products::groups(self).await?,
         }))
     }
 
@@ -233,7 +194,7 @@ impl RegistryService for Registry {
     ) -> Reply<ImportSubjectsProductsResponse> {
         let who = caller(&request)?;
         let r = request.into_inner();
-        let report = transfer::import(
+        let report = csv_exchange::import(
             &self.db,
             &self.units,
             &self.here,
@@ -251,8 +212,7 @@ impl RegistryService for Registry {
         request: Request<ExportSubjectsProductsRequest>,
     ) -> Reply<ExportSubjectsProductsResponse> {
         let who = caller(&request)?;
-        let _slot = self.exports.enter().await?;
-        let (csv, rows) = transfer::export(&self.db, &who, &request.get_ref().province_code).await?;
+        let (csv, rows) = csv_exchange::export(self, &who, &request.get_ref().province_code).await?;
         Ok(Response::new(ExportSubjectsProductsResponse { csv, rows }))
     }
 
@@ -274,10 +234,7 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let idea = r.idea_registration.clone().unwrap_or_default();
-        let idea = self
-            .ideas
-            .create(&who, &r.parent, &idea, &r.idea_registration_id, &r.request_id)
-            .await?;
+        let idea = ideas::create(self, &who, &r.parent, &idea, &r.idea_registration_id, &r.request_id).await?;
         Ok(Response::new(CreateIdeaRegistrationResponse {
             idea_registration: Some(idea),
         }))
@@ -288,7 +245,7 @@ impl RegistryService for Registry {
         request: Request<GetIdeaRegistrationRequest>,
     ) -> Reply<GetIdeaRegistrationResponse> {
         caller(&request)?;
-        let idea = self.ideas.get(&request.get_ref().name).await?;
+        let idea = ideas::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetIdeaRegistrationResponse {
             idea_registration: Some(idea),
         }))
@@ -300,10 +257,8 @@ impl RegistryService for Registry {
     ) -> Reply<ListIdeaRegistrationsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (idea_registrations, next_page_token) = self
-            .ideas
-            .list(&r.parent, r.page_size, &r.page_token, &r.filter)
-            .await?;
+        let (idea_registrations, next_page_token) =
+            ideas::list(self, &r.parent, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListIdeaRegistrationsResponse {
             idea_registrations,
             next_page_token,
@@ -316,10 +271,7 @@ impl RegistryService for Registry {
     ) -> Reply<ReviewIdeaRegistrationResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let idea = self
-            .ideas
-            .review(&who, &r.name, &r.etag, r.decision(), &r.reason)
-            .await?;
+        let idea = ideas::review(self, &who, &r.name, &r.etag, r.decision(), &r.reason).await?;
         Ok(Response::new(ReviewIdeaRegistrationResponse {
             idea_registration: Some(idea),
         }))
@@ -332,10 +284,7 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let plan = r.business_plan.clone().unwrap_or_default();
-        let plan = self
-            .plans
-            .create(&who, &r.parent, &plan, &r.business_plan_id, &r.request_id)
-            .await?;
+        let plan = plans::create(self, &who, &r.parent, &plan, &r.business_plan_id, &r.request_id).await?;
         Ok(Response::new(CreateBusinessPlanResponse {
             business_plan: Some(plan),
         }))
@@ -343,7 +292,7 @@ impl RegistryService for Registry {
 
     async fn get_business_plan(&self, request: Request<GetBusinessPlanRequest>) -> Reply<GetBusinessPlanResponse> {
         caller(&request)?;
-        let plan = self.plans.get(&request.get_ref().name).await?;
+        let plan = plans::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetBusinessPlanResponse {
             business_plan: Some(plan),
         }))
@@ -355,10 +304,8 @@ impl RegistryService for Registry {
     ) -> Reply<ListBusinessPlansResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (business_plans, next_page_token) = self
-            .plans
-            .list(&r.parent, r.page_size, &r.page_token, &r.filter)
-            .await?;
+        let (business_plans, next_page_token) =
+            plans::list(self, &r.parent, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListBusinessPlansResponse {
             business_plans,
             next_page_token,
@@ -372,7 +319,7 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let plan = r.business_plan.clone().unwrap_or_default();
-        let plan = self.plans.update(&who, &plan, &mask(&r.update_mask)).await?;
+        let plan = plans::update(self, &who, &plan, &mask(&r.update_mask)).await?;
         Ok(Response::new(UpdateBusinessPlanResponse {
             business_plan: Some(plan),
         }))
@@ -384,7 +331,7 @@ impl RegistryService for Registry {
     ) -> Reply<SubmitBusinessPlanResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let plan = self.plans.submit(&who, &r.name, &r.etag).await?;
+        let plan = plans::submit(self, &who, &r.name, &r.etag).await?;
         Ok(Response::new(SubmitBusinessPlanResponse {
             business_plan: Some(plan),
         }))
@@ -396,10 +343,7 @@ impl RegistryService for Registry {
     ) -> Reply<ReviewBusinessPlanResponse> {
         let who = caller(&request)?;
         let r = request.get_ref();
-        let plan = self
-            .plans
-            .review(&who, &r.name, &r.etag, r.decision(), &r.reason)
-            .await?;
+        let plan = plans::review(self, &who, &r.name, &r.etag, r.decision(), &r.reason).await?;
         Ok(Response::new(ReviewBusinessPlanResponse {
             business_plan: Some(plan),
         }))
@@ -412,7 +356,7 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let record = r.support_record.clone().unwrap_or_default();
-        let record = self.plans.add_support(&who, &r.parent, &record, &r.request_id).await?;
+        let record = plans::add_support(self, &who, &r.parent, &record, &r.request_id).await?;
         Ok(Response::new(CreateSupportRecordResponse {
             support_record: Some(record),
         }))
@@ -424,7 +368,8 @@ impl RegistryService for Registry {
     ) -> Reply<ListSupportRecordsResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (support_records, next_page_token) = self.plans.list_support(&r.parent, r.page_size, &r.page_token).await?;
+        let (support_records, next_page_token) =
+            plans::list_support(self, &r.parent, r.page_size, &r.page_token).await?;
         Ok(Response::new(ListSupportRecordsResponse {
             support_records,
             next_page_token,
@@ -438,10 +383,7 @@ impl RegistryService for Registry {
         let who = caller(&request)?;
         let r = request.get_ref();
         let dossier = r.product_dossier.clone().unwrap_or_default();
-        let dossier = self
-            .dossiers
-            .create(&who, &r.parent, &dossier, &r.product_dossier_id, &r.request_id)
-            .await?;
+        let dossier = dossiers::create(self, &who, &r.parent, &dossier, &r.product_dossier_id, &r.request_id).await?;
         Ok(Response::new(CreateProductDossierResponse {
             product_dossier: Some(dossier),
         }))
@@ -452,7 +394,7 @@ impl RegistryService for Registry {
         request: Request<GetProductDossierRequest>,
     ) -> Reply<GetProductDossierResponse> {
         caller(&request)?;
-        let dossier = self.dossiers.get(&request.get_ref().name).await?;
+        let dossier = dossiers::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetProductDossierResponse {
             product_dossier: Some(dossier),
         }))
@@ -464,10 +406,8 @@ impl RegistryService for Registry {
     ) -> Reply<ListProductDossiersResponse> {
         caller(&request)?;
         let r = request.get_ref();
-        let (product_dossiers, next_page_token) = self
-            .dossiers
-            .list(&r.parent, r.page_size, &r.page_token, &r.filter)
-            .await?;
+        let (product_dossiers, next_page_token) =
+            dossiers::list(self, &r.parent, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListProductDossiersResponse {
             product_dossiers,
             next_page_token,

@@ -1,0 +1,3 @@
+//! The registry's network surface: the gRPC adapter.
+
+pub mod grpc;
