@@ -274,3 +274,34 @@ async fn optional_client_certificates_bind_the_listed_callers_only() {
         .expect("with its certificate");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_balancer_dials_each_replica_over_tls_under_the_urls_host() {
+    use ocop_kit::config::{BalanceConfig, Endpoint};
+    let world = world(TestEnv::new().await, ClientAuth::None);
+    let app = registry(&world).await;
+    // The URL names a host; the balancer dials its addresses, and each
+    // replica's certificate must carry that host.
+    let to = |tls: PeerTls| Endpoint {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        url: format!("https://localhost:{}", app.grpc_addr.port()),
+        tls,
+        balance: Some(BalanceConfig {
+            replicas: Vec::new(),
+            refresh_ms: 100,
+        }),
+    };
+    let channel = ocop_kit::client::service_channel(&to(world.ca.trust()), None).expect("channel");
+    let mut health_client = HealthClient::new(channel);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while health_client
+        .check(HealthCheckRequest { service: String::new() })
+        .await
+        .is_err()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no replica over TLS");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop().await.unwrap();
+}
