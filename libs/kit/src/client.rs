@@ -8,6 +8,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tower::Service;
 
+use crate::config::PeerTls;
 use crate::telemetry::{self, Side};
 
 mod balance;
@@ -84,9 +85,10 @@ where
     }
 }
 
-/// A lazily connected channel to `url`, sending `token` (if any) on every call.
-pub fn channel(url: &str, token: Option<&str>) -> anyhow::Result<TracedChannel> {
-    let endpoint = configure(Endpoint::from_shared(url.to_owned())?);
+/// A lazily connected channel to `url`, dialled as `tls` says, sending
+/// `token` (if any) on every call.
+pub fn channel(url: &str, tls: &PeerTls, token: Option<&str>) -> anyhow::Result<TracedChannel> {
+    let endpoint = endpoint(url, tls)?;
     let origin = endpoint.uri().clone();
     Ok(Traced::new(endpoint.connect_lazy(), origin, bearer(token)?))
 }
@@ -97,18 +99,51 @@ pub fn channel(url: &str, token: Option<&str>) -> anyhow::Result<TracedChannel> 
 /// called inside a Tokio runtime.
 pub fn service_channel(to: &crate::config::Endpoint, token: Option<&str>) -> anyhow::Result<TracedChannel> {
     match &to.balance {
-        None => channel(&to.url, token),
+        None => channel(&to.url, &to.tls, token),
         Some(balance) => Ok(Traced::new(
-            balance::balanced(&to.url, balance, configure)?,
+            balance::balanced(&to.url, balance, &to.tls)?,
             to.url.parse()?,
             bearer(token)?,
         )),
     }
 }
 
-/// The settings of every outgoing connection.
-fn configure(endpoint: Endpoint) -> Endpoint {
-    endpoint.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true)
+/// The endpoint of one peer: `url` with the settings of every outgoing
+/// connection (timeouts, no Nagle) and, for `https://`, TLS that verifies
+/// the peer against `tls.ca_file` (the system roots when unset) under
+/// `tls.server_name` (the URL's host when unset), presenting `tls.cert_file`
+/// when set. The balancer dials each address of a peer with the peer's host
+/// as `server_name`.
+///
+/// `http://` is dialled in plaintext: config validation has already refused
+/// it off loopback unless the peer has `allow_plaintext`.
+pub fn endpoint(url: &str, tls: &PeerTls) -> anyhow::Result<Endpoint> {
+    use anyhow::Context as _;
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true);
+    if url.starts_with("https://") {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).with_context(|| format!("cannot read {} (TLS of {url})", path.display()))
+        };
+        let mut config = ClientTlsConfig::new();
+        config = match &tls.ca_file {
+            Some(ca) => config.ca_certificate(Certificate::from_pem(read(ca)?)),
+            None => config.with_native_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+            config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        let name = match &tls.server_name {
+            Some(name) => name.clone(),
+            None => crate::config::url_host(url)
+                .with_context(|| format!("{url} names no host"))?
+                .to_owned(),
+        };
+        endpoint = endpoint.tls_config(config.domain_name(name))?;
+    }
+    Ok(endpoint)
 }
 
 fn bearer(token: Option<&str>) -> anyhow::Result<Option<http::HeaderValue>> {

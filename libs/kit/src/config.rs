@@ -11,7 +11,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod federation;
+mod tls;
 pub use federation::{FederationConfig, Peer};
+pub use tls::{Caller, ClientAuth, PeerTls, TlsConfig, is_loopback, url_host};
 
 /// The four services of a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,6 +106,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Client addresses behind proxies, and the public methods' rate limit.
     pub http: HttpConfig,
+    /// TLS on this deployment's listeners, and which client certificates may call.
+    pub tls: TlsConfig,
 }
 
 /// Client addresses behind proxies, and the public methods' rate limit.
@@ -337,6 +341,9 @@ pub struct Endpoint {
     pub http_listen: SocketAddr,
     /// URL other services dial, e.g. `http://127.0.0.1:50051`.
     pub url: String,
+    /// How the others dial `url` (CA, client certificate, plaintext).
+    #[serde(default)]
+    pub tls: PeerTls,
     /// Spreading calls over several replicas; absent, calls go to `url`'s
     /// one address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,6 +381,7 @@ impl Endpoint {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], grpc)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 9050 + service.index())),
             url: format!("http://127.0.0.1:{grpc}"),
+            tls: PeerTls::default(),
             balance: None,
         }
     }
@@ -393,6 +401,7 @@ impl Default for Config {
             certification: CertificationConfig::default(),
             federation: FederationConfig::default(),
             http: HttpConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -201,12 +201,13 @@ impl<A: Apply> Follower<A> {
 
 /// Opens `url`'s feed with the `service` token another deployment issued,
 /// read from `token_path` at each connection (so a renewed token is used).
-pub fn with_token_file(url: String, token_path: std::path::PathBuf) -> Connect {
+pub fn with_token_file(url: String, tls: crate::config::PeerTls, token_path: std::path::PathBuf) -> Connect {
     Box::new(move || {
         let token = std::fs::read_to_string(&token_path)
             .map_err(|e| anyhow::anyhow!("cannot read the feed token {}: {e}", token_path.display()))?;
         Ok(FeedServiceClient::new(crate::client::channel(
             &url,
+            &tls,
             Some(token.trim()),
         )?))
     })

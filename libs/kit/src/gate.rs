@@ -16,6 +16,7 @@ use crate::auth::{Principal, Verifier};
 use crate::error::{Error, Result};
 use crate::methods::Methods;
 use crate::ratelimit::{ClientAddr, Limiter, Rule};
+use crate::tls::{Callers, ConnInfo};
 
 /// Methods every service serves without a token.
 const ALWAYS_PUBLIC: &[&str] = &[
@@ -32,6 +33,7 @@ pub struct GateLayer {
     service: &'static str,
     methods: Arc<Methods>,
     limit: Option<(Arc<Limiter>, Rule)>,
+    callers: Option<Arc<Callers>>,
 }
 
 impl GateLayer {
@@ -49,7 +51,15 @@ impl GateLayer {
             service,
             methods,
             limit: None,
+            callers: None,
         }
+    }
+
+    /// Holds the methods that need a token to the client-certificate rules
+    /// `callers` (see [`Callers::check`]).
+    pub fn callers(mut self, callers: Option<Callers>) -> Self {
+        self.callers = callers.map(Arc::new);
+        self
     }
 
     /// Limits `public_methods` by `rule` on `limiter`, per client address.
@@ -96,15 +106,34 @@ where
         let path = request.uri().path();
         let method = self.layer.methods.name(path);
         let service = self.layer.service;
+        if let Some(conn) = request.extensions().get::<ConnInfo>()
+            && conn.plaintext_on_tls
+        {
+            let err = Error::failed_precondition(
+                "TLS_REQUIRED",
+                format!(
+                    "this port speaks TLS: dial https://{} (with the deployment's CA) instead of http://",
+                    conn.local_addr
+                        .map_or_else(|| "<host:port>".to_owned(), |a| a.to_string())
+                ),
+            );
+            tracing::info!(reason = err.reason(), "request refused: {}", err.message());
+            record(service, method, err.kind().code() as i32, started);
+            return Box::pin(std::future::ready(Ok(err.into_status().into_http())));
+        }
         let listed = self.layer.public_methods.contains(&path);
         let public = listed || ALWAYS_PUBLIC.iter().any(|p| path.starts_with(p));
         // Only the token-free methods are limited per client (and read the
         // client's address): the rest are spared the header parsing.
-        let peer = request
-            .extensions()
-            .get::<tonic::transport::server::TcpConnectInfo>()
-            .and_then(|info| info.remote_addr())
-            .filter(|_| listed);
+        let extensions = request.extensions();
+        let peer = match extensions.get::<ConnInfo>() {
+            Some(conn) => conn.remote_addr,
+            // Served from `server::incoming` (benchmarks, tests).
+            None => extensions
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|info| info.remote_addr()),
+        }
+        .filter(|_| listed);
         let client = peer.map(|peer| match &self.layer.limit {
             Some((limiter, _)) => limiter.proxies().client(peer.ip(), request.headers()),
             None => peer.ip(),
@@ -117,7 +146,13 @@ where
             _ => None,
         };
         if !public {
-            match authenticate(&self.layer.verifier, request.headers()) {
+            let checked = authenticate(&self.layer.verifier, request.headers()).and_then(|principal| {
+                if let Some(callers) = &self.layer.callers {
+                    callers.check(request.extensions().get::<ConnInfo>(), &principal)?;
+                }
+                Ok(principal)
+            });
+            match checked {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                 }

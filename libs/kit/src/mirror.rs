@@ -181,7 +181,11 @@ pub fn follow_provinces<A: Apply>(
         .map(|peer| {
             let follower = crate::follow::Follower {
                 source: peer.source(service),
-                connect: crate::follow::with_token_file(url_of(peer).to_owned(), peer.token_path.clone()),
+                connect: crate::follow::with_token_file(
+                    url_of(peer).to_owned(),
+                    peer.tls.clone(),
+                    peer.token_path.clone(),
+                ),
                 db: db.clone(),
                 apply: apply(peer),
             };

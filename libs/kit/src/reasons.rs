@@ -85,6 +85,21 @@ pub const CATALOGUE: &[Reason] = &[
         "The certification service did not answer; retry shortly.",
     ),
     r(
+        "CLIENT_CERT_REQUIRED",
+        UA,
+        "This caller must present its TLS client certificate (mutual TLS); configure the peer's tls.cert_file and tls.key_file.",
+    ),
+    r(
+        "CLIENT_CERT_SUBJECT_MISMATCH",
+        PD,
+        "The client certificate may carry another subject's tokens only (tls.callers); use the token issued to that certificate's owner.",
+    ),
+    r(
+        "CLIENT_CERT_UNKNOWN",
+        PD,
+        "The client certificate's name (SAN) is not in this deployment's tls.callers; ask its operator to add it.",
+    ),
+    r(
         "COMMUNE_ASSESSMENT_MISSING",
         FP,
         "Under Decision 1489 the commune assesses its criteria before the province scores.",
@@ -431,6 +446,11 @@ pub const CATALOGUE: &[Reason] = &[
         "The producer is dissolved; it cannot register products.",
     ),
     r("SUBJECT_NOT_ACTIVE", FP, "Only active producers enter rounds."),
+    r(
+        "TLS_REQUIRED",
+        FP,
+        "The port speaks TLS and the call came in plaintext; dial https:// with the deployment's CA (the peer's tls table).",
+    ),
     r(
         "TOKEN_AUDIENCE_MISSING",
         UA,

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::Layer;
 
 use crate::auth::Verifier;
 use crate::cache::Cache;
@@ -118,8 +119,28 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
     build: Build,
 ) -> anyhow::Result<()> {
+    crate::tls::install_provider();
     let name = spec.name.as_str();
     let grpc_service = spec.grpc_service;
+    // gRPC needs HTTP/2 (tonic clients insist on `h2` by ALPN); the HTTP
+    // port also serves browsers and scrapers on HTTP/1.1.
+    let (grpc_tls, http_tls) = if config.tls.enabled() {
+        (
+            Some(crate::tls::ServerTls::new(&config.tls, &[b"h2"])?),
+            // Browsers open the verify page: no client certificates here.
+            Some(crate::tls::ServerTls::new(
+                &crate::config::TlsConfig {
+                    client_auth: crate::config::ClientAuth::None,
+                    client_ca_file: None,
+                    callers: Vec::new(),
+                    ..config.tls.clone()
+                },
+                &[b"h2", b"http/1.1"],
+            )?),
+        )
+    } else {
+        (None, None)
+    };
     let verifier = Arc::new(Verifier::from_config(&config.auth)?);
     let context = Context {
         db: db::connect_lazy(&config.database, name)?,
@@ -159,22 +180,38 @@ pub async fn serve(
     let span_methods = methods.clone();
     let grpc = tonic::transport::Server::builder()
         .trace_fn(move |request| crate::telemetry::server_span(&span_methods, request))
-        .layer(GateLayer::new(verifier, spec.public_methods, name, methods).limited(
-            Arc::new(crate::ratelimit::Limiter::new(&config)?),
-            crate::ratelimit::Rule::public(name, &config),
-        ))
+        .layer(
+            GateLayer::new(verifier, spec.public_methods, name, methods)
+                .limited(
+                    Arc::new(crate::ratelimit::Limiter::new(&config)?),
+                    crate::ratelimit::Rule::public(name, &config),
+                )
+                .callers(crate::tls::Callers::of(&config.tls)),
+        )
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming(listeners.grpc), stopped(stop_rx.clone()));
+        .serve_with_incoming_shutdown(
+            crate::tls::accept(listeners.grpc, grpc_tls, crate::tls::Protocol::Grpc)?,
+            stopped(stop_rx.clone()),
+        );
     // With the peer's address, for pages that rate-limit per client.
-    let pages = metrics_http::router(ready.clone())
-        .merge(surface.http)
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let http = axum::serve(listeners.http, pages)
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future();
+    // (What `into_make_service_with_connect_info` does for a TcpListener.)
+    let pages = metrics_http::router(ready.clone()).merge(surface.http);
+    let pages = tower::service_fn(
+        move |incoming: axum::serve::IncomingStream<'_, crate::tls::TlsListener>| {
+            let peer = *incoming.remote_addr();
+            let pages = axum::Extension(axum::extract::ConnectInfo(peer)).layer(pages.clone());
+            std::future::ready(Ok::<_, std::convert::Infallible>(pages))
+        },
+    );
+    let http = axum::serve(
+        crate::tls::accept(listeners.http, http_tls, crate::tls::Protocol::Http)?,
+        pages,
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()))
+    .into_future();
     let readiness = readiness(spec, context.db.clone(), health.clone(), ready.clone(), stop_rx.clone());
 
-    tracing::info!(service = name, %grpc_addr, %http_addr, "listening");
+    tracing::info!(service = name, %grpc_addr, %http_addr, tls = config.tls.enabled(), "listening");
     let grpc = tokio::spawn(grpc);
     let http = tokio::spawn(http);
     let readiness = tokio::spawn(readiness);

@@ -5,6 +5,7 @@
 //! Tests are run by `./dev test`, which starts the local servers and sets
 //! `OCOPTEST_DATABASE_URL` (an admin connection) and `OCOPTEST_REDIS_URL`.
 
+pub mod certs;
 pub mod flows;
 pub mod pg_server;
 pub mod raw;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ocop_kit::auth::{Signer, generate_keys};
-use ocop_kit::config::{Config, ServiceName};
+use ocop_kit::config::{Config, PeerTls, ServiceName};
 use ocop_kit::server::{self, Listeners, ServiceSpec};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::oneshot;
@@ -49,6 +50,9 @@ pub struct TestEnv {
     pub database: String,
     /// Folder with the key files.
     pub dir: PathBuf,
+    /// How the test dials the services it spawns when `config.tls` is set
+    /// (the CA to trust, a client certificate).
+    pub client_tls: PeerTls,
 }
 
 impl TestEnv {
@@ -92,6 +96,7 @@ impl TestEnv {
             config,
             database,
             dir,
+            client_tls: PeerTls::default(),
         }
     }
 
@@ -119,6 +124,7 @@ impl TestEnv {
             .await
             .expect("bind port 0");
         let (grpc_addr, http_addr) = listeners.addrs().expect("addrs");
+        let scheme = if self.config.tls.enabled() { "https" } else { "http" };
         let (stop, stopped) = oneshot::channel::<()>();
         let config = Arc::new(self.config.clone());
         let handle = tokio::spawn(async move {
@@ -132,6 +138,8 @@ impl TestEnv {
             .await
         });
         let app = TestApp {
+            url: format!("{scheme}://{grpc_addr}"),
+            tls: self.client_tls.clone(),
             grpc_addr,
             http_addr,
             stop: Some(stop),
@@ -158,6 +166,10 @@ pub struct TestApp {
     pub grpc_addr: SocketAddr,
     /// Its HTTP address.
     pub http_addr: SocketAddr,
+    /// Its gRPC URL (`https://` when it serves TLS).
+    pub url: String,
+    /// How the test dials it.
+    pub tls: PeerTls,
     stop: Option<oneshot::Sender<()>>,
     handle: JoinHandle<anyhow::Result<()>>,
 }
@@ -165,8 +177,8 @@ pub struct TestApp {
 impl TestApp {
     /// A channel to it.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.grpc_addr))
-            .expect("uri")
+        ocop_kit::client::endpoint(&self.url, &self.tls)
+            .expect("endpoint")
             .connect()
             .await
             .expect("connect")
@@ -174,18 +186,21 @@ impl TestApp {
 
     /// Waits until health says SERVING, or panics after `limit`.
     pub async fn wait_serving(&self, limit: Duration) {
-        TestApp::wait_serving_at(self.grpc_addr, limit).await
+        TestApp::wait_serving_url(&self.url, &self.tls, limit).await
     }
 
     /// Waits until the server at `grpc_addr` says SERVING, or panics after `limit`.
     pub async fn wait_serving_at(grpc_addr: SocketAddr, limit: Duration) {
+        TestApp::wait_serving_url(&format!("http://{grpc_addr}"), &PeerTls::default(), limit).await
+    }
+
+    /// Waits until the server at `url`, dialled as `tls` says, is SERVING,
+    /// or panics after `limit`.
+    pub async fn wait_serving_url(url: &str, tls: &PeerTls, limit: Duration) {
+        let grpc_addr = url;
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Ok(channel) = Channel::from_shared(format!("http://{grpc_addr}"))
-                .expect("uri")
-                .connect()
-                .await
-            {
+            if let Ok(channel) = ocop_kit::client::endpoint(url, tls).expect("endpoint").connect().await {
                 let status = HealthClient::new(channel)
                     .check(HealthCheckRequest { service: String::new() })
                     .await

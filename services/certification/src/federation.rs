@@ -68,7 +68,11 @@ pub fn followers(config: &Config, svc: &Certification) -> Vec<BoxFuture<'static,
         let province = province.clone();
         let follower = Follower {
             source: national.source("certification"),
-            connect: with_token_file(national.certification_url.clone(), national.token_path.clone()),
+            connect: with_token_file(
+                national.certification_url.clone(),
+                national.tls.clone(),
+                national.token_path.clone(),
+            ),
             db: svc.db.clone(),
             apply: FromNational {
                 mirror: Mirror {

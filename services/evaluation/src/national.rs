@@ -46,7 +46,11 @@ pub fn follow_national(
     }
     let follower = ocop_kit::follow::Follower {
         source: national.source("evaluation"),
-        connect: ocop_kit::follow::with_token_file(national.evaluation_url.clone(), national.token_path.clone()),
+        connect: ocop_kit::follow::with_token_file(
+            national.evaluation_url.clone(),
+            national.tls.clone(),
+            national.token_path.clone(),
+        ),
         db: db.clone(),
         apply: mirror::Mirror {
             origin: "national".into(),

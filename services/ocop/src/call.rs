@@ -80,8 +80,11 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
         Ok(t) if !t.is_empty() => t,
         _ => Signer::from_config(&config.auth)?.issue("ocop-cli", "service", None, None, 300)?,
     };
-    let mut registry =
-        RegistryServiceClient::new(ocop_kit::client::channel(&config.services.registry.url, Some(&token))?);
+    let mut registry = RegistryServiceClient::new(ocop_kit::client::channel(
+        &config.services.registry.url,
+        &config.services.registry.tls,
+        Some(&token),
+    )?);
     let result = match call {
         Call::Procedure(call) => crate::call_2026::run(config, &token, call).await,
         Call::GetUnit { name } => registry

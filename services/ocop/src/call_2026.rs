@@ -243,11 +243,12 @@ fn decision(reference: String, date: Date) -> Option<ProvinceDecision> {
 
 /// Makes one call of the procedure with `token`; the response as debug text.
 pub async fn run(config: &Config, token: &str, call: Procedure) -> Result<String, tonic::Status> {
-    let channel = |url: &str| {
-        ocop_kit::client::channel(url, Some(token)).map_err(|e| tonic::Status::invalid_argument(e.to_string()))
+    let channel = |to: &ocop_kit::config::Endpoint| {
+        ocop_kit::client::channel(&to.url, &to.tls, Some(token))
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))
     };
-    let evaluation = || channel(&config.services.evaluation.url).map(EvaluationServiceClient::new);
-    let certification = || channel(&config.services.certification.url).map(CertificationServiceClient::new);
+    let evaluation = || channel(&config.services.evaluation).map(EvaluationServiceClient::new);
+    let certification = || channel(&config.services.certification).map(CertificationServiceClient::new);
     let text = |m: &dyn std::fmt::Debug| format!("{m:#?}");
     match call {
         Procedure::CommuneReport {

@@ -288,12 +288,16 @@ otlp_endpoint = "http://otel-collector.observability.svc:4317"
 log_format = "json"
 "#
     );
+    out.push_str(
+        "\n# Inside the cluster the services speak plaintext, said explicitly (tls.allow_plaintext):\n\
+         # the namespace's NetworkPolicy keeps other pods out. For TLS, see deploy/README.md.\n",
+    );
     for service in ServiceName::ALL {
         let _ = write!(
             out,
             "\n[services.{service}]\ngrpc_listen = \"0.0.0.0:{grpc}\"\nhttp_listen = \"0.0.0.0:{http}\"\n\
              # The headless Service: every ready pod, balanced over by the caller.\n\
-             url = \"http://{service}-pods.{ns}.svc:{grpc}\"\n\
+             url = \"http://{service}-pods.{ns}.svc:{grpc}\"\ntls.allow_plaintext = true\n\
              [services.{service}.balance]\nrefresh_ms = 2000\n",
             grpc = grpc_port(service),
             http = http_port(service),
@@ -311,7 +315,9 @@ log_format = "json"
                  # central result below 90). The token is one the ministry issued.\n\
                  [federation.national]\ncertification_url = \"http://certification.ocop-national.svc:{cert}\"\n\
                  evaluation_url = \"http://evaluation.ocop-national.svc:{eval}\"\n\
-                 token_path = \"/etc/ocop/federation/national.jwt\"\n"
+                 token_path = \"/etc/ocop/federation/national.jwt\"\n\
+                 # In the same cluster; across networks use https:// and mutual TLS (deploy/README.md).\n\
+                 tls.allow_plaintext = true\n"
             );
         }
         Site::National => {
@@ -325,7 +331,8 @@ log_format = "json"
                     out,
                     "\n# {name}\n[[federation.provinces]]\nprovince_code = \"{code}\"\n\
                      registry_url = \"http://registry.{ns}.svc:{r}\"\nevaluation_url = \"http://evaluation.{ns}.svc:{e}\"\n\
-                     certification_url = \"http://certification.{ns}.svc:{cert}\"\ntoken_path = \"/etc/ocop/federation/{code}.jwt\"\n",
+                     certification_url = \"http://certification.{ns}.svc:{cert}\"\ntoken_path = \"/etc/ocop/federation/{code}.jwt\"\n\
+                     tls.allow_plaintext = true\n",
                     name = p.name,
                     code = p.code,
                     r = grpc_port(ServiceName::Registry),

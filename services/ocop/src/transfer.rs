@@ -25,7 +25,11 @@ fn token(config: &Config) -> anyhow::Result<String> {
 }
 
 async fn client(config: &Config) -> anyhow::Result<RegistryServiceClient<ocop_kit::client::TracedChannel>> {
-    let channel = ocop_kit::client::channel(&config.services.registry.url, Some(&token(config)?))?;
+    let channel = ocop_kit::client::channel(
+        &config.services.registry.url,
+        &config.services.registry.tls,
+        Some(&token(config)?),
+    )?;
     Ok(RegistryServiceClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE))

@@ -68,15 +68,20 @@ pub fn local(context: &Context) -> Vec<BoxFuture<'static, ()>> {
         }
     };
     [
-        ("certification", config.services.certification.url.clone()),
-        ("registry", config.services.registry.url.clone()),
+        ("certification", &config.services.certification),
+        ("registry", &config.services.registry),
     ]
     .into_iter()
-    .map(|(source, url)| {
+    .map(|(source, peer)| {
+        let (url, tls) = (peer.url.clone(), peer.tls.clone());
         let signer = signer.clone();
         let connect: Connect = Box::new(move || {
             let token = signer.issue("promotion", "service", None, None, TOKEN_TTL_S)?;
-            Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token))?))
+            Ok(FeedServiceClient::new(ocop_kit::client::channel(
+                &url,
+                &tls,
+                Some(&token),
+            )?))
         });
         follow(source.into(), connect, context)
     })

@@ -20,7 +20,7 @@ pub fn followers(context: &Context) -> Vec<BoxFuture<'static, ()>> {
             ("certification", &peer.certification_url),
             ("registry", &peer.registry_url),
         ] {
-            let connect = with_token_file(url.clone(), peer.token_path.clone());
+            let connect = with_token_file(url.clone(), peer.tls.clone(), peer.token_path.clone());
             tasks.push(follow(peer.source(service), connect, context));
         }
     }

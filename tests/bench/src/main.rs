@@ -68,9 +68,14 @@ where
 }
 
 async fn channels(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+    channels_tls(url, &ocop_kit::config::PeerTls::default(), n).await
+}
+
+/// `n` connections to `url`, dialled as `tls` says (TLS for `https://`).
+async fn channels_tls(url: &str, tls: &ocop_kit::config::PeerTls, n: usize) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     for _ in 0..n {
-        out.push(Channel::from_shared(url.to_owned())?.connect().await?);
+        out.push(ocop_kit::client::endpoint(url, tls)?.connect().await?);
     }
     Ok(out)
 }
@@ -219,7 +224,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    // Issue 5: a certification service with one real certificate; no rate limit in the way.
+    // Issue 5: a certification service with one real certificate; no rate limit in the way
+    // (neither the verifications' nor the shared one of the methods without a token).
     let certification_process = Process::start(
         "certification",
         &env,
@@ -229,6 +235,8 @@ async fn main() -> anyhow::Result<()> {
             ("OCOP_SERVICES__EVALUATION__URL", evaluation.url().as_str()),
             ("OCOP_CERTIFICATION__VERIFY_PER_SECOND", "100000000"),
             ("OCOP_CERTIFICATION__VERIFY_BURST", "100000000"),
+            ("OCOP_HTTP__PUBLIC_PER_SECOND", "100000000"),
+            ("OCOP_HTTP__PUBLIC_BURST", "100000000"),
         ],
     );
     TestApp::wait_serving_at(certification_process.grpc_addr, Duration::from_secs(60)).await;
@@ -249,6 +257,9 @@ async fn main() -> anyhow::Result<()> {
         &env,
         &[
             quiet,
+            // ListCatalog needs no token: the shared public limit would cap it.
+            ("OCOP_HTTP__PUBLIC_PER_SECOND", "100000000"),
+            ("OCOP_HTTP__PUBLIC_BURST", "100000000"),
             ("OCOP_SERVICES__REGISTRY__URL", registry.url().as_str()),
             (
                 "OCOP_SERVICES__CERTIFICATION__URL",
@@ -282,6 +293,40 @@ async fn main() -> anyhow::Result<()> {
         latencies[latencies.len() - 1].as_secs_f64() * 1000.0
     );
 
+    // The same registry and certification over TLS (certificates made here), for the
+    // cost of TLS on warm connections, measured in the same run as plaintext.
+    let ca = ocop_testkit::certs::Ca::new(&env.dir.join("tls"), "bench");
+    let server = ca.issue("server", &["localhost", "127.0.0.1"]);
+    let (cert_file, key_file) = (
+        server.cert_file.display().to_string(),
+        server.key_file.display().to_string(),
+    );
+    let tls_vars = [
+        ("OCOP_TLS__CERT_FILE", cert_file.as_str()),
+        ("OCOP_TLS__KEY_FILE", key_file.as_str()),
+    ];
+    let registry_tls = Process::start("registry", &env, &[quiet, tls_vars[0], tls_vars[1]]);
+    let certification_tls = Process::start(
+        "certification",
+        &env,
+        &[
+            quiet,
+            tls_vars[0],
+            tls_vars[1],
+            ("OCOP_SERVICES__REGISTRY__URL", registry.url().as_str()),
+            ("OCOP_SERVICES__EVALUATION__URL", evaluation.url().as_str()),
+            ("OCOP_CERTIFICATION__VERIFY_PER_SECOND", "100000000"),
+            ("OCOP_CERTIFICATION__VERIFY_BURST", "100000000"),
+            ("OCOP_HTTP__PUBLIC_PER_SECOND", "100000000"),
+            ("OCOP_HTTP__PUBLIC_BURST", "100000000"),
+        ],
+    );
+    let trust = ca.trust();
+    let https = |p: &Process| format!("https://{}", p.grpc_addr);
+    for p in [&registry_tls, &certification_tls] {
+        TestApp::wait_serving_url(&https(p), &trust, Duration::from_secs(60)).await;
+    }
+
     // The same registry with Redis unreachable: every read goes to PostgreSQL.
     let registry_cold = Process::start("registry", &env, &[quiet, ("OCOP_REDIS__URL", "redis://127.0.0.1:9")]);
     TestApp::wait_serving_at(registry_cold.grpc_addr, Duration::from_secs(60)).await;
@@ -290,6 +335,8 @@ async fn main() -> anyhow::Result<()> {
     let bench = channels(&baseline_url, n).await?;
     let warm = channels(&registry.url(), n).await?;
     let cold = channels(&registry_cold.url(), n).await?;
+    let warm_tls = channels_tls(&https(&registry_tls), &trust, n).await?;
+    let certifying_tls = channels_tls(&https(&certification_tls), &trust, n).await?;
     let t = token.clone();
     let get_product = move |ch: Channel, w: usize| {
         // Product p{i} belongs to producer bench-s{i % 2000 + 1}.
@@ -364,7 +411,9 @@ async fn main() -> anyhow::Result<()> {
     let certifying = channels(&certification_process.url(), n).await?;
     let promoting = channels(&promotion_process.url(), n).await?;
     let page_path: std::sync::Arc<str> = format!("/verify/{code}").into();
-    let verify = move |ch: Channel, _| certification::verify(ch, code.clone());
+    let verify_code = code.clone();
+    let verify = move |ch: Channel, _| certification::verify(ch, verify_code.clone());
+    let verify_tls = verify.clone();
     let page_addr = certification_process.http_addr;
     let page: Run = Box::new(move || {
         let (connections, path) = (certification::connections(c), page_path.clone());
@@ -408,6 +457,10 @@ async fn main() -> anyhow::Result<()> {
             "registry.GetProduct (warm cache)",
             scenario(&warm, c, d, get_product.clone()),
         ),
+        (
+            "registry.GetProduct (warm cache, TLS)",
+            scenario(&warm_tls, c, d, get_product.clone()),
+        ),
         ("registry.GetProduct (Redis down)", scenario(&cold, c, d, get_product)),
         (
             "registry.GetAdministrativeUnit (warm cache)",
@@ -444,6 +497,10 @@ async fn main() -> anyhow::Result<()> {
         (
             "certification.VerifyCertificate (warm cache)",
             scenario(&certifying, c, d, verify),
+        ),
+        (
+            "certification.VerifyCertificate (warm cache, TLS)",
+            scenario(&certifying_tls, c, d, verify_tls),
         ),
         ("certification verify page (HTTP/1.1 keep-alive)", page),
         (

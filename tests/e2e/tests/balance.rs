@@ -64,6 +64,7 @@ async fn calls_spread_over_the_healthy_replicas() {
         grpc_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         url: first.url(),
+        tls: Default::default(),
         balance: Some(BalanceConfig {
             replicas: vec![second.url()],
             refresh_ms: 100,

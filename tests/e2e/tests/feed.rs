@@ -87,7 +87,13 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
         source: "registry".into(),
         connect: {
             let (url, token) = (url.clone(), token.clone());
-            Box::new(move || Ok(FeedServiceClient::new(ocop_kit::client::channel(&url, Some(&token))?)))
+            Box::new(move || {
+                Ok(FeedServiceClient::new(ocop_kit::client::channel(
+                    &url,
+                    &Default::default(),
+                    Some(&token),
+                )?))
+            })
         },
         db: db.clone(),
         apply: Record(applied.clone()),

@@ -60,7 +60,7 @@ async fn trace_context_crosses_a_service_to_service_call() {
     )
     .expect("telemetry");
     let token = env.token("service", None, None);
-    let channel = ocop_kit::client::channel(&registry.url(), Some(&token)).expect("channel");
+    let channel = ocop_kit::client::channel(&registry.url(), &Default::default(), Some(&token)).expect("channel");
     let span = tracing::info_span!("caller", otel.name = "caller.Work");
     let (trace_id, caller_span_id) = {
         let cx = span.context();

@@ -19,7 +19,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::config::BalanceConfig;
+use crate::config::{BalanceConfig, PeerTls};
 
 /// How long a replica has to answer its health check.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -27,14 +27,14 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A channel spreading calls over the replicas of the service at `url` and
 /// `balance.replicas`. Must be called inside a Tokio runtime: it spawns the
 /// task that keeps the set current, which ends when the channel is dropped.
-pub fn balanced(url: &str, balance: &BalanceConfig, configure: fn(Endpoint) -> Endpoint) -> anyhow::Result<Channel> {
+pub fn balanced(url: &str, balance: &BalanceConfig, tls: &PeerTls) -> anyhow::Result<Channel> {
     let targets = std::iter::once(url)
         .chain(balance.replicas.iter().map(String::as_str))
         .map(Target::parse)
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
     let refresh = Duration::from_millis(balance.refresh_ms);
-    tokio::spawn(keep_current(targets, changes, refresh, configure));
+    tokio::spawn(keep_current(targets, changes, refresh, tls.clone()));
     Ok(channel)
 }
 
@@ -66,9 +66,14 @@ impl Target {
     }
 
     /// The endpoint of one of its addresses, speaking to it by the URL's name.
-    fn endpoint(&self, addr: SocketAddr, configure: fn(Endpoint) -> Endpoint) -> anyhow::Result<Endpoint> {
-        let endpoint = Endpoint::from_shared(format!("{}://{addr}", self.scheme))?.origin(self.origin.clone());
-        Ok(configure(endpoint))
+    /// Over TLS the address's certificate must carry the URL's host.
+    fn endpoint(&self, addr: SocketAddr, tls: &PeerTls) -> anyhow::Result<Endpoint> {
+        let tls = PeerTls {
+            server_name: tls.server_name.clone().or_else(|| Some(self.host.clone())),
+            ..tls.clone()
+        };
+        let endpoint = super::endpoint(&format!("{}://{addr}", self.scheme), &tls)?;
+        Ok(endpoint.origin(self.origin.clone()))
     }
 }
 
@@ -82,13 +87,13 @@ async fn keep_current(
     targets: Vec<Target>,
     changes: Sender<Change<SocketAddr, Endpoint>>,
     refresh: Duration,
-    configure: fn(Endpoint) -> Endpoint,
+    tls: PeerTls,
 ) {
     let mut known: HashMap<SocketAddr, Replica> = HashMap::new();
     let mut inserted: BTreeSet<SocketAddr> = BTreeSet::new();
     let mut first = true;
     loop {
-        let resolved = resolve(&targets, configure).await;
+        let resolved = resolve(&targets, &tls).await;
         known.retain(|addr, _| resolved.contains_key(addr));
         for (addr, endpoint) in resolved {
             known.entry(addr).or_insert_with(|| Replica {
@@ -132,13 +137,13 @@ async fn keep_current(
 
 /// Every address the targets' hosts resolve to now. A host that does not
 /// resolve contributes nothing this round (and is logged).
-async fn resolve(targets: &[Target], configure: fn(Endpoint) -> Endpoint) -> HashMap<SocketAddr, Endpoint> {
+async fn resolve(targets: &[Target], tls: &PeerTls) -> HashMap<SocketAddr, Endpoint> {
     let mut resolved = HashMap::new();
     for target in targets {
         match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
             Ok(addrs) => {
                 for addr in addrs {
-                    match target.endpoint(addr, configure) {
+                    match target.endpoint(addr, tls) {
                         Ok(endpoint) => {
                             resolved.insert(addr, endpoint);
                         }
@@ -192,7 +197,7 @@ mod tests {
             Target::parse("http://localhost:50051").unwrap(),
             Target::parse("http://127.0.0.2:7").unwrap(),
         ];
-        let resolved = resolve(&targets, |e| e).await;
+        let resolved = resolve(&targets, &PeerTls::default()).await;
         assert!(
             resolved.contains_key(&"127.0.0.1:50051".parse().unwrap()),
             "{:?}",

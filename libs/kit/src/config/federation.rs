@@ -36,6 +36,8 @@ pub struct Peer {
     /// A file holding a `service` token that deployment issued to this one.
     /// Read at every (re)connection, so a renewed token is picked up.
     pub token_path: PathBuf,
+    /// How this deployment dials the peer's URLs (CA, client certificate).
+    pub tls: super::PeerTls,
 }
 
 impl Peer {
@@ -93,6 +95,7 @@ impl FederationConfig {
                         format!("\"{url}\" must start with http:// or https://"),
                     );
                 }
+                peer.tls.check(&format!("{key}.{field}"), url, &key, bad);
             }
             check_token(&key, peer, bad);
         }
@@ -109,11 +112,25 @@ impl FederationConfig {
                     format!("\"{}\" must start with http:// or https://", peer.certification_url),
                 );
             }
+            peer.tls.check(
+                "federation.national.certification_url",
+                &peer.certification_url,
+                "federation.national",
+                bad,
+            );
             // Optional: a province that names it mirrors its central results.
             if !peer.evaluation_url.is_empty() && !url_ok(&peer.evaluation_url) {
                 bad(
                     "federation.national.evaluation_url",
                     format!("\"{}\" must start with http:// or https://", peer.evaluation_url),
+                );
+            }
+            if !peer.evaluation_url.is_empty() {
+                peer.tls.check(
+                    "federation.national.evaluation_url",
+                    &peer.evaluation_url,
+                    "federation.national",
+                    bad,
                 );
             }
             check_token("federation.national", peer, bad);
@@ -148,6 +165,7 @@ mod tests {
             "evaluation_url": "http://10.0.38.1:50052",
             "certification_url": "http://10.0.38.1:50053",
             "token_path": "/etc/ocop/tokens/38.jwt",
+            "tls": {"allow_plaintext": true},
         })
     }
 
@@ -170,7 +188,7 @@ mod tests {
     #[test]
     fn a_province_follows_the_national_certification_feed() {
         let config = load(json!({
-            "federation": {"national": {"certification_url": "http://ocop.mae.gov.vn:50053", "token_path": "/t"}},
+            "federation": {"national": {"certification_url": "https://ocop.mae.gov.vn:50053", "token_path": "/t"}},
         }))
         .expect("valid");
         assert_eq!(

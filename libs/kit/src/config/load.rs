@@ -189,6 +189,8 @@ impl Config {
                     format!("\"{}\" must start with http:// or https://", ep.url),
                 );
             }
+            let key = format!("services.{name}");
+            ep.tls.check(&format!("{key}.url"), &ep.url, &key, &mut bad);
             if let Some(balance) = &ep.balance {
                 for (i, replica) in balance.replicas.iter().enumerate() {
                     let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_owned());
@@ -253,6 +255,7 @@ impl Config {
             );
         }
         self.federation.check(self.deployment.role, &mut bad);
+        self.tls.check(&mut bad);
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
             bad(
                 "shutdown_grace_ms",

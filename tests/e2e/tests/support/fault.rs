@@ -439,6 +439,7 @@ impl World {
                     .with_audience(ocop_testkit::AUDIENCE),
                 database: env.database.clone(),
                 dir: env.dir.clone(),
+                client_tls: env.client_tls.clone(),
             };
             phu_tho.config.deployment.province_code = Some(OTHER.into());
             let deployment = Deployment::start(&mut phu_tho, &SERVICES[..3]).await;
