@@ -74,7 +74,11 @@ impl From<Routes> for Surface {
 }
 
 /// Builds a service's surface from its context.
-pub type Build = fn(&Context) -> Surface;
+///
+/// A service that cannot be built (a signing key that does not load, say)
+/// returns the reason: the process exits with it, before it listens,
+/// rather than panic or report SERVING without what it needs.
+pub type Build = fn(&Context) -> anyhow::Result<Surface>;
 
 /// What a service's handlers are built from.
 #[derive(Clone)]
@@ -159,7 +163,7 @@ pub async fn serve(
             .with_service_name("ocop.feed.v1.FeedService")
             .with_service_name("grpc.health.v1.Health")
     };
-    let surface = build(&context);
+    let surface = build(&context).map_err(|e| e.context(format!("the {name} service cannot start")))?;
     // Raised when shutdown begins; ends the feed's streams, which never end
     // on their own and would otherwise hold the drain for its whole grace.
     let (stop_tx, stop_rx) = watch::channel(false);

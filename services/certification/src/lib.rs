@@ -49,7 +49,8 @@ pub fn spec() -> ServiceSpec {
 }
 
 /// The service's state, built from its context.
-pub fn service(context: &Context) -> grpc::Certification {
+pub fn service(context: &Context) -> anyhow::Result<grpc::Certification> {
+    use anyhow::Context as _;
     let config = &context.config;
     let services = &config.services;
     // Lazy channels: the other services may start after this one.
@@ -57,45 +58,45 @@ pub fn service(context: &Context) -> grpc::Certification {
         .expect("services.evaluation.url is validated at start");
     let registry = ocop_kit::client::service_channel(&services.registry, None)
         .expect("services.registry.url is validated at start");
-    let keys = keys::Keys::load_or_create(&config.certification.signing_key_path).unwrap_or_else(|e| {
-        panic!(
-            "certification.signing_key_path {}: {e:#}",
+    let keys = keys::Keys::load_or_create(&config.certification.signing_key_path).with_context(|| {
+        format!(
+            "certification.signing_key_path {}",
             config.certification.signing_key_path.display()
         )
-    });
-    grpc::Certification {
+    })?;
+    Ok(grpc::Certification {
         db: context.db.clone(),
         cache: context.cache.clone(),
         evaluation: ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient::new(evaluation),
         registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(registry),
         keys: Arc::new(keys),
-        limiter: Arc::new(ocop_kit::ratelimit::Limiter::new(config).unwrap_or_else(|e| panic!("redis.url: {e:#}"))),
+        limiter: Arc::new(ocop_kit::ratelimit::Limiter::new(config).context("redis.url")?),
         verify_limit: ocop_kit::ratelimit::Rule::verify(config),
         public_url: config.certification.public_url.clone(),
         national: config.deployment.role == DeploymentRole::National,
         here: ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),
         mirrors: config.deployment.role == DeploymentRole::National || config.federation.national.is_some(),
         clock: clock::Clock::Vietnam,
-    }
+    })
 }
 
 /// The service: gRPC, the verify page, and the expiry sweep.
-pub fn routes(context: &Context) -> Surface {
+pub fn routes(context: &Context) -> anyhow::Result<Surface> {
     routes_with(context, clock::Clock::Vietnam)
 }
 
 /// The service reading its rules on `clock`'s days (tests of dated rules).
-pub fn routes_with(context: &Context, clock: clock::Clock) -> Surface {
-    let mut svc = service(context);
+pub fn routes_with(context: &Context, clock: clock::Clock) -> anyhow::Result<Surface> {
+    let mut svc = service(context)?;
     svc.clock = clock;
     let interval = Duration::from_secs(context.config.certification.sweep_interval_s);
     let followers = federation::followers(&context.config, &svc);
-    Surface {
+    Ok(Surface {
         grpc: Routes::new(CertificationServiceServer::new(svc.clone())),
         http: page::router(svc.clone()),
         tasks: [Box::pin(sweep::run(svc, interval)) as BoxFuture<'static, ()>]
             .into_iter()
             .chain(followers)
             .collect(),
-    }
+    })
 }

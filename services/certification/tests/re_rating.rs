@@ -21,19 +21,19 @@ use time::{Date, Duration};
 use tonic::Code;
 use world::*;
 
-fn on_2026_07_10(context: &Context) -> Surface {
+fn on_2026_07_10(context: &Context) -> anyhow::Result<Surface> {
     ocop_certification::routes_with(context, Clock::Fixed(date!(2026 - 07 - 10)))
 }
 
-fn on_2026_09_01(context: &Context) -> Surface {
+fn on_2026_09_01(context: &Context) -> anyhow::Result<Surface> {
     ocop_certification::routes_with(context, Clock::Fixed(date!(2026 - 09 - 01)))
 }
 
-fn on_2027_01_27(context: &Context) -> Surface {
+fn on_2027_01_27(context: &Context) -> anyhow::Result<Surface> {
     ocop_certification::routes_with(context, Clock::Fixed(date!(2027 - 01 - 27)))
 }
 
-fn on_2027_01_28(context: &Context) -> Surface {
+fn on_2027_01_28(context: &Context) -> anyhow::Result<Surface> {
     ocop_certification::routes_with(context, Clock::Fixed(date!(2027 - 01 - 28)))
 }
 

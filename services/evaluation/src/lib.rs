@@ -57,7 +57,7 @@ pub fn spec() -> ServiceSpec {
 }
 
 /// The service's gRPC routes.
-pub fn routes(context: &Context) -> Surface {
+pub fn routes(context: &Context) -> anyhow::Result<Surface> {
     // A lazy channel: the registry may start after this service.
     let channel = ocop_kit::client::service_channel(&context.config.services.registry, None)
         .expect("services.registry.url is validated at start");
@@ -77,7 +77,7 @@ pub fn routes(context: &Context) -> Surface {
         |peer| ocop_kit::mirror::Mirror::of(peer, national::mirrored),
     );
     tasks.extend(national::follow_national(&context.config, &context.db));
-    Surface {
+    Ok(Surface {
         grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
             db: context.db.clone(),
             registry,
@@ -89,5 +89,5 @@ pub fn routes(context: &Context) -> Surface {
         })),
         http: Default::default(),
         tasks,
-    }
+    })
 }

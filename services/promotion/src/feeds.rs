@@ -49,25 +49,22 @@ pub(crate) fn follow(source: String, connect: Connect, context: &Context) -> Box
 
 /// The followers of this deployment's certification and registry feeds,
 /// which sign their own `service` tokens with the deployment's key. Without
-/// the key they cannot run: that is logged, and nothing feeds the catalog.
-pub fn local(context: &Context) -> Vec<BoxFuture<'static, ()>> {
+/// the key nothing would feed the catalog, so the service does not start.
+pub fn local(context: &Context) -> anyhow::Result<Vec<BoxFuture<'static, ()>>> {
+    use anyhow::Context as _;
     let config = &context.config;
-    let signer = std::fs::read_to_string(&config.auth.signing_key_path)
+    let path = &config.auth.signing_key_path;
+    let signer = std::fs::read_to_string(path)
         .map_err(anyhow::Error::from)
         .and_then(|pem| Signer::from_pem(&pem, &config.auth.issuer))
-        .map(|signer| Arc::new(signer.with_audience(&config.auth.audience)));
-    let signer = match signer {
-        Ok(signer) => signer,
-        Err(e) => {
-            tracing::error!(
-                error = %e,
-                path = %config.auth.signing_key_path.display(),
-                "no key to sign the feed followers' tokens: the catalog will not be fed"
-            );
-            return Vec::new();
-        }
-    };
-    [
+        .map(|signer| Arc::new(signer.with_audience(&config.auth.audience)))
+        .with_context(|| {
+            format!(
+                "auth.signing_key_path {}: the feed followers sign their tokens with it, and without them the catalog is not fed",
+                path.display()
+            )
+        })?;
+    Ok([
         ("certification", &config.services.certification),
         ("registry", &config.services.registry),
     ]
@@ -85,5 +82,5 @@ pub fn local(context: &Context) -> Vec<BoxFuture<'static, ()>> {
         });
         follow(source.into(), connect, context)
     })
-    .collect()
+    .collect())
 }

@@ -52,15 +52,15 @@ pub fn spec() -> ServiceSpec {
 }
 
 /// The service: its gRPC routes, and the followers that feed the catalog.
-pub fn routes(context: &Context) -> Surface {
+pub fn routes(context: &Context) -> anyhow::Result<Surface> {
     let promotion = service::Promotion::new(context);
     let adapter = PromotionServiceServer::new(api::grpc::Adapter(promotion));
-    Surface {
+    Ok(Surface {
         grpc: Routes::new(api::page_cache::PageCache::new(adapter)),
         http: Default::default(),
-        tasks: feeds::local(context)
+        tasks: feeds::local(context)?
             .into_iter()
             .chain(national::followers(context))
             .collect(),
-    }
+    })
 }

@@ -70,7 +70,7 @@ pub fn spec() -> ServiceSpec {
 }
 
 /// The service's gRPC routes and its national feed followers.
-pub fn routes(context: &Context) -> Surface {
+pub fn routes(context: &Context) -> anyhow::Result<Surface> {
     let tasks = ocop_kit::mirror::follow_provinces(
         &context.config,
         &context.db,
@@ -78,9 +78,9 @@ pub fn routes(context: &Context) -> Surface {
         |p| &p.registry_url,
         |peer| national::Provinces(ocop_kit::mirror::Mirror::of(peer, national::mirrored)),
     );
-    Surface {
+    Ok(Surface {
         grpc: Routes::new(api::grpc::server(Registry::new(context))),
         http: Default::default(),
         tasks,
-    }
+    })
 }
