@@ -94,12 +94,18 @@ async fn keep_current(
     let mut first = true;
     loop {
         let resolved = resolve(&targets, &tls).await;
-        known.retain(|addr, _| resolved.contains_key(addr));
-        for (addr, endpoint) in resolved {
-            known.entry(addr).or_insert_with(|| Replica {
-                health: HealthClient::new(endpoint.connect_lazy()),
-                endpoint,
-            });
+        if resolved.is_empty() && !known.is_empty() {
+            // A resolver that fails for a moment (or a headless Service whose pods are all
+            // unready at once) must not empty the set: calls would wait on no replica.
+            tracing::warn!("no replica address resolved; keeping the last known ones");
+        } else {
+            known.retain(|addr, _| resolved.contains_key(addr));
+            for (addr, endpoint) in resolved {
+                known.entry(addr).or_insert_with(|| Replica {
+                    health: HealthClient::new(endpoint.connect_lazy()),
+                    endpoint,
+                });
+            }
         }
         // The first round lets calls start at once; checks follow.
         let healthy: BTreeSet<SocketAddr> = if first {
