@@ -121,7 +121,7 @@ impl Error {
     pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
         debug_assert!(
             crate::reasons::find(reason).is_some_and(|r| r.code == kind.code()),
-            "reason {reason} is not catalogued with code {:?} in libs/kit/src/reasons.rs",
+            "reason {reason} is not catalogued with code {:?} in libs/kit/src/reasons/catalogue.rs",
             kind.code()
         );
         Error(Box::new(Inner {

@@ -29,7 +29,7 @@ fn sources() -> Vec<(PathBuf, String)> {
                 if name != "tests" && name != "target" {
                     stack.push(path);
                 }
-            } else if name.ends_with(".rs") && name != "tests.rs" && !path.ends_with("kit/src/reasons.rs") {
+            } else if name.ends_with(".rs") && name != "tests.rs" && !path.ends_with("kit/src/reasons/catalogue.rs") {
                 let text = std::fs::read_to_string(&path).expect("read a source");
                 let text = match text.find("#[cfg(test)]") {
                     Some(at) => text[..at].to_owned(),
@@ -99,7 +99,7 @@ fn every_reason_raised_is_catalogued_and_every_catalogued_one_is_raised() {
     }
     assert!(
         missing.is_empty(),
-        "reasons raised but not in libs/kit/src/reasons.rs: {missing:?}"
+        "reasons raised but not in libs/kit/src/reasons/catalogue.rs: {missing:?}"
     );
     let unused: Vec<_> = CATALOGUE
         .iter()
