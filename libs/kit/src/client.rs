@@ -65,16 +65,9 @@ where
         Box::pin(
             async move {
                 let response = call.await;
-                // An error answer of a unary call is trailers-only: its status is
-                // in the headers. Without one, the call succeeded; a transport
-                // error never reached the service.
+                // A transport error never reached the service.
                 let code = match &response {
-                    Ok(response) => response
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok())
-                        .map_or(tonic::Code::Ok, tonic::Code::from_i32),
+                    Ok(response) => telemetry::header_status(response.headers()),
                     Err(_) => tonic::Code::Unavailable,
                 };
                 telemetry::record_status(&recorded, Side::Client, code);

@@ -178,15 +178,8 @@ where
                 return Ok(err.into_status().into_http());
             }
             let response = inner.call(request).await?;
-            // Unary errors arrive as trailers-only responses: the status is in
-            // the headers. Success puts it in the trailers, after the body.
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            record(service, method, code, started);
+            let code = crate::telemetry::header_status(response.headers());
+            record(service, method, code as i32, started);
             Ok(response)
         })
     }

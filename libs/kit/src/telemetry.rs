@@ -5,7 +5,7 @@
 
 mod rpc;
 
-pub use rpc::{Side, client_span, record_status, server_span};
+pub use rpc::{Side, client_span, header_status, record_status, server_span};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;

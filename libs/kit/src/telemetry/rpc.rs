@@ -86,6 +86,17 @@ pub fn record_status(span: &tracing::Span, side: Side, code: tonic::Code) {
     }
 }
 
+/// The status a response's headers carry. An error answer of a unary call
+/// is trailers-only, so its status is in the headers; without one the call
+/// succeeded (a success puts OK in the trailers, after the body).
+pub fn header_status(headers: &http::HeaderMap) -> tonic::Code {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .map_or(tonic::Code::Ok, tonic::Code::from_i32)
+}
+
 /// `pkg.Service/Method` of a served method, `_OTHER` for the rest.
 struct SpanName(Method);
 
