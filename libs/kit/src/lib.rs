@@ -28,6 +28,7 @@ pub mod regime;
 pub mod server;
 pub mod taxonomy;
 pub mod telemetry;
+pub mod text_enum;
 pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};

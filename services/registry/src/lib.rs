@@ -21,7 +21,7 @@
 //! search.rs         accent-blind name search
 //! national.rs       what the national deployment adds (the provinces' mirrored producers and products)
 //! rules/            pure regulation: access, review verdicts (unit-tested without a database)
-//! ids.rs, listing.rs, fields.rs, text_enum.rs   names and etags, list order and paging, shared field checks, stored enums
+//! ids.rs, listing.rs, fields.rs   names and etags, list order and paging, shared field checks
 //! reference_data.rs the units, lineage and taxonomy loaded at start-up
 //! ```
 //!
@@ -44,7 +44,6 @@ mod rules;
 mod search;
 pub mod service;
 pub mod subjects;
-mod text_enum;
 pub mod units;
 
 use ocop_kit::config::ServiceName;

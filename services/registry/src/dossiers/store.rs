@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use super::dossier_name;
 use crate::listing::{Order, push_product_parent};
-use crate::text_enum::text_enum;
+use ocop_kit::text_enum;
 
 text_enum! {
     /// What a dossier asks for (Điều 6.1).

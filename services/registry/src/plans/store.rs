@@ -12,7 +12,7 @@ use crate::ideas::idea_name;
 use crate::ids::etag;
 use crate::listing::{Order, push_product_parent, push_state};
 use crate::rules::review::Verdict;
-use crate::text_enum::text_enum;
+use ocop_kit::text_enum;
 
 /// The columns of [`Row`], as a literal so queries stay `&'static str`.
 macro_rules! columns {

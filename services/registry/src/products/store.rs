@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::ids::{etag, product_name};
 use crate::listing::{Order, push_state};
-use crate::text_enum::text_enum;
+use ocop_kit::text_enum;
 
 text_enum! {
     /// Whether a product is still made.

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::ids::{etag, subject_name};
 use crate::listing::{Order, push_state};
-use crate::text_enum::text_enum;
+use ocop_kit::text_enum;
 
 /// The columns of [`Row`], as a literal so queries stay `&'static str`.
 macro_rules! columns {

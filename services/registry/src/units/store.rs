@@ -7,7 +7,7 @@ use ocop_proto::registry::v1::{AdministrativeUnit, CodeScheme, Successor, UnitLe
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::{UnitKey, check_code};
-use crate::text_enum::text_enum;
+use ocop_kit::text_enum;
 
 text_enum! {
     /// The level of a unit (districts exist in the 2004 list only).

@@ -22,6 +22,7 @@ impl std::fmt::Display for UnknownText {
 impl std::error::Error for UnknownText {}
 
 /// Declares a `Copy` enum whose variants are stored as the given texts.
+#[macro_export]
 macro_rules! text_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
@@ -65,19 +66,18 @@ macro_rules! text_enum {
         }
 
         impl TryFrom<String> for $name {
-            type Error = crate::text_enum::UnknownText;
+            type Error = $crate::text_enum::UnknownText;
 
             fn try_from(text: String) -> Result<$name, Self::Error> {
-                $name::parse(&text).ok_or(crate::text_enum::UnknownText { of: stringify!($name), text })
+                $name::parse(&text).ok_or($crate::text_enum::UnknownText { of: stringify!($name), text })
             }
         }
     };
 }
-pub(crate) use text_enum;
 
 #[cfg(test)]
 mod tests {
-    text_enum! {
+    crate::text_enum! {
         /// A test enum.
         pub enum Light {
             /// Stop.
