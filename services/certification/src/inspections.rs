@@ -19,12 +19,13 @@ use ocop_proto::certification::v1::{
 };
 use prost::Message;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use time::Date;
 
-use crate::grpc::Certification;
+use crate::certificates::{events, revoke, store};
 use crate::re_rating::lock_certificate;
-use crate::{authority, events, grounds, revoke, store};
+use crate::rules::{authority, grounds};
+use crate::service::Certification;
 
 /// The rule, as refusals cite it.
 pub const ARTICLE: &str = "Điều 9.4 of Decision 26/2026/QĐ-TTg";
@@ -337,7 +338,8 @@ pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, code: &str, id: &uuid::Uu
 }
 
 /// The inspection `name`: this deployment's, or one mirrored here.
-pub async fn get(db: &PgPool, name: &str) -> Result<Inspection> {
+pub async fn get(svc: &Certification, name: &str) -> Result<Inspection> {
+    let db = &svc.db;
     let (code, id) = parse_name("name", name)?;
     match fetch(db, &code, &id).await? {
         Some(row) => Ok(row.to_proto()),
@@ -350,7 +352,13 @@ pub async fn get(db: &PgPool, name: &str) -> Result<Inspection> {
 /// A page of the inspections of `parent` (`certificates/{code}`, or
 /// `certificates/-` for all), by name: this deployment's and those mirrored
 /// here (the national deployment sees every province's).
-pub async fn list(db: &PgPool, parent: &str, page_size: i32, page_token: &str) -> Result<(Vec<Inspection>, String)> {
+pub async fn list(
+    svc: &Certification,
+    parent: &str,
+    page_size: i32,
+    page_token: &str,
+) -> Result<(Vec<Inspection>, String)> {
+    let db = &svc.db;
     let prefix = if parent == "certificates/-" {
         "certificates/".to_owned()
     } else {

@@ -189,6 +189,13 @@ fn key_id(key: &VerifyingKey) -> String {
     format!("ed25519-{}", URL_SAFE_NO_PAD.encode(&key.as_bytes()[..9]))
 }
 
+/// `GetSigningKeys`: the public keys, current first, then retired, newest
+/// first, this deployment's own key registered before the answer.
+pub async fn published(svc: &crate::service::Certification) -> Result<Vec<PublicKey>> {
+    svc.keys.register(&svc.db).await?;
+    list(&svc.db).await
+}
+
 /// The public keys, current first, then retired, newest first.
 pub async fn list(db: &PgPool) -> Result<Vec<PublicKey>> {
     type KeyRow = (

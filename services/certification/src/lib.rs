@@ -3,32 +3,48 @@
 //! signed so that a QR code can be checked offline, verified publicly by RPC
 //! and on a web page, renewed, upgraded, revoked and expired, each step kept
 //! in an append-only history and written to the change feed.
+//!
+//! The crate's map (the service template of `docs/architecture.md`):
+//!
+//! ```text
+//! lib.rs            this map, the platform's spec and routes
+//! main.rs           eight lines
+//! service.rs        the state: pool, cache, clients, signing key, verify budget, settings
+//! api/grpc.rs       the thin adapter: read the caller, call one operation, map its result
+//! api/http.rs       the verify page a phone opens from a QR code
+//! certificates.rs   certificates: get, list, expiring, history
+//! certificates/     issue.rs (IssueCertificate, in steps), issuers.rs (the authority and the names),
+//!                   revoke.rs, store.rs (the SQL and the row), events.rs (history, audit, feed, cache)
+//! inspections.rs    inspections and their revocation proposals' records
+//! proposals.rs      the review of a revocation proposal
+//! re_rating.rs      re-rating applications and extensions (Decision 26/2026 Điều 12)
+//! verify.rs         VerifyCertificate, by RPC and for the page
+//! keys.rs           the signing key, the published keys and the offline QR check
+//! national.rs       what the national deployment adds (following provinces, mirrored certificates)
+//! sweep.rs          the background expiry sweep
+//! clock.rs          where "today" comes from (fixed in tests of dated rules)
+//! rules/            pure regulation: authority, validity, grounds, issuing (unit-tested without a database)
+//! ```
+//!
+//! No module imports the adapters; the state is in `service.rs`.
 
-pub mod authority;
+pub mod api;
+pub mod certificates;
 pub mod clock;
-pub mod events;
-pub mod federation;
-pub mod grounds;
-pub mod grpc;
 pub mod inspections;
-pub mod issue;
-pub mod issuers;
 pub mod keys;
-pub mod page;
+pub mod national;
 pub mod proposals;
 pub mod re_rating;
-pub mod revoke;
-pub mod store;
+pub mod rules;
+pub mod service;
 pub mod sweep;
-pub mod validity;
 pub mod verify;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ocop_kit::config::{DeploymentRole, ServiceName};
+use ocop_kit::config::ServiceName;
 use ocop_kit::server::{BoxFuture, Context, ServiceSpec, Surface};
-use ocop_proto::certification::v1::certification_service_server::CertificationServiceServer;
 use tonic::service::Routes;
 
 /// Embedded migrations of the `certification` schema.
@@ -48,37 +64,7 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-/// The service's state, built from its context.
-pub fn service(context: &Context) -> anyhow::Result<grpc::Certification> {
-    use anyhow::Context as _;
-    let config = &context.config;
-    let services = &config.services;
-    // Lazy channels: the other services may start after this one.
-    let evaluation = ocop_kit::client::service_channel(&services.evaluation, None)
-        .expect("services.evaluation.url is validated at start");
-    let registry = ocop_kit::client::service_channel(&services.registry, None)
-        .expect("services.registry.url is validated at start");
-    let keys = keys::Keys::load_or_create(&config.certification.signing_key_path).with_context(|| {
-        format!(
-            "certification.signing_key_path {}",
-            config.certification.signing_key_path.display()
-        )
-    })?;
-    Ok(grpc::Certification {
-        db: context.db.clone(),
-        cache: context.cache.clone(),
-        evaluation: ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient::new(evaluation),
-        registry: ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(registry),
-        keys: Arc::new(keys),
-        limiter: Arc::new(ocop_kit::ratelimit::Limiter::new(config).context("redis.url")?),
-        verify_limit: ocop_kit::ratelimit::Rule::verify(config),
-        public_url: config.certification.public_url.clone(),
-        national: config.deployment.role == DeploymentRole::National,
-        here: ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),
-        mirrors: config.deployment.role == DeploymentRole::National || config.federation.national.is_some(),
-        clock: clock::Clock::Vietnam,
-    })
-}
+pub use service::Certification;
 
 /// The service: gRPC, the verify page, and the expiry sweep.
 pub fn routes(context: &Context) -> anyhow::Result<Surface> {
@@ -87,13 +73,12 @@ pub fn routes(context: &Context) -> anyhow::Result<Surface> {
 
 /// The service reading its rules on `clock`'s days (tests of dated rules).
 pub fn routes_with(context: &Context, clock: clock::Clock) -> anyhow::Result<Surface> {
-    let mut svc = service(context)?;
-    svc.clock = clock;
+    let svc = Certification::new(context, clock)?;
     let interval = Duration::from_secs(context.config.certification.sweep_interval_s);
-    let followers = federation::followers(&context.config, &svc);
+    let followers = national::followers(&context.config, &svc);
     Ok(Surface {
-        grpc: Routes::new(CertificationServiceServer::new(svc.clone())),
-        http: page::router(svc.clone()),
+        grpc: Routes::new(api::grpc::server(svc.clone())),
+        http: api::http::router(svc.clone()),
         tasks: [Box::pin(sweep::run(svc, interval)) as BoxFuture<'static, ()>]
             .into_iter()
             .chain(followers)

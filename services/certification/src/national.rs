@@ -25,10 +25,10 @@ use ocop_proto::feed::v1::Change;
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 
-use crate::events::{self, Event};
-use crate::grpc::Certification;
-use crate::store::{self, COLUMNS, ENDS, Row};
-use crate::validity;
+use crate::certificates::events::{self, Event};
+use crate::certificates::store::{self, COLUMNS, ENDS, Row};
+use crate::rules::validity;
+use crate::service::Certification;
 
 /// The label of a mirrored certificate.
 const CERTIFICATE: &str = "certificate";

@@ -11,11 +11,12 @@ use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{Certificate, Inspection, ReviewRevocationProposalRequest};
 use sqlx::types::Json;
 
-use crate::grpc::Certification;
+use crate::certificates::revoke::{self, Decision};
+use crate::certificates::{events, store};
 use crate::inspections::{self, INSPECTION_COLUMNS, InspectionRow, StoredProposal};
 use crate::re_rating::lock_certificate;
-use crate::revoke::{self, Decision};
-use crate::{authority, events, grounds, store};
+use crate::rules::{authority, grounds};
+use crate::service::Certification;
 
 /// Accepts or rejects the revocation proposal of inspection `r.name`.
 pub async fn review(

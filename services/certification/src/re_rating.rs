@@ -18,11 +18,12 @@ use ocop_proto::certification::v1::{
 use prost::Message;
 use time::{Date, Duration};
 
-use crate::events::{self, Event};
-use crate::grpc::Certification;
-use crate::store::{self, COLUMNS, Row};
-use crate::validity::{self, Filing, RE_RATING_DAYS};
-use crate::{authority, revoke};
+use crate::certificates::events::{self, Event};
+use crate::certificates::revoke;
+use crate::certificates::store::{self, COLUMNS, Row};
+use crate::rules::authority;
+use crate::rules::validity::{self, Filing, RE_RATING_DAYS};
+use crate::service::Certification;
 
 /// The rule, as refusals cite it.
 const ARTICLE: &str = "Điều 7.6 of Decision 26/2026/QĐ-TTg";

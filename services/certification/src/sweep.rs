@@ -9,10 +9,10 @@ use std::time::Duration;
 use ocop_kit::Result;
 use ocop_kit::auth::{Principal, Role};
 
-use crate::events;
-use crate::grpc::Certification;
-use crate::store::{COLUMNS, ENDS, Row};
-use crate::validity::NOTICE_DAYS;
+use crate::certificates::events;
+use crate::certificates::store::{COLUMNS, ENDS, Row};
+use crate::rules::validity::NOTICE_DAYS;
+use crate::service::Certification;
 
 /// At most this many certificates per transaction.
 const BATCH: i64 = 500;

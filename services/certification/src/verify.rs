@@ -13,9 +13,10 @@ use ocop_kit::date;
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{Verification, VerificationStatus};
 
-use crate::events::cache_key;
-use crate::grpc::Certification;
-use crate::{federation, store};
+use crate::certificates::events::cache_key;
+use crate::certificates::store;
+use crate::national;
+use crate::service::Certification;
 
 /// Verifies `code` for a client at `client`.
 pub async fn verify(svc: &Certification, code: &str, client: Option<IpAddr>) -> Result<Verification> {
@@ -50,8 +51,8 @@ pub async fn verify(svc: &Certification, code: &str, client: Option<IpAddr>) -> 
     // cached: only its issuer's feed changes it, and nothing here would
     // overwrite a cached answer when it does.
     let mut verification = match own.status() {
-        VerificationStatus::Unknown if svc.mirrors => match federation::find(svc, &code).await? {
-            Some(mirrored) => federation::verification(&mirrored),
+        VerificationStatus::Unknown if svc.mirrors => match national::find(svc, &code).await? {
+            Some(mirrored) => national::verification(&mirrored),
             None => own,
         },
         _ => own,

@@ -11,7 +11,7 @@ mod browser;
 mod world;
 
 use ocop_certification::clock::Clock;
-use ocop_certification::validity;
+use ocop_certification::rules::validity;
 use ocop_kit::server::{Context, Surface};
 use ocop_proto::certification::v1::*;
 use ocop_testkit::authorized;

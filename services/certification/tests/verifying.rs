@@ -374,7 +374,7 @@ async fn validity_ends_at_the_36_month_boundary_and_the_sweep_records_it() {
         db: ocop_kit::db::connect_lazy(&w.env.config.database, "certification").unwrap(),
         cache: ocop_kit::cache::Cache::new(&w.env.config.redis, "certification").unwrap(),
     };
-    let svc = ocop_certification::service(&context).unwrap();
+    let svc = ocop_certification::Certification::new(&context, ocop_certification::clock::Clock::Vietnam).unwrap();
     let swept = ocop_certification::sweep::sweep(&svc, today).await.unwrap();
     assert_eq!((swept.expired, swept.notices), (1, 1));
     let again = ocop_certification::sweep::sweep(&svc, today).await.unwrap();

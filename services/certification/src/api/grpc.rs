@@ -1,60 +1,19 @@
-//! The gRPC adapter of the certification service.
+//! The gRPC adapter: reads the caller from the request, calls one operation,
+//! maps its result. The server span is opened by the platform.
 
-use std::sync::Arc;
-
-use ocop_kit::ErrorKind;
 use ocop_kit::auth::Principal;
-use ocop_kit::cache::Cache;
-use ocop_kit::client::{TracedChannel, bearer_of};
-use ocop_proto::certification::v1::certification_service_server::CertificationService;
+use ocop_kit::client::bearer_of;
+use ocop_proto::certification::v1::certification_service_server::{CertificationService, CertificationServiceServer};
 use ocop_proto::certification::v1::*;
-use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
-use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::clock::Clock;
-use crate::keys::{self, Keys};
-use crate::verify;
-use crate::{federation, inspections, issue, proposals, re_rating, revoke, store};
+use crate::certificates::{self, issue, revoke};
+use crate::service::Certification;
+use crate::{inspections, keys, proposals, re_rating, verify};
 
-/// Implements `ocop.certification.v1.CertificationService` (and serves the verify page).
-#[derive(Clone)]
-pub struct Certification {
-    /// The certification schema's pool.
-    pub db: PgPool,
-    /// Verifications by code.
-    pub cache: Cache,
-    /// Where results come from.
-    pub evaluation: EvaluationServiceClient<TracedChannel>,
-    /// Where product, producer and unit names come from.
-    pub registry: RegistryServiceClient<TracedChannel>,
-    /// This deployment's signing key.
-    pub keys: Arc<Keys>,
-    /// Rate limits per client address, and who the client is behind a proxy.
-    pub limiter: Arc<ocop_kit::ratelimit::Limiter>,
-    /// The budget of verifications (page and RPC together).
-    pub verify_limit: ocop_kit::ratelimit::Rule,
-    /// Base URL of the verify page, for QR payloads.
-    pub public_url: String,
-    /// A national deployment (issues 5 stars only).
-    pub national: bool,
-    /// The province whose certificates this deployment issues and revokes
-    /// (none nationally: central ones only).
-    pub here: ocop_kit::jurisdiction::Jurisdiction,
-    /// Whether it keeps other deployments' certificates (national, or a
-    /// province following the national feed): only then does a code unknown
-    /// here cost a look in `mirrored`.
-    pub mirrors: bool,
-    /// Where "today" comes from.
-    pub clock: Clock,
-}
-
-impl Certification {
-    /// Today, the day the rules are read on.
-    pub fn today(&self) -> time::Date {
-        self.clock.today()
-    }
+/// The gRPC server over the service's state.
+pub fn server(svc: Certification) -> CertificationServiceServer<Certification> {
+    CertificationServiceServer::new(svc)
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -72,16 +31,7 @@ impl CertificationService for Certification {
 
     async fn get_certificate(&self, request: Request<GetCertificateRequest>) -> Reply<GetCertificateResponse> {
         Principal::from_request(&request)?;
-        let name = &request.get_ref().name;
-        let certificate = match store::get(&self.db, name).await {
-            Ok(row) => row.to_proto(&self.public_url, self.today()),
-            // Another deployment's, mirrored here.
-            Err(e) if e.kind() == ErrorKind::NotFound => match ocop_kit::mirror::find(&self.db, name).await? {
-                Some(mirrored) => federation::as_seen_here(self, mirrored).await?,
-                None => return Err(e.into()),
-            },
-            Err(e) => return Err(e.into()),
-        };
+        let certificate = certificates::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetCertificateResponse {
             certificate: Some(certificate),
         }))
@@ -90,10 +40,9 @@ impl CertificationService for Certification {
     async fn list_certificates(&self, request: Request<ListCertificatesRequest>) -> Reply<ListCertificatesResponse> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let today = self.today();
-        let (rows, next_page_token) = store::list(&self.db, today, r.page_size, &r.page_token, &r.filter).await?;
+        let (certificates, next_page_token) = certificates::list(self, r.page_size, &r.page_token, &r.filter).await?;
         Ok(Response::new(ListCertificatesResponse {
-            certificates: rows.iter().map(|row| row.to_proto(&self.public_url, today)).collect(),
+            certificates,
             next_page_token,
         }))
     }
@@ -112,11 +61,10 @@ impl CertificationService for Certification {
     ) -> Reply<ListExpiringCertificatesResponse> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let today = self.today();
-        let (rows, next_page_token) =
-            store::expiring(&self.db, today, r.within_days, r.page_size, &r.page_token).await?;
+        let (certificates, next_page_token) =
+            certificates::expiring(self, r.within_days, r.page_size, &r.page_token).await?;
         Ok(Response::new(ListExpiringCertificatesResponse {
-            certificates: rows.iter().map(|row| row.to_proto(&self.public_url, today)).collect(),
+            certificates,
             next_page_token,
         }))
     }
@@ -126,7 +74,7 @@ impl CertificationService for Certification {
         request: Request<GetCertificateHistoryRequest>,
     ) -> Reply<GetCertificateHistoryResponse> {
         Principal::from_request(&request)?;
-        let events = store::history(&self.db, &request.get_ref().name).await?;
+        let events = certificates::history(self, &request.get_ref().name).await?;
         Ok(Response::new(GetCertificateHistoryResponse { events }))
     }
 
@@ -144,9 +92,8 @@ impl CertificationService for Certification {
     }
 
     async fn get_signing_keys(&self, _request: Request<GetSigningKeysRequest>) -> Reply<GetSigningKeysResponse> {
-        self.keys.register(&self.db).await?;
         Ok(Response::new(GetSigningKeysResponse {
-            keys: keys::list(&self.db).await?,
+            keys: keys::published(self).await?,
         }))
     }
 
@@ -193,7 +140,7 @@ impl CertificationService for Certification {
 
     async fn get_inspection(&self, request: Request<GetInspectionRequest>) -> Reply<GetInspectionResponse> {
         Principal::from_request(&request)?;
-        let inspection = inspections::get(&self.db, &request.get_ref().name).await?;
+        let inspection = inspections::get(self, &request.get_ref().name).await?;
         Ok(Response::new(GetInspectionResponse {
             inspection: Some(inspection),
         }))
@@ -202,7 +149,7 @@ impl CertificationService for Certification {
     async fn list_inspections(&self, request: Request<ListInspectionsRequest>) -> Reply<ListInspectionsResponse> {
         Principal::from_request(&request)?;
         let r = request.get_ref();
-        let (inspections, next_page_token) = inspections::list(&self.db, &r.parent, r.page_size, &r.page_token).await?;
+        let (inspections, next_page_token) = inspections::list(self, &r.parent, r.page_size, &r.page_token).await?;
         Ok(Response::new(ListInspectionsResponse {
             inspections,
             next_page_token,

@@ -22,7 +22,7 @@ use ocop_proto::certification::v1::{Verification, VerificationStatus};
 use ocop_proto::common::v1::Date;
 use sha2::Digest;
 
-use crate::grpc::Certification;
+use crate::service::Certification;
 use crate::verify;
 
 /// The page's routes. The guard headers go on every answer, refusals and
@@ -244,7 +244,7 @@ fn void_details(v: &Verification) -> String {
     if !v.revocation_text.is_empty() {
         first.push(("Lý do thu hồi", escape(&v.revocation_text)));
     }
-    let ground = crate::grounds::cited(v.revocation_ground());
+    let ground = crate::rules::grounds::cited(v.revocation_ground());
     if !ground.is_empty() {
         first.push(("Căn cứ thu hồi", escape(ground)));
     }

@@ -10,8 +10,8 @@ use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::Principal;
 use prost::Message;
 
-use crate::grpc::Certification;
-use crate::store::{self, Row};
+use crate::certificates::store::{self, Row};
+use crate::service::Certification;
 
 /// One step of a certificate's history.
 #[derive(Debug, Clone, Copy)]

@@ -13,8 +13,8 @@ use ocop_proto::registry::v1::{
     ResolveAdministrativeUnitRequest, UnitLevel,
 };
 
-use crate::authority::Level;
-use crate::grpc::Certification;
+use crate::rules::authority::Level;
+use crate::service::Certification;
 
 const REGISTRY: Remote = Remote {
     service: "registry",
@@ -186,12 +186,18 @@ pub async fn authority_of(
     }
 }
 
+/// The names a certificate carries, as the registry has them on its day.
+pub struct Names {
+    /// The product's display name.
+    pub product: String,
+    /// The producer's legal name.
+    pub subject: String,
+    /// The province's display name (empty when the result names none).
+    pub province: String,
+}
+
 /// Product, producer and province names as they are today.
-pub async fn names(
-    svc: &Certification,
-    bearer: &Bearer,
-    result: &EvaluationResult,
-) -> Result<(String, String, String)> {
+pub async fn names(svc: &Certification, bearer: &Bearer, result: &EvaluationResult) -> Result<Names> {
     let mut registry = svc.registry.clone();
     let product = registry
         .get_product(with_token(
@@ -230,5 +236,9 @@ pub async fn names(
             .unwrap_or_default()
             .display_name
     };
-    Ok((product.display_name, subject.legal_name, province))
+    Ok(Names {
+        product: product.display_name,
+        subject: subject.legal_name,
+        province,
+    })
 }

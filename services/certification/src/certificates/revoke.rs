@@ -12,11 +12,11 @@ use ocop_proto::certification::v1::{Certificate, RevocationGround, RevokeCertifi
 use sqlx::types::Json;
 use time::Date;
 
-use crate::authority;
-use crate::events::{self, Event};
-use crate::grounds;
-use crate::grpc::Certification;
-use crate::store::{self, COLUMNS, Row, StoredRevocation};
+use crate::certificates::events::{self, Event};
+use crate::certificates::store::{self, COLUMNS, Row, StoredRevocation};
+use crate::rules::authority;
+use crate::rules::grounds;
+use crate::service::Certification;
 
 /// Days from a conclusion within which the revocation is due (Điều 8.4).
 pub const DUE_DAYS: i64 = 15;
