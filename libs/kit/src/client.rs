@@ -25,13 +25,30 @@ pub struct Traced<S> {
     /// The server's URL: requests reach this layer with their path only.
     origin: http::Uri,
     bearer: Option<http::HeaderValue>,
+    /// `grpc-timeout` of calls that set none themselves.
+    deadline: Option<http::HeaderValue>,
 }
 
 impl<S> Traced<S> {
     /// `inner`, a channel to `origin`, sending `bearer` (a whole `Bearer …`
     /// value) on every call.
     pub fn new(inner: S, origin: http::Uri, bearer: Option<http::HeaderValue>) -> Self {
-        Traced { inner, origin, bearer }
+        Traced {
+            inner,
+            origin,
+            bearer,
+            deadline: None,
+        }
+    }
+
+    /// Every call without a deadline of its own gets `deadline`: tonic's
+    /// channel enforces `grpc-timeout` on the caller's side (the call ends
+    /// CANCELLED, "Timeout expired") and the callee's server on its side.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        // At most 8 digits (gRPC over HTTP/2): milliseconds up to ~27 hours.
+        let millis = deadline.as_millis().min(99_999_999);
+        self.deadline = http::HeaderValue::from_str(&format!("{millis}m")).ok();
+        self
     }
 }
 
@@ -59,6 +76,12 @@ where
             request
                 .headers_mut()
                 .insert(http::header::AUTHORIZATION, bearer.clone());
+        }
+        if let Some(deadline) = &self.deadline {
+            request
+                .headers_mut()
+                .entry("grpc-timeout")
+                .or_insert_with(|| deadline.clone());
         }
         let call = self.inner.call(request);
         let recorded = span.clone();
@@ -88,17 +111,19 @@ pub fn channel(url: &str, tls: &PeerTls, token: Option<&str>) -> anyhow::Result<
 
 /// A channel to another service of this deployment as `to` configures it:
 /// spread over its replicas when `to.balance` is set (see
-/// [`crate::config::BalanceConfig`]), else [`channel`] to its URL. Must be
-/// called inside a Tokio runtime.
+/// [`crate::config::BalanceConfig`]), else [`channel`] to its URL, every
+/// call with `to.deadline_ms` as its deadline. Must be called inside a Tokio
+/// runtime.
 pub fn service_channel(to: &crate::config::Endpoint, token: Option<&str>) -> anyhow::Result<TracedChannel> {
-    match &to.balance {
-        None => channel(&to.url, &to.tls, token),
-        Some(balance) => Ok(Traced::new(
+    let channel = match &to.balance {
+        None => channel(&to.url, &to.tls, token)?,
+        Some(balance) => Traced::new(
             balance::balanced(&to.url, balance, &to.tls)?,
             to.url.parse()?,
             bearer(token)?,
-        )),
-    }
+        ),
+    };
+    Ok(channel.with_deadline(Duration::from_millis(to.deadline_ms)))
 }
 
 /// The endpoint of one peer: `url` with the settings of every outgoing

@@ -348,6 +348,18 @@ pub struct Endpoint {
     /// one address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<BalanceConfig>,
+    /// The deadline of every call another service makes to this one, sent
+    /// as `grpc-timeout` so the callee stops too: a call that would outlast
+    /// it fails (tonic's caller says CANCELLED, "Timeout expired") instead of
+    /// holding its caller, who answers UNAVAILABLE with its reason.
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+}
+
+/// Calls between services answer in milliseconds; ten seconds is far past
+/// any of them and still short of a person giving up.
+fn default_deadline_ms() -> u64 {
+    10_000
 }
 
 /// Client-side balancing over the replicas of a service: the addresses
@@ -383,6 +395,7 @@ impl Endpoint {
             url: format!("http://127.0.0.1:{grpc}"),
             tls: PeerTls::default(),
             balance: None,
+            deadline_ms: default_deadline_ms(),
         }
     }
 }

@@ -151,6 +151,17 @@ impl Error {
         .with_metadata("resource", resource.to_string())
     }
 
+    /// ALREADY_EXISTS (`ALREADY_EXISTS`) for a create whose resource name is
+    /// taken, with what the caller can do instead (`hint`).
+    pub fn already_exists(resource: impl fmt::Display, hint: impl fmt::Display) -> Self {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            "ALREADY_EXISTS",
+            format!("{resource} already exists; {hint}"),
+        )
+        .with_metadata("resource", resource.to_string())
+    }
+
     /// PERMISSION_DENIED with a reason and an explanation.
     pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::PermissionDenied, reason, message)
@@ -314,24 +325,9 @@ impl Violations {
     }
 }
 
-/// The current etag (`v{version}`) of `name` when `etag` is it: INVALID_ARGUMENT
-/// when none was sent, ABORTED (`STALE_ETAG`) when it is an older one.
+/// The current etag of `name` when `etag` is it ([`crate::etag::check`]).
 pub fn check_etag(name: &str, etag: &str, version: i64) -> Result<String> {
-    let current = format!("v{version}");
-    if etag.is_empty() {
-        return Err(Error::invalid(
-            "etag",
-            "required: send the etag of the version you read",
-        ));
-    }
-    if etag != current {
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!("{name} changed since you read it (etag `{etag}`, now {current}); read it again"),
-        ));
-    }
-    Ok(current)
+    crate::etag::check("etag", etag, name, version)
 }
 
 #[cfg(test)]

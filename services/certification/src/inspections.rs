@@ -9,7 +9,7 @@
 
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::date::{self, to_timestamp};
-use ocop_kit::error::{Violations, check_etag};
+use ocop_kit::error::Violations;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
@@ -180,7 +180,7 @@ impl InspectionRow {
                 document: p.document.clone(),
             }),
             actor: self.actor.clone(),
-            etag: format!("v{}", self.version),
+            etag: ocop_kit::etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
         }
@@ -458,7 +458,7 @@ pub async fn record_outcome(
     };
     let cert = lock_certificate(&mut tx, &code).await?;
     authority::require_competent(&svc.here, who, cert.stars, &cert.province_code, &name, ARTICLE)?;
-    let before = check_etag(&name, &r.etag, current.version)?;
+    let before = ocop_kit::etag::check("etag", &r.etag, &name, current.version)?;
     if current.state != "open" {
         return Err(Error::failed_precondition(
             "INSPECTION_CONCLUDED",

@@ -175,7 +175,7 @@ pub async fn supersede(tx: &mut PgConnection, svc: &Certification, five: &Certif
     let event = Event::new("superseded", &why)
         .related(&five.name)
         .by("FollowNationalCertificates");
-    events::record(tx, svc, &national(), &row, &format!("v{}", old.version), event).await?;
+    events::record(tx, svc, &national(), &row, &ocop_kit::etag::of(old.version), event).await?;
     Ok(Some(row))
 }
 

@@ -6,7 +6,7 @@
 //! one transaction with their audit and change-feed rows.
 
 use ocop_kit::auth::{Principal, Role};
-use ocop_kit::error::{Violations, check_etag};
+use ocop_kit::error::Violations;
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{Certificate, Inspection, ReviewRevocationProposalRequest};
 use sqlx::types::Json;
@@ -58,7 +58,7 @@ pub async fn review(
         &certificate,
         "Điều 8.2 of Decision 26/2026/QĐ-TTg",
     )?;
-    let before = check_etag(&name, &r.etag, current.version)?;
+    let before = ocop_kit::etag::check("etag", &r.etag, &name, current.version)?;
     let Some(Json(proposal)) = current.proposal.clone() else {
         let why = if current.state == "open" {
             "its outcome is not recorded yet"

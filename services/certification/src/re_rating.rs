@@ -10,7 +10,7 @@
 
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::date::{self, to_timestamp};
-use ocop_kit::error::{Violations, check_etag};
+use ocop_kit::error::Violations;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::certification::v1::{
     CreateReRatingApplicationRequest, ReRatingApplication, ReRatingState, RecordReRatingOutcomeRequest,
@@ -107,7 +107,7 @@ impl ReRow {
             outcome_date: self.outcome_date.map(date::to_proto),
             text: self.text.clone(),
             actor: self.actor.clone(),
-            etag: format!("v{}", self.version),
+            etag: ocop_kit::etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
         }
@@ -261,7 +261,7 @@ async fn set_extension(
         ),
     };
     let event = Event::new(kind, &why).related(application);
-    events::record(tx, svc, who, &row, &format!("v{}", cert.version), event).await?;
+    events::record(tx, svc, who, &row, &ocop_kit::etag::of(cert.version), event).await?;
     Ok(row)
 }
 
@@ -356,7 +356,7 @@ pub async fn record_outcome(
         return Err(ocop_kit::mirror::missing(&mut *tx, &name).await);
     };
     authority::require_competent(&svc.here, who, cert.stars, &cert.province_code, &name, ARTICLE)?;
-    let before = check_etag(&name, &r.etag, current.version)?;
+    let before = ocop_kit::etag::check("etag", &r.etag, &name, current.version)?;
     if current.state != "filed" {
         return Err(Error::failed_precondition(
             "RE_RATING_CLOSED",
@@ -437,7 +437,7 @@ pub async fn closed_by_issue(
         "updated",
         &proto.name,
         &row.province_code,
-        &format!("v{}", row.version - 1),
+        &ocop_kit::etag::of(row.version - 1),
         &proto.etag,
         proto.encode_to_vec(),
     )

@@ -86,7 +86,7 @@ async fn step(svc: &Certification, update: &str, day: time::Date, kind: &'static
         .await?;
     let who = system();
     for row in &rows {
-        let before = format!("v{}", row.version - 1);
+        let before = ocop_kit::etag::of(row.version - 1);
         events::changed(&mut tx, svc, &who, row, &before, kind, why, "").await?;
     }
     tx.commit().await?;

@@ -55,7 +55,7 @@ async fn fair_proto(db: &mut PgConnection, row: &FairRow) -> Result<Fair> {
                 certificates: codes.into_iter().map(|c| format!("certificates/{c}")).collect(),
             })
             .collect(),
-        etag: format!("v{}", row.version),
+        etag: ocop_kit::etag::of(row.version),
         create_time: Some(to_timestamp(row.create_time)),
     })
 }
@@ -209,7 +209,7 @@ pub async fn add_booth(
     .await?
     .ok_or_else(|| Error::not_found(name))?;
     here.require_province(who, &row.province_code, name)?;
-    let before = format!("v{}", row.version);
+    let before = ocop_kit::etag::of(row.version);
     if etag != before {
         return Err(Error::new(
             ErrorKind::Aborted,

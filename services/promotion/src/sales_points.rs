@@ -7,7 +7,7 @@ use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
 use ocop_kit::date::{self, today_vn};
-use ocop_kit::error::{Violations, check_etag};
+use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::jurisdiction::Jurisdiction;
@@ -270,7 +270,7 @@ pub async fn add_product(
     let mut tx = db.begin().await?;
     let row = fetch(&mut *tx, &id, true).await?;
     require_province(here, who, &row.province_code)?;
-    let before = check_etag(name, etag, row.version)?;
+    let before = ocop_kit::etag::check("etag", etag, name, row.version)?;
     let listed: Option<(String, String, i32)> =
         sqlx::query_as("SELECT product, product_name, stars FROM catalog WHERE code = $1 AND valid_until >= $2")
             .bind(&code)
@@ -333,7 +333,7 @@ pub async fn remove_product(
     let mut tx = db.begin().await?;
     let row = fetch(&mut *tx, &id, true).await?;
     require_province(here, who, &row.province_code)?;
-    let before = check_etag(name, etag, row.version)?;
+    let before = ocop_kit::etag::check("etag", etag, name, row.version)?;
     let removed = sqlx::query("DELETE FROM sales_point_products WHERE sales_point = $1 AND code = $2")
         .bind(&id)
         .bind(&code)

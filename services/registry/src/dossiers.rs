@@ -13,7 +13,7 @@ use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::paging::Page;
-use ocop_kit::{Error, ErrorKind, Result};
+use ocop_kit::{Error, Result};
 use ocop_proto::registry::v1::ProductDossier;
 use prost::Message;
 
@@ -88,13 +88,9 @@ pub async fn create(
         subgroup: &subgroup,
         forms: forms::forms(dossier).encode_to_vec(),
     };
-    let row = store::insert(&mut tx, new).await?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            "ALREADY_EXISTS",
-            format!("{name} already exists; choose another id"),
-        )
-    })?;
+    let row = store::insert(&mut tx, new)
+        .await?
+        .ok_or_else(|| Error::already_exists(&name, "choose another id"))?;
     let proto = row.to_proto()?;
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
     let change = Change {

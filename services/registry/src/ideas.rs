@@ -14,11 +14,12 @@ use prost::Message;
 use sqlx::PgConnection;
 
 use crate::audit::{self, Change};
-use crate::ids::{self, check_etag, etag, parse_path, product_name};
+use crate::ids::{self, parse_path, product_name};
 use crate::listing::Order;
 use crate::rules::access::require_commune_or_province;
 use crate::rules::review;
 use crate::service::Registry;
+use ocop_kit::etag;
 use ocop_kit::idempotency::{self, Claim};
 use store::{Row, State};
 
@@ -96,13 +97,9 @@ pub async fn create(
         commune: &commune,
         province: &province,
     };
-    let row = store::insert(&mut tx, new).await?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            "ALREADY_EXISTS",
-            format!("{name} already exists; choose another id"),
-        )
-    })?;
+    let row = store::insert(&mut tx, new)
+        .await?
+        .ok_or_else(|| Error::already_exists(&name, "choose another id"))?;
     let proto = row.to_proto();
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
     audit::record(
@@ -173,7 +170,7 @@ pub async fn review(
         &current.commune_code,
         "reviewing this idea",
     )?;
-    check_etag("etag", given_etag, name, current.version)?;
+    etag::check("etag", given_etag, name, current.version)?;
     if current.state != State::Submitted {
         return Err(Error::failed_precondition(
             "ALREADY_REVIEWED",
@@ -189,7 +186,7 @@ pub async fn review(
             "ReviewIdeaRegistration",
             "updated",
             &row,
-            &etag(current.version),
+            &etag::of(current.version),
             &proto,
             "",
         ),

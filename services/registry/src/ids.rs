@@ -1,6 +1,6 @@
 //! Resource names, ids and etags of the registry's resources.
 
-use ocop_kit::{Error, ErrorKind, Result};
+use ocop_kit::{Error, Result};
 
 /// The longest resource id (AIP-122).
 const MAX_ID: usize = 63;
@@ -118,32 +118,6 @@ pub fn parse_path(field: &str, name: &str, collections: &[&str], wildcard: bool)
     Ok(ids)
 }
 
-/// The etag of a row version. Opaque to clients.
-pub fn etag(version: i64) -> String {
-    format!("v{version}")
-}
-
-/// Checks that the caller read the current version: missing → INVALID_ARGUMENT,
-/// stale → ABORTED (re-read and retry).
-pub fn check_etag(field: &str, given: &str, resource: &str, version: i64) -> Result<()> {
-    if given.is_empty() {
-        return Err(Error::invalid(field, "required: send the etag of the version you read"));
-    }
-    if given != etag(version) {
-        return Err(Error::new(
-            ErrorKind::Aborted,
-            "STALE_ETAG",
-            format!(
-                "{resource} changed since you read it (etag {given}, now {}); read it again and retry",
-                etag(version)
-            ),
-        )
-        .with_metadata("resource", resource.to_owned())
-        .with_metadata("current_etag", etag(version)));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,19 +168,6 @@ mod tests {
         assert_eq!(
             parse_path("n", "subjects/-/products/-", &c[..2], true).unwrap(),
             vec!["-", "-"]
-        );
-    }
-
-    #[test]
-    fn etags_are_compared() {
-        assert!(check_etag("etag", "v3", "subjects/a", 3).is_ok());
-        assert_eq!(
-            check_etag("etag", "v2", "subjects/a", 3).unwrap_err().kind(),
-            ErrorKind::Aborted
-        );
-        assert_eq!(
-            check_etag("etag", "", "subjects/a", 3).unwrap_err().kind(),
-            ErrorKind::InvalidArgument
         );
     }
 }

@@ -10,7 +10,7 @@ use ocop_kit::auth::Principal;
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
-use ocop_kit::{Error, ErrorKind, Result};
+use ocop_kit::{Error, Result};
 use ocop_proto::registry::v1::{BusinessPlan, ReviewDecision};
 use prost::Message;
 use sqlx::PgConnection;
@@ -18,11 +18,12 @@ use sqlx::PgConnection;
 use crate::audit::{self, Change};
 use crate::fields::check_mask;
 use crate::ideas::store::{self as ideas, state_of};
-use crate::ids::{self, check_etag, etag, parse_path, product_name};
+use crate::ids::{self, parse_path, product_name};
 use crate::listing::Order;
 use crate::rules::access::{require_province, require_writer};
 use crate::rules::review;
 use crate::service::Registry;
+use ocop_kit::etag;
 use ocop_kit::idempotency::{self, Claim};
 use store::{Row, State};
 pub use support::{add_support, list_support};
@@ -112,13 +113,9 @@ pub async fn create(
         }
         None => return Err(Error::not_found(&plan.idea)),
     }
-    let inserted = store::insert(&mut tx, &row).await?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            "ALREADY_EXISTS",
-            format!("{name} already exists; choose another id"),
-        )
-    })?;
+    let inserted = store::insert(&mut tx, &row)
+        .await?
+        .ok_or_else(|| Error::already_exists(&name, "choose another id"))?;
     let proto = inserted.to_proto();
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
     audit::record(
@@ -253,7 +250,7 @@ where
     } else {
         "etag"
     };
-    check_etag(etag_field, given_etag, &name, current.version)?;
+    etag::check(etag_field, given_etag, &name, current.version)?;
     if current.state != from {
         return Err(Error::failed_precondition(
             "WRONG_PLAN_STATE",
@@ -270,7 +267,7 @@ where
     audit::record(
         &mut tx,
         who,
-        change(method, "updated", &updated, &etag(current.version), &proto, ""),
+        change(method, "updated", &updated, &etag::of(current.version), &proto, ""),
     )
     .await?;
     tx.commit().await?;

@@ -16,12 +16,13 @@ use sqlx::PgConnection;
 
 use crate::audit::{self, Change};
 use crate::fields::check_mask;
-use crate::ids::{self, check_etag, etag, product_name, subject_name};
+use crate::ids::{self, product_name, subject_name};
 use crate::listing::Order;
 use crate::rules::access::{require_province, require_writer};
 use crate::search;
 use crate::service::Registry;
 use crate::subjects;
+use ocop_kit::etag;
 use ocop_kit::idempotency::{self, Claim};
 pub(crate) use store::{Row, StoredStandard};
 pub use store::{standard_type_of, standard_type_str};
@@ -140,14 +141,9 @@ pub async fn create(
     }
     // Lock the producer so a concurrent delete cannot orphan the product.
     subjects::lock(&mut tx, &subject_id).await?;
-    let inserted = store::insert(&mut tx, &row).await?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            "ALREADY_EXISTS",
-            format!("{name} already exists; choose another product_id"),
-        )
-        .with_metadata("resource", name.clone())
-    })?;
+    let inserted = store::insert(&mut tx, &row)
+        .await?
+        .ok_or_else(|| Error::already_exists(&name, "choose another product_id"))?;
     let proto = inserted.to_proto();
     audit::record(
         &mut tx,
@@ -234,7 +230,7 @@ pub async fn update(svc: &Registry, who: &Principal, product: &Product, mask: &[
     let mut tx = svc.db.begin().await?;
     let current = lock(&mut tx, &subject, &id).await?;
     require_province(&svc.here, who, &current.province_code, &name)?;
-    check_etag("product.etag", &product.etag, &name, current.version)?;
+    etag::check("product.etag", &product.etag, &name, current.version)?;
     let mut row = current.clone();
     let mut v = Violations::default();
     row.apply(product, Some(mask), &mut v);
@@ -256,7 +252,7 @@ pub async fn update(svc: &Registry, who: &Principal, product: &Product, mask: &[
             kind: "updated",
             resource: &name,
             province: &updated.province_code,
-            etag_before: &etag(current.version),
+            etag_before: &etag::of(current.version),
             etag_after: &proto.etag,
             request_id: "",
             payload: proto.encode_to_vec(),
@@ -276,7 +272,7 @@ pub async fn delete(svc: &Registry, who: &Principal, name: &str, given_etag: &st
     let mut tx = svc.db.begin().await?;
     let current = lock(&mut tx, &subject, &id).await?;
     require_province(&svc.here, who, &current.province_code, &name)?;
-    check_etag("etag", given_etag, &name, current.version)?;
+    etag::check("etag", given_etag, &name, current.version)?;
     let (ideas, plans) = store::cycle_records(&mut tx, &subject, &id).await?;
     if ideas + plans > 0 && !force {
         return Err(Error::failed_precondition(
@@ -368,7 +364,7 @@ pub async fn soft_delete_in(
             kind: "deleted",
             resource: &name,
             province: &deleted.province_code,
-            etag_before: &etag(deleted.version - 1),
+            etag_before: &etag::of(deleted.version - 1),
             etag_after: &proto.etag,
             request_id: "",
             payload: proto.encode_to_vec(),

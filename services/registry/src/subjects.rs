@@ -15,11 +15,12 @@ use sqlx::PgConnection;
 
 use crate::audit::{self, Change};
 use crate::fields::check_mask;
-use crate::ids::{self, check_etag, etag, subject_name};
+use crate::ids::{self, subject_name};
 use crate::listing::Order;
 use crate::rules::access::{require_province, require_writer};
 use crate::search;
 use crate::service::Registry;
+use ocop_kit::etag;
 use ocop_kit::idempotency::{self, Claim};
 pub use store::{Row, fetch};
 
@@ -72,14 +73,9 @@ pub async fn create(
         return get(svc, &first).await;
     }
     ensure_unique(&mut tx, &row.registration_number, None).await?;
-    let inserted = store::insert(&mut tx, &row).await?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            "ALREADY_EXISTS",
-            format!("{name} already exists; choose another subject_id"),
-        )
-        .with_metadata("resource", name.clone())
-    })?;
+    let inserted = store::insert(&mut tx, &row)
+        .await?
+        .ok_or_else(|| Error::already_exists(&name, "choose another subject_id"))?;
     let proto = inserted.to_proto();
     audit::record(
         &mut tx,
@@ -194,7 +190,7 @@ pub async fn update(svc: &Registry, who: &Principal, subject: &Subject, mask: &[
     let mut tx = svc.db.begin().await?;
     let current = lock(&mut tx, &id).await?;
     require_province(&svc.here, who, &current.province_code, &name)?;
-    check_etag("subject.etag", &subject.etag, &name, current.version)?;
+    etag::check("subject.etag", &subject.etag, &name, current.version)?;
     let mut row = current.clone();
     let mut v = Violations::default();
     row.apply(subject, Some(mask), &mut v);
@@ -225,7 +221,7 @@ pub async fn update(svc: &Registry, who: &Principal, subject: &Subject, mask: &[
             kind: "updated",
             resource: &name,
             province: &updated.province_code,
-            etag_before: &etag(current.version),
+            etag_before: &etag::of(current.version),
             etag_after: &proto.etag,
             request_id: "",
             payload: proto.encode_to_vec(),
@@ -248,7 +244,7 @@ pub async fn delete(svc: &Registry, who: &Principal, name: &str, given_etag: &st
     let mut tx = svc.db.begin().await?;
     let current = lock(&mut tx, &id).await?;
     require_province(&svc.here, who, &current.province_code, &name)?;
-    check_etag("etag", given_etag, &name, current.version)?;
+    etag::check("etag", given_etag, &name, current.version)?;
     let products = store::live_products(&mut tx, &id).await?;
     if !products.is_empty() && !force {
         return Err(Error::failed_precondition(
@@ -273,7 +269,7 @@ pub async fn delete(svc: &Registry, who: &Principal, name: &str, given_etag: &st
             kind: "deleted",
             resource: &name,
             province: &deleted.province_code,
-            etag_before: &etag(current.version),
+            etag_before: &etag::of(current.version),
             etag_after: &proto.etag,
             request_id: "",
             payload: proto.encode_to_vec(),

@@ -69,6 +69,7 @@ async fn calls_spread_over_the_healthy_replicas() {
             replicas: vec![second.url()],
             refresh_ms: 100,
         }),
+        deadline_ms: 10_000,
     };
     let token = env.token("service", None, None);
     let mut client = RegistryServiceClient::new(service_channel(&to, Some(&token)).expect("channel"));

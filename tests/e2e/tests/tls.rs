@@ -291,6 +291,7 @@ async fn the_balancer_dials_each_replica_over_tls_under_the_urls_host() {
             replicas: Vec::new(),
             refresh_ms: 100,
         }),
+        deadline_ms: 10_000,
     };
     let channel = ocop_kit::client::service_channel(&to(world.ca.trust()), None).expect("channel");
     let mut health_client = HealthClient::new(channel);

@@ -189,6 +189,12 @@ impl Config {
                     format!("\"{}\" must start with http:// or https://", ep.url),
                 );
             }
+            if !(100..=600_000).contains(&ep.deadline_ms) {
+                bad(
+                    &format!("services.{name}.deadline_ms"),
+                    format!("{} must be between 100 and 600000", ep.deadline_ms),
+                );
+            }
             let key = format!("services.{name}");
             ep.tls.check(&format!("{key}.url"), &ep.url, &key, &mut bad);
             if let Some(balance) = &ep.balance {

@@ -282,7 +282,7 @@ async fn write(
             Kind::Renewal | Kind::Upgrade => (Some(code.as_str()), store::name_of(&code)),
         };
         let old_row = store::replace(&mut tx, &old.code, state, link).await?;
-        let etag_before = format!("v{}", old.version);
+        let etag_before = ocop_kit::etag::of(old.version);
         events::changed(&mut tx, svc, who, &old_row, &etag_before, state, &why, &related).await?;
     }
     let row = store::insert(

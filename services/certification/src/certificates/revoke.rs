@@ -6,7 +6,7 @@
 
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::date;
-use ocop_kit::error::{Violations, check_etag};
+use ocop_kit::error::Violations;
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{Certificate, RevocationGround, RevokeCertificateRequest};
 use sqlx::types::Json;
@@ -89,7 +89,7 @@ pub async fn revoke(svc: &Certification, who: &Principal, r: &RevokeCertificateR
         &r.name,
         "Điều 8.2 of Decision 26/2026/QĐ-TTg",
     )?;
-    check_etag(&r.name, &r.etag, current.version)?;
+    ocop_kit::etag::check("etag", &r.etag, &r.name, current.version)?;
     require_in_force(&current, today, &r.name)?;
     if conclusion_date < current.issue_date() {
         return Err(Error::invalid(
@@ -209,6 +209,6 @@ pub async fn revoke_in(
         .by(method)
         .related(decision.inspection)
         .noted(&note);
-    events::record(tx, svc, who, &row, &format!("v{}", current.version), event).await?;
+    events::record(tx, svc, who, &row, &ocop_kit::etag::of(current.version), event).await?;
     Ok(row)
 }

@@ -99,7 +99,7 @@ impl Row {
                     }
                 })
                 .collect(),
-            etag: format!("v{}", self.version),
+            etag: ocop_kit::etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
         }
     }

@@ -9,9 +9,9 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use super::plan_name;
 use crate::ideas::idea_name;
-use crate::ids::etag;
 use crate::listing::{Order, push_product_parent, push_state};
 use crate::rules::review::Verdict;
+use ocop_kit::etag;
 use ocop_kit::text_enum;
 
 /// The columns of [`Row`], as a literal so queries stay `&'static str`.
@@ -130,7 +130,7 @@ impl Row {
             review_reason: self.review_reason.clone(),
             review_time: self.review_time.map(to_timestamp),
             province_code: self.province_code.clone(),
-            etag: etag(self.version),
+            etag: etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
         }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
-use crate::ids::{etag, product_name};
+use crate::ids::product_name;
 use crate::listing::{Order, push_state};
+use ocop_kit::etag;
 use ocop_kit::text_enum;
 
 text_enum! {
@@ -134,7 +135,7 @@ impl Row {
                 State::Active => ProductState::Active,
                 State::Discontinued => ProductState::Discontinued,
             } as i32,
-            etag: etag(self.version),
+            etag: etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
             delete_time: self.delete_time.map(to_timestamp),

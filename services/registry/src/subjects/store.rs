@@ -6,8 +6,9 @@ use ocop_kit::filter::Filter;
 use ocop_proto::registry::v1::{self as pb, Representative, Subject};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
-use crate::ids::{etag, subject_name};
+use crate::ids::subject_name;
 use crate::listing::{Order, push_state};
+use ocop_kit::etag;
 use ocop_kit::text_enum;
 
 /// The columns of [`Row`], as a literal so queries stay `&'static str`.
@@ -162,7 +163,7 @@ impl Row {
             commune_code: self.commune_code.clone(),
             province_code: self.province_code.clone(),
             state: self.state.to_proto() as i32,
-            etag: etag(self.version),
+            etag: etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
             delete_time: self.delete_time.map(to_timestamp),

@@ -256,7 +256,7 @@ impl Row {
             ),
             key_id: self.key_id.clone(),
             expiry_notice_time: self.expiry_notice_time.map(to_timestamp),
-            etag: format!("v{}", self.version),
+            etag: ocop_kit::etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
             extended_until: self.extended_until.map(date::to_proto),
