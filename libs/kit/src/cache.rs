@@ -9,7 +9,7 @@
 //! change and that Redis refuses is not dropped: see the `owed` module.
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::bounded::Bounded;
 use crate::config::RedisConfig;
 use crate::error::Result;
 
@@ -43,7 +44,7 @@ struct Inner {
     refreshing: Mutex<HashSet<String>>,
     /// Fresh values `get_or_refresh` saw, decoded, by key: hot public pages
     /// are answered without a Redis round trip while they are fresh.
-    local: Mutex<HashMap<String, Decoded>>,
+    local: Bounded<String, Decoded>,
     /// Keys whose write Redis refused: their removal is retried until it lands.
     owed: Mutex<owed::Owed>,
     /// How many keys are owed, read without the lock.
@@ -53,7 +54,7 @@ struct Inner {
 /// A decoded value and the time (Unix ms) until which it is fresh.
 type Decoded = (u64, Arc<dyn Any + Send + Sync>);
 
-/// Most values kept decoded in the process; past it the map starts over.
+/// Most values kept decoded in the process; past it the oldest go.
 const LOCAL_ENTRIES: usize = 1024;
 
 impl std::fmt::Debug for Cache {
@@ -82,7 +83,7 @@ impl Cache {
                 started: Instant::now(),
                 paused_until_ms: AtomicU64::new(0),
                 refreshing: Mutex::default(),
-                local: Mutex::default(),
+                local: Bounded::new(LOCAL_ENTRIES),
                 owed: Mutex::default(),
                 owed_count: AtomicUsize::new(0),
             }),
@@ -185,17 +186,13 @@ impl Cache {
 
     /// A fresh decoded copy of `full` kept in this process, if any.
     fn local_get<M: Clone + Send + Sync + 'static>(&self, full: &str) -> Option<M> {
-        let local = self.inner.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (fresh_until, value) = local.get(full)?;
-        (unix_ms() < *fresh_until).then(|| value.downcast_ref::<M>().cloned())?
+        let (fresh_until, value) = self.inner.local.get(full)?;
+        (unix_ms() < fresh_until).then(|| value.downcast_ref::<M>().cloned())?
     }
 
     fn local_put<M: Clone + Send + Sync + 'static>(&self, full: &str, fresh_until: u64, message: &M) {
-        let mut local = self.inner.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if local.len() >= LOCAL_ENTRIES {
-            local.clear();
-        }
-        local.insert(full.to_owned(), (fresh_until, Arc::new(message.clone())));
+        let decoded: Arc<dyn Any + Send + Sync> = Arc::new(message.clone());
+        self.inner.local.insert(full.to_owned(), (fresh_until, decoded));
     }
 
     fn lock_refreshing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {

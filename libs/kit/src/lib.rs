@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bounded;
 pub mod cache;
 pub mod cli;
 pub mod client;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod date;
 pub mod db;
 pub mod error;
+pub mod etag;
 pub mod feed;
 pub mod filter;
 pub mod follow;

@@ -1,11 +1,12 @@
 //! Checking tokens: the key set (re-read for rotations), the claims, the caller.
 
 use super::*;
+use crate::bounded::Bounded;
 
 /// The longest lifetime (`exp - iat`) a verifier accepts unless told otherwise.
 pub const DEFAULT_MAX_LIFETIME_S: u64 = 24 * 3600;
 
-/// Tokens remembered as verified; past this many the memory is cleared.
+/// Tokens remembered as verified; past this many the oldest are forgotten.
 const VERIFIED_CAPACITY: usize = 10_000;
 
 /// A token naming a `kid` the key set lacks makes the verifier re-read the
@@ -46,7 +47,7 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     max_lifetime_s: u64,
-    pub(super) verified: Arc<RwLock<std::collections::HashMap<String, (Principal, u64)>>>,
+    pub(super) verified: Arc<Bounded<String, (Principal, u64)>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -86,7 +87,7 @@ impl Verifier {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             max_lifetime_s: DEFAULT_MAX_LIFETIME_S,
-            verified: Default::default(),
+            verified: Arc::new(Bounded::new(VERIFIED_CAPACITY)),
         })
     }
 
@@ -125,19 +126,13 @@ impl Verifier {
     pub fn verify(&self, token: &str) -> Result<Principal> {
         self.reload(false);
         let now = now_s();
-        if let Ok(verified) = self.verified.read()
-            && let Some((principal, exp)) = verified.get(token)
-            && now < *exp
+        if let Some((principal, exp)) = self.verified.get(token)
+            && now < exp
         {
-            return Ok(principal.clone());
+            return Ok(principal);
         }
         let (principal, exp) = self.verify_signature(token)?;
-        if let Ok(mut verified) = self.verified.write() {
-            if verified.len() >= VERIFIED_CAPACITY {
-                verified.clear();
-            }
-            verified.insert(token.to_owned(), (principal.clone(), exp));
-        }
+        self.verified.insert(token.to_owned(), (principal.clone(), exp));
         Ok(principal)
     }
 
@@ -193,9 +188,7 @@ impl Verifier {
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
                 }
                 // A remembered token may have been signed by a retired key.
-                if let Ok(mut verified) = self.verified.write() {
-                    verified.clear();
-                }
+                self.verified.clear();
                 true
             }
             Err(e) => {

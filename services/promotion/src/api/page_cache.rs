@@ -10,16 +10,16 @@
 //! handler drops certificates past their last valid day, so a page kept
 //! across midnight could show one that expired at it.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Request, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
+use ocop_kit::bounded::Bounded;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tower::Service;
@@ -28,7 +28,7 @@ use tower::Service;
 const PATH: &str = "/ocop.promotion.v1.PromotionService/ListCatalog";
 /// How long an answer is reused.
 pub const FRESH: Duration = Duration::from_millis(250);
-/// Most pages kept; past it the map starts over.
+/// Most pages kept; past it the oldest go.
 const PAGES: usize = 256;
 
 struct Kept {
@@ -38,7 +38,7 @@ struct Kept {
     trailers: HeaderMap,
 }
 
-type Pages = Arc<Mutex<HashMap<bytes::Bytes, Kept>>>;
+type Pages = Arc<Bounded<bytes::Bytes, Arc<Kept>>>;
 
 /// Wraps the promotion service, answering repeated `ListCatalog` calls from
 /// the pages it kept.
@@ -53,7 +53,7 @@ impl<S> PageCache<S> {
     pub fn new(inner: S) -> Self {
         PageCache {
             inner,
-            pages: Pages::default(),
+            pages: Arc::new(Bounded::new(PAGES)),
         }
     }
 }
@@ -75,7 +75,6 @@ fn kept_for(now: time::OffsetDateTime) -> Duration {
 }
 
 fn lookup(pages: &Pages, key: &[u8]) -> Option<Response<Body>> {
-    let pages = pages.lock().unwrap_or_else(|p| p.into_inner());
     let kept = pages.get(key).filter(|k| Instant::now() < k.until)?;
     let mut response = Response::from_parts(
         kept.head.clone(),
@@ -89,19 +88,15 @@ fn lookup(pages: &Pages, key: &[u8]) -> Option<Response<Body>> {
 }
 
 fn keep(pages: &Pages, key: bytes::Bytes, head: &http::response::Parts, data: &bytes::Bytes, trailers: &HeaderMap) {
-    let mut pages = pages.lock().unwrap_or_else(|p| p.into_inner());
-    if pages.len() >= PAGES {
-        pages.clear();
-    }
     let until = Instant::now() + kept_for(time::OffsetDateTime::now_utc());
     pages.insert(
         key,
-        Kept {
+        Arc::new(Kept {
             until,
             head: head.clone(),
             data: data.clone(),
             trailers: trailers.clone(),
-        },
+        }),
     );
 }
 
