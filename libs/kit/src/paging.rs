@@ -93,6 +93,26 @@ impl Page {
     pub fn fetch_limit(&self) -> i64 {
         self.size as i64 + 1
     }
+
+    /// The previous page's last sort key, as [`key`] made it of `N` parts:
+    /// `None` on the first page, INVALID_ARGUMENT for a token whose key is
+    /// not one (made by another version of the method).
+    pub fn after_key<const N: usize>(&self) -> Result<Option<[String; N]>> {
+        let Some(after) = &self.after else { return Ok(None) };
+        let parts: Vec<String> = serde_json::from_str(after).map_err(|_| damaged())?;
+        parts.try_into().map(Some).map_err(|_| damaged())
+    }
+}
+
+/// A keyset sort key of several parts (a row's ordering columns, in order),
+/// for [`Page::finish`]; read back with [`Page::after_key`]. Any text may be
+/// a part: nothing is split on a separator.
+pub fn key<const N: usize>(parts: [&str; N]) -> String {
+    serde_json::to_string(&parts[..]).unwrap_or_default()
+}
+
+fn damaged() -> Error {
+    Error::invalid("page_token", "damaged page token; start again without it")
 }
 
 fn fingerprint(text: &str) -> u64 {
@@ -102,6 +122,26 @@ fn fingerprint(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sort_key_of_several_parts_comes_back_whole() {
+        let token = Page::next_token(&key(["5", "Mật ong | Như Xuân", "38-K7M9Q2XA"]), "q");
+        let page = Page::parse(10, &token, "q").unwrap();
+        let [stars, name, code] = page.after_key::<3>().unwrap().expect("a key");
+        assert_eq!(
+            (stars.as_str(), name.as_str(), code.as_str()),
+            ("5", "Mật ong | Như Xuân", "38-K7M9Q2XA")
+        );
+        assert_eq!(Page::parse(10, "", "q").unwrap().after_key::<3>().unwrap(), None);
+        // A key of another shape (an older offset token) is damaged, not misread.
+        for old in ["120", "[\"a\"]"] {
+            let page = Page::parse(10, &Page::next_token(old, "q"), "q").unwrap();
+            assert_eq!(
+                page.after_key::<3>().unwrap_err().kind(),
+                crate::ErrorKind::InvalidArgument
+            );
+        }
+    }
 
     #[test]
     fn sizes_default_and_cap() {

@@ -3,7 +3,7 @@
 
 use ocop_kit::date::{self, today_vn};
 use ocop_kit::filter::Filter;
-use ocop_kit::paging::Page;
+use ocop_kit::paging::{self, Page};
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{Certificate, CertificateState};
 use ocop_proto::feed::v1::Change;
@@ -181,12 +181,7 @@ pub async fn list(
     }
     let query_id = format!("{}|{query}", filter.canonical());
     let page = Page::parse(page_size, page_token, &query_id)?;
-    let offset: i64 = match &page.after {
-        Some(after) => after
-            .parse()
-            .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?,
-        None => 0,
-    };
+    let after = page.after_key::<3>()?;
     // Read-time expiry: nothing past its last valid day, whatever the feed has said.
     let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT code, product, product_name, subject, subject_name, province_code, province_name, commune_code,
@@ -215,13 +210,29 @@ pub async fn list(
             .push_bind(word.to_owned())
             .push(") || '%'");
     }
+    // Keyset: after the previous page's last row in (stars DESC, product_name, code).
+    if let Some([stars, name, code]) = after {
+        let stars: i32 = stars
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        sql.push(" AND (stars < ")
+            .push_bind(stars)
+            .push(" OR (stars = ")
+            .push_bind(stars)
+            .push(" AND (product_name, code) > (")
+            .push_bind(name)
+            .push(", ")
+            .push_bind(code)
+            .push(")))");
+    }
     sql.push(" ORDER BY stars DESC, product_name, code LIMIT ")
-        .push_bind(page.fetch_limit())
-        .push(" OFFSET ")
-        .push_bind(offset);
+        .push_bind(page.fetch_limit());
     let mut rows: Vec<Row> = sql.build_query_as().fetch_all(db).await?;
-    let shown = rows.len().min(page.size) as i64;
-    let next = page.finish(&mut rows, |_| (offset + shown).to_string(), &query_id);
+    let next = page.finish(
+        &mut rows,
+        |r| paging::key([&r.stars.to_string(), &r.product_name, &r.code]),
+        &query_id,
+    );
     Ok((rows.iter().map(Row::to_proto).collect(), next))
 }
 

@@ -6,7 +6,7 @@ use ocop_kit::auth::Principal;
 use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::jurisdiction::Jurisdiction;
-use ocop_kit::paging::Page;
+use ocop_kit::paging::{self, Page};
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::promotion::v1::{Booth, Fair};
 use prost::Message;
@@ -150,25 +150,31 @@ pub async fn get_fair(db: &PgPool, name: &str) -> Result<Fair> {
 /// Fairs, latest first.
 pub async fn list_fairs(db: &PgPool, page_size: i32, page_token: &str) -> Result<(Vec<Fair>, String)> {
     let page = Page::parse(page_size, page_token, "fairs")?;
-    let offset: i64 = page
-        .after
-        .as_deref()
-        .map(|a| {
-            a.parse()
-                .map_err(|_| Error::invalid("page_token", "damaged page token; start again without it"))
-        })
-        .transpose()?
-        .unwrap_or(0);
     let mut conn = db.acquire().await?;
-    let mut rows: Vec<FairRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {FAIR_COLUMNS} FROM fairs ORDER BY start_date DESC, id LIMIT $1 OFFSET $2"
-    )))
-    .bind(page.fetch_limit())
-    .bind(offset)
-    .fetch_all(&mut *conn)
-    .await?;
-    let shown = rows.len().min(page.size) as i64;
-    let next = page.finish(&mut rows, |_| (offset + shown).to_string(), "fairs");
+    // Keyset: after the previous page's last fair in (start_date DESC, id).
+    let mut rows: Vec<FairRow> = match page.after_key::<2>()? {
+        None => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {FAIR_COLUMNS} FROM fairs ORDER BY start_date DESC, id LIMIT $1"
+            )))
+            .bind(page.fetch_limit())
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some([start, id]) => {
+            let start = date::parse_iso("page_token", &start)?;
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {FAIR_COLUMNS} FROM fairs WHERE start_date < $2 OR (start_date = $2 AND id > $3)
+                 ORDER BY start_date DESC, id LIMIT $1"
+            )))
+            .bind(page.fetch_limit())
+            .bind(start)
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    let next = page.finish(&mut rows, |r| paging::key([&r.start_date.to_string(), &r.id]), "fairs");
     let mut fairs = Vec::new();
     for row in &rows {
         fairs.push(fair_proto(&mut conn, row).await?);

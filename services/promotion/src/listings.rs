@@ -7,10 +7,11 @@ use ocop_kit::auth::Principal;
 use ocop_kit::date::to_timestamp;
 use ocop_kit::error::Violations;
 use ocop_kit::jurisdiction::Jurisdiction;
+use ocop_kit::paging::{self, Page};
 use ocop_kit::{Error, ErrorKind};
 use ocop_proto::promotion::v1::Listing;
 use prost::Message;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::catalog::in_force;
 use crate::writes::{change, require_officer};
@@ -112,25 +113,48 @@ pub async fn create_listing(db: &PgPool, here: &Jurisdiction, who: &Principal, l
     Ok(proto)
 }
 
-/// Listings of a certificate (`certificates/{code}`), or all.
-pub async fn list_listings(db: &PgPool, certificate: &str) -> Result<Vec<Listing>> {
-    let rows: Vec<ListingRow> = if certificate.is_empty() {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LISTING_COLUMNS} FROM listings ORDER BY create_time, id LIMIT 500"
-        )))
-        .fetch_all(db)
-        .await?
-    } else {
-        let code = certificate
-            .strip_prefix("certificates/")
-            .ok_or_else(|| Error::invalid("certificate", format!("`{certificate}` is not a certificate name")))?
-            .to_uppercase();
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LISTING_COLUMNS} FROM listings WHERE code = $1 ORDER BY create_time, id"
-        )))
-        .bind(code)
-        .fetch_all(db)
-        .await?
+/// A page of the listings of a certificate (`certificates/{code}`), or of
+/// all, oldest first.
+pub async fn list_listings(
+    db: &PgPool,
+    certificate: &str,
+    page_size: i32,
+    page_token: &str,
+) -> Result<(Vec<Listing>, String)> {
+    let code = match certificate {
+        "" => None,
+        name => Some(
+            name.strip_prefix("certificates/")
+                .ok_or_else(|| Error::invalid("certificate", format!("`{name}` is not a certificate name")))?
+                .to_uppercase(),
+        ),
     };
-    Ok(rows.iter().map(ListingRow::to_proto).collect())
+    let query_id = format!("listings|{}", code.as_deref().unwrap_or("-"));
+    let page = Page::parse(page_size, page_token, &query_id)?;
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {LISTING_COLUMNS} FROM listings WHERE TRUE"));
+    if let Some(code) = code {
+        sql.push(" AND code = ").push_bind(code);
+    }
+    // Keyset: after the previous page's last listing in (create_time, id).
+    if let Some([created, id]) = page.after_key::<2>()? {
+        let created = created
+            .parse::<i128>()
+            .ok()
+            .and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+            .ok_or_else(|| Error::invalid("page_token", "damaged page token; start again without it"))?;
+        sql.push(" AND (create_time, id) > (")
+            .push_bind(created)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    sql.push(" ORDER BY create_time, id LIMIT ")
+        .push_bind(page.fetch_limit());
+    let mut rows: Vec<ListingRow> = sql.build_query_as().fetch_all(db).await?;
+    let next = page.finish(
+        &mut rows,
+        |r| paging::key([&r.create_time.unix_timestamp_nanos().to_string(), &r.id]),
+        &query_id,
+    );
+    Ok((rows.iter().map(ListingRow::to_proto).collect(), next))
 }

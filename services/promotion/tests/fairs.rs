@@ -255,6 +255,7 @@ async fn fairs_and_listings_show_only_certified_products() {
         .list_listings(authorized(
             ListListingsRequest {
                 certificate: tea_cert.name.clone(),
+                ..Default::default()
             },
             &officer,
         ))
@@ -268,6 +269,7 @@ async fn fairs_and_listings_show_only_certified_products() {
         .list_listings(authorized(
             ListListingsRequest {
                 certificate: "38-ABC".into(),
+                ..Default::default()
             },
             &officer,
         ))

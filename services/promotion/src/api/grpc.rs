@@ -128,8 +128,13 @@ impl PromotionService for Adapter {
 
     async fn list_listings(&self, request: Request<ListListingsRequest>) -> Reply<ListListingsResponse> {
         Principal::from_request(&request)?;
-        let listings = listings::list_listings(&self.0.db, &request.get_ref().certificate).await?;
-        Ok(Response::new(ListListingsResponse { listings }))
+        let r = request.get_ref();
+        let (listings, next_page_token) =
+            listings::list_listings(&self.0.db, &r.certificate, r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListListingsResponse {
+            listings,
+            next_page_token,
+        }))
     }
 
     async fn set_target(&self, request: Request<SetTargetRequest>) -> Reply<SetTargetResponse> {
