@@ -77,10 +77,21 @@ pub async fn search(
     filter: &str,
 ) -> Result<(Vec<Product>, String)> {
     let filter = Filter::parse(filter, &["province_code", "group_code"])?;
-    let mut sql = QueryBuilder::<Postgres>::new("SELECT payload FROM national_products WHERE NOT deleted");
-    crate::products::store::push_filters(&mut sql, &filter)?;
-    let (rows, next): (Vec<Payload>, String) =
-        search::run(db, sql, "name", query, page_size, page_token, &filter.canonical()).await?;
+    let from = |sql: &mut QueryBuilder<Postgres>| {
+        sql.push(" FROM national_products WHERE NOT deleted");
+        crate::products::store::push_filters(sql, &filter)
+    };
+    let (rows, next): (Vec<Payload>, String) = search::run(
+        db,
+        "payload",
+        from,
+        &["name"],
+        query,
+        page_size,
+        page_token,
+        &filter.canonical(),
+    )
+    .await?;
     let products = rows
         .iter()
         .map(|r| Product::decode(r.payload.as_slice()).map_err(|e| Error::internal(format!("a national product: {e}"))))

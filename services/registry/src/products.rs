@@ -301,11 +301,12 @@ pub async fn search(
         return crate::national::search(&svc.db, query, page_size, page_token, filter).await;
     }
     let filter = Filter::parse(filter, &["province_code", "group_code"])?;
-    let sql = store::select(&filter, false)?;
+    let from = |sql: &mut sqlx::QueryBuilder<sqlx::Postgres>| store::push_from(sql, &filter, false);
     let (rows, next): (Vec<Row>, String) = search::run(
         &svc.db,
-        sql,
-        "subject_id, id",
+        store::COLUMNS,
+        from,
+        &["subject_id", "id"],
         query,
         page_size,
         page_token,

@@ -293,9 +293,18 @@ pub async fn search(
     filter: &str,
 ) -> Result<(Vec<Subject>, String)> {
     let filter = Filter::parse(filter, &["province_code", "kind"])?;
-    let sql = store::select(&filter, false)?;
-    let (rows, next): (Vec<Row>, String) =
-        search::run(&svc.db, sql, "id", query, page_size, page_token, &filter.canonical()).await?;
+    let from = |sql: &mut sqlx::QueryBuilder<sqlx::Postgres>| store::push_from(sql, &filter, false);
+    let (rows, next): (Vec<Row>, String) = search::run(
+        &svc.db,
+        store::COLUMNS,
+        from,
+        &["id"],
+        query,
+        page_size,
+        page_token,
+        &filter.canonical(),
+    )
+    .await?;
     Ok((rows.iter().map(Row::to_proto).collect(), next))
 }
 

@@ -302,14 +302,25 @@ pub(super) async fn taxonomy<'e>(db: impl PgExecutor<'e>) -> Result<Vec<(String,
 }
 
 /// `SELECT … FROM products WHERE …` with `filter` (and, unless
-/// `show_deleted`, without the deleted), for a list or a search to complete.
+/// `show_deleted`, without the deleted), for a list to complete.
 pub(super) fn select(filter: &Filter, show_deleted: bool) -> Result<QueryBuilder<Postgres>> {
-    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!(), " FROM products WHERE TRUE"));
-    push_filters(&mut sql, filter)?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!()));
+    push_from(&mut sql, filter, show_deleted)?;
+    Ok(sql)
+}
+
+/// The columns of a [`Row`].
+pub(super) const COLUMNS: &str = columns!();
+
+/// ` FROM products WHERE …` with `filter` (and, unless `show_deleted`,
+/// without the deleted), for a list or a search.
+pub(super) fn push_from(sql: &mut QueryBuilder<Postgres>, filter: &Filter, show_deleted: bool) -> Result<()> {
+    sql.push(" FROM products WHERE TRUE");
+    push_filters(sql, filter)?;
     if !show_deleted {
         sql.push(" AND delete_time IS NULL");
     }
-    Ok(sql)
+    Ok(())
 }
 
 /// A page of `select`'s rows in `order`, after `after`.

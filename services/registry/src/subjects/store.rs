@@ -366,9 +366,20 @@ pub(super) async fn live_products(tx: &mut PgConnection, id: &str) -> Result<Vec
 }
 
 /// `SELECT … FROM subjects WHERE …` with `filter` (and, unless
-/// `show_deleted`, without the deleted), for a list or a search to complete.
+/// `show_deleted`, without the deleted), for a list to complete.
 pub(super) fn select(filter: &Filter, show_deleted: bool) -> Result<QueryBuilder<Postgres>> {
-    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!(), " FROM subjects WHERE TRUE"));
+    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!()));
+    push_from(&mut sql, filter, show_deleted)?;
+    Ok(sql)
+}
+
+/// The columns of a [`Row`].
+pub(super) const COLUMNS: &str = columns!();
+
+/// ` FROM subjects WHERE …` with `filter` (and, unless `show_deleted`,
+/// without the deleted), for a list or a search.
+pub(super) fn push_from(sql: &mut QueryBuilder<Postgres>, filter: &Filter, show_deleted: bool) -> Result<()> {
+    sql.push(" FROM subjects WHERE TRUE");
     if let Some(p) = filter.get("province_code") {
         sql.push(" AND province_code = ").push_bind(p.to_owned());
     }
@@ -384,11 +395,11 @@ pub(super) fn select(filter: &Filter, show_deleted: bool) -> Result<QueryBuilder
         }
         sql.push(" AND kind = ").push_bind(k.to_owned());
     }
-    push_state(&mut sql, filter, &State::texts())?;
+    push_state(sql, filter, &State::texts())?;
     if !show_deleted {
         sql.push(" AND delete_time IS NULL");
     }
-    Ok(sql)
+    Ok(())
 }
 
 /// A page of `select`'s rows in `order`, after `after`.
