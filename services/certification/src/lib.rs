@@ -31,6 +31,7 @@
 pub mod api;
 pub mod certificates;
 pub mod clock;
+pub mod dataset;
 pub mod inspections;
 pub mod keys;
 pub mod national;
@@ -46,6 +47,8 @@ use std::time::Duration;
 use ocop_kit::config::ServiceName;
 use ocop_kit::server::{BoxFuture, Context, ServiceSpec, Surface};
 use tonic::service::Routes;
+
+pub use dataset::DATASET;
 
 /// Embedded migrations of the `certification` schema.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

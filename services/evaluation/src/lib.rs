@@ -10,6 +10,7 @@ pub mod admission;
 pub mod batches;
 pub mod commune;
 pub mod criteria;
+pub mod dataset;
 pub mod entries;
 pub mod grpc;
 pub mod national;
@@ -29,6 +30,8 @@ use ocop_kit::config::{DeploymentRole, ServiceName};
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use tonic::service::Routes;
+
+pub use dataset::DATASET;
 
 /// Embedded migrations of the `evaluation` schema.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -19,47 +19,32 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use ocop_kit::config::Config;
+use ocop_kit::dataset::{Dataset, Table};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::province_file;
 
-/// Every table of a province's dataset, in an order that satisfies their
-/// foreign keys. Read models (the catalog) are not carried: the importing
-/// deployment rebuilds them from the feed entries.
-const TABLES: &[&str] = &[
-    "registry.subjects",
-    "registry.products",
-    "registry.ideas",
-    "registry.plans",
-    "registry.support_records",
-    "registry.audit_events",
-    "evaluation.criteria_sets",
-    "evaluation.rounds",
-    "evaluation.entries",
-    "evaluation.score_sheets",
-    "evaluation.results",
-    "evaluation.product_code_counters",
-    "evaluation.product_codes",
-    "evaluation.audit_events",
-    "certification.signing_keys",
-    "certification.decision_counters",
-    "certification.certificates",
-    "certification.certificate_events",
-    "certification.re_ratings",
-    "certification.inspections",
-    "certification.audit_events",
-    "promotion.sales_points",
-    "promotion.sales_point_products",
-    "promotion.fairs",
-    "promotion.fair_booths",
-    "promotion.listings",
-    "promotion.targets",
-    "promotion.audit_events",
+/// Every service's dataset, in an order that satisfies their foreign keys
+/// (each service declares its own tables: `ocop_kit::dataset`). Read models
+/// (the catalog) are not carried: the importing deployment rebuilds them
+/// from the feed entries.
+const DATASETS: [&Dataset; 4] = [
+    &ocop_registry::DATASET,
+    &ocop_evaluation::DATASET,
+    &ocop_certification::DATASET,
+    &ocop_promotion::DATASET,
 ];
 
+/// Every table carried, `schema.table`, in order.
+fn tables() -> Vec<(String, &'static Table)> {
+    DATASETS.iter().flat_map(|d| d.qualified()).collect()
+}
+
 /// Feeds whose latest entry per resource travels with the data.
-const FEEDS: &[&str] = &["registry", "evaluation", "certification", "promotion"];
+fn feeds() -> impl Iterator<Item = &'static str> {
+    DATASETS.iter().map(|d| d.schema)
+}
 
 /// Columns holding an administrative unit's code, mapped on import.
 const UNIT_COLUMNS: &[&str] = &["commune_code", "origin_commune_code", "province_code"];
@@ -112,40 +97,33 @@ pub async fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
             .fetch_one(&mut *tx)
             .await?;
     let mut sections = Vec::new();
-    for (i, table) in TABLES.iter().enumerate() {
+    let tables = tables();
+    let total = tables.len() + DATASETS.len();
+    for (i, (table, carried)) in tables.iter().enumerate() {
         let cols = columns(&mut tx, table).await?;
         anyhow::ensure!(
             !cols.is_empty(),
             "table {table} does not exist: run `ocop migrate` first"
         );
-        // Keys leave as retired: only the deployment that holds them signs with them.
-        let select = if *table == "certification.signing_keys" {
-            format!(
-                "SELECT {}, false AS current, COALESCE(retire_time, now()) AS retire_time FROM {table}",
-                quoted(
-                    &cols
-                        .iter()
-                        .filter(|c| *c != "current" && *c != "retire_time")
-                        .cloned()
-                        .collect::<Vec<_>>()
-                )
-            )
-        } else {
-            format!("SELECT {} FROM {table}", quoted(&cols))
-        };
+        let select = format!(
+            "SELECT {} FROM {table}",
+            cols.iter()
+                .map(|c| match carried.exported_as.iter().find(|(name, _)| name == c) {
+                    Some((name, expression)) => format!("{expression} AS \"{name}\""),
+                    None => format!("\"{c}\""),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let (json, rows): (String, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT COALESCE(jsonb_agg(to_jsonb(t)), '[]')::text, count(*) FROM ({select}) t"
         )))
         .fetch_one(&mut *tx)
         .await?;
-        progress(&format!(
-            "[{}/{}] {table}: {rows} rows",
-            i + 1,
-            TABLES.len() + FEEDS.len()
-        ));
+        progress(&format!("[{}/{total}] {table}: {rows} rows", i + 1));
         sections.push((table.to_string(), json, rows as usize));
     }
-    for (i, schema) in FEEDS.iter().enumerate() {
+    for (i, schema) in feeds().enumerate() {
         // The latest entry per resource; a committed one the sequencer has
         // not numbered yet (no position) is the newest.
         let (json, rows): (String, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -156,9 +134,8 @@ pub async fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
         .fetch_one(&mut *tx)
         .await?;
         progress(&format!(
-            "[{}/{}] {schema} feed: {rows} resources",
-            TABLES.len() + i + 1,
-            TABLES.len() + FEEDS.len()
+            "[{}/{total}] {schema} feed: {rows} resources",
+            tables.len() + i + 1
         ));
         sections.push((format!("{schema}.outbox"), json, rows as usize));
     }
@@ -239,14 +216,15 @@ pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
     let mut checked = province_file::read(&bytes)
         .map_err(|why| anyhow::anyhow!("{} is refused, nothing was written: {why}", file.display()))?;
     let manifest = &checked.manifest;
-    for (section, expected) in manifest.sections.iter().zip(
-        TABLES
-            .iter()
-            .map(|t| t.to_string())
-            .chain(FEEDS.iter().map(|s| format!("{s}.outbox"))),
-    ) {
+    let tables = tables();
+    let expected_sections: Vec<String> = tables
+        .iter()
+        .map(|(t, _)| t.clone())
+        .chain(feeds().map(|s| format!("{s}.outbox")))
+        .collect();
+    for (section, expected) in manifest.sections.iter().zip(&expected_sections) {
         anyhow::ensure!(
-            section.table == expected,
+            section.table == *expected,
             "{} is refused, nothing was written: section {} is {}, this version expects {expected}",
             file.display(),
             section.table,
@@ -254,11 +232,11 @@ pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(
-        manifest.sections.len() == TABLES.len() + FEEDS.len(),
+        manifest.sections.len() == expected_sections.len(),
         "{} is refused, nothing was written: {} sections, this version expects {}",
         file.display(),
         manifest.sections.len(),
-        TABLES.len() + FEEDS.len()
+        expected_sections.len()
     );
     progress(&format!(
         "checked {}: province {} exported {} by {}",
@@ -269,7 +247,7 @@ pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
     ));
     let db = PgPool::connect(&config.database.url).await?;
     let mut codes = BTreeSet::new();
-    for rows in &checked.sections[..TABLES.len()] {
+    for rows in &checked.sections[..tables.len()] {
         for row in rows {
             for column in UNIT_COLUMNS {
                 if let Some(Value::String(code)) = row.get(*column)
@@ -323,17 +301,13 @@ pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
             .rows_affected()
         } else {
             let cols = quoted(&columns(&mut tx, table).await?);
-            let conflict = if table == "certification.decision_counters" {
-                // Numbers already used in either deployment stay used.
-                "ON CONFLICT (authority, year) DO UPDATE SET last_number = GREATEST(decision_counters.last_number, EXCLUDED.last_number)"
-            } else if table == "evaluation.product_code_counters" {
-                // Likewise a commune's product numbers (26/2026 product codes).
-                "ON CONFLICT (commune_code, year) DO UPDATE SET last = GREATEST(product_code_counters.last, EXCLUDED.last)"
-            } else {
-                "ON CONFLICT DO NOTHING"
-            };
+            let conflict = tables
+                .iter()
+                .find(|(name, _)| name == table)
+                .map_or("DO NOTHING", |(_, t)| t.on_conflict);
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {table} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, $1::jsonb) {conflict}"
+                "INSERT INTO {table} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, $1::jsonb) \
+                 ON CONFLICT {conflict}"
             )))
             .bind(&rows)
             .execute(&mut *tx)
@@ -355,6 +329,29 @@ pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_table_of_every_service_is_carried_or_left_out_with_a_reason() {
+        let env = ocop_testkit::TestEnv::new().await;
+        let specs = [
+            ocop_registry::spec(),
+            ocop_evaluation::spec(),
+            ocop_certification::spec(),
+            ocop_promotion::spec(),
+        ];
+        let mut wrong = Vec::new();
+        for (spec, dataset) in specs.iter().zip(DATASETS) {
+            let pool = ocop_kit::db::connect_lazy(&env.config.database, dataset.schema).unwrap();
+            ocop_kit::db::migrate(&pool, dataset.schema, spec.migrations)
+                .await
+                .unwrap();
+            wrong.extend(ocop_kit::dataset::unlisted(&pool, dataset).await.unwrap());
+        }
+        assert!(
+            wrong.is_empty(),
+            "a new table must be placed in its service's dataset.rs: {wrong:#?}"
+        );
+    }
 
     #[tokio::test]
     async fn old_units_map_to_todays_through_the_lineage() {

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod dataset;
 pub mod exports;
 pub mod fairs;
 pub mod feeds;
@@ -31,6 +32,8 @@ use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use ocop_proto::promotion::v1::promotion_service_server::PromotionServiceServer;
 use tonic::service::Routes;
+
+pub use dataset::DATASET;
 
 /// Embedded migrations of the `promotion` schema.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

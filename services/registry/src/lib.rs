@@ -31,6 +31,7 @@
 pub mod api;
 mod audit;
 pub mod csv_exchange;
+pub mod dataset;
 pub mod dossiers;
 mod fields;
 pub mod ideas;
@@ -53,6 +54,8 @@ use tonic::service::Routes;
 /// The CSV import and export under the path the `ocop` CLI calls (`transfer::import`).
 pub use csv_exchange as transfer;
 pub use service::Registry;
+
+pub use dataset::DATASET;
 
 /// Embedded migrations of the `registry` schema.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
