@@ -2,6 +2,8 @@
 //! e.g. `level = commune AND province_code = "38"`. Anything else is refused
 //! with a message that shows the accepted form, never silently ignored.
 
+use sqlx::{Postgres, QueryBuilder};
+
 use crate::error::{Error, Result};
 
 /// A parsed filter: `(field, value)` pairs, all of which must hold.
@@ -43,6 +45,42 @@ impl Filter {
     /// The value required for `field`, if the filter names it.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.terms.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str())
+    }
+
+    /// Appends ` AND {field} = $n` for each of `fields` the filter names.
+    /// Columns come from the caller's fixed list (`'static`), never from the
+    /// request; the value is always a bind.
+    pub fn push_equal(&self, sql: &mut QueryBuilder<Postgres>, fields: &[&'static str]) {
+        for field in fields {
+            self.push_one(sql, field, field);
+        }
+    }
+
+    /// As [`Filter::push_equal`], for fields stored under another column:
+    /// `(field, column)` pairs.
+    pub fn push_equal_as(&self, sql: &mut QueryBuilder<Postgres>, pairs: &[(&str, &'static str)]) {
+        for (field, column) in pairs {
+            self.push_one(sql, field, column);
+        }
+    }
+
+    fn push_one(&self, sql: &mut QueryBuilder<Postgres>, field: &str, column: &'static str) {
+        if let Some(value) = self.get(field) {
+            sql.push(format!(" AND {column} = ")).push_bind(value.to_owned());
+        }
+    }
+
+    /// The `stars` the filter asks for, 3 to 5: INVALID_ARGUMENT for any other.
+    pub fn stars(&self) -> Result<Option<i32>> {
+        let Some(stars) = self.get("stars") else {
+            return Ok(None);
+        };
+        stars
+            .parse()
+            .ok()
+            .filter(|s| (3..=5).contains(s))
+            .map(Some)
+            .ok_or_else(|| Error::invalid("filter", format!("stars `{stars}` is not 3, 4 or 5")))
     }
 
     /// A canonical text of the filter, for page-token fingerprints.

@@ -188,17 +188,8 @@ pub async fn list(
              group_code, stars, issue_date, valid_until FROM catalog WHERE valid_until >= ",
     );
     sql.push_bind(today_vn());
-    for field in ["province_code", "commune_code", "group_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
-    if let Some(stars) = filter.get("stars") {
-        let stars: i32 = stars
-            .parse()
-            .ok()
-            .filter(|s| (3..=5).contains(s))
-            .ok_or_else(|| Error::invalid("filter", format!("stars `{stars}` is not 3, 4 or 5")))?;
+    filter.push_equal(&mut sql, &["province_code", "commune_code", "group_code"]);
+    if let Some(stars) = filter.stars()? {
         sql.push(" AND stars = ").push_bind(stars);
     }
     for word in query

@@ -202,11 +202,7 @@ pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -
     let query_id = filter.canonical();
     let page = Page::parse(page_size, page_token, &query_id)?;
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM sales_points WHERE TRUE"));
-    for field in ["province_code", "commune_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal(&mut sql, &["province_code", "commune_code"]);
     if let Some(kind) = filter.get("location_type") {
         let known = location_str(location_of(&kind.to_lowercase())).ok_or_else(|| {
             Error::invalid(

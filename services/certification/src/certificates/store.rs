@@ -50,17 +50,8 @@ pub async fn list(
     let query_id = filter.canonical();
     let page = Page::parse(page_size, page_token, &query_id)?;
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM certificates WHERE TRUE"));
-    for field in ["product", "subject", "province_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
-    if let Some(stars) = filter.get("stars") {
-        let stars: i32 = stars
-            .parse()
-            .ok()
-            .filter(|s| (3..=5).contains(s))
-            .ok_or_else(|| Error::invalid("filter", format!("stars `{stars}` is not 3, 4 or 5")))?;
+    filter.push_equal(&mut sql, &["product", "subject", "province_code"]);
+    if let Some(stars) = filter.stars()? {
         sql.push(" AND stars = ").push_bind(stars);
     }
     if let Some(level) = filter.get("issuing_level") {

@@ -164,11 +164,7 @@ pub(super) async fn page<'e>(
         }
         sql.push(" AND kind = ").push_bind(kind.to_owned());
     }
-    for field in ["commune_code", "province_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal(&mut sql, &["commune_code", "province_code"]);
     let keys = ["subject_id", "product_id", "id"];
     if let Some(after) = after {
         Order::CreateAsc.push_after(&mut sql, "id", &keys, after)?;

@@ -176,11 +176,7 @@ pub(super) async fn page<'e>(
     let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!(), " FROM ideas WHERE TRUE"));
     push_product_parent(&mut sql, ids);
     push_state(&mut sql, filter, &State::texts())?;
-    for field in ["commune_code", "province_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal(&mut sql, &["commune_code", "province_code"]);
     let keys = ["subject_id", "product_id", "id"];
     if let Some(after) = after {
         Order::CreateAsc.push_after(&mut sql, "title", &keys, after)?;

@@ -343,16 +343,15 @@ pub(super) async fn page<'e>(
 /// The filters of product lists and searches, on a query of a table with
 /// the products' columns (also the national deployment's `national_products`).
 pub(crate) fn push_filters(sql: &mut QueryBuilder<Postgres>, filter: &Filter) -> Result<()> {
-    for (field, column) in [
-        ("province_code", "province_code"),
-        ("commune_code", "origin_commune_code"),
-        ("group_code", "group_code"),
-        ("subgroup_code", "subgroup_code"),
-    ] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {column} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal_as(
+        sql,
+        &[
+            ("province_code", "province_code"),
+            ("commune_code", "origin_commune_code"),
+            ("group_code", "group_code"),
+            ("subgroup_code", "subgroup_code"),
+        ],
+    );
     push_state(sql, filter, &State::texts())?;
     Ok(())
 }
