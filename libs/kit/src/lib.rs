@@ -24,6 +24,7 @@ pub mod linger;
 pub mod methods;
 pub mod metrics_http;
 pub mod mirror;
+pub mod names;
 pub mod paging;
 pub mod ratelimit;
 pub mod reasons;

@@ -97,16 +97,11 @@ pub fn name_of(code: &str, id: &uuid::Uuid) -> String {
 
 /// The certificate code and id of `certificates/{code}/inspections/{id}`.
 pub fn parse_name(field: &str, name: &str) -> Result<(String, uuid::Uuid)> {
-    let parsed = name.strip_prefix("certificates/").and_then(|rest| {
-        let (code, id) = rest.split_once("/inspections/")?;
-        Some((store::normalize_code(code)?, uuid::Uuid::parse_str(id).ok()?))
-    });
-    parsed.ok_or_else(|| {
-        Error::invalid(
-            field,
-            format!("`{name}` is not an inspection; expected `certificates/{{code}}/inspections/{{id}}`"),
-        )
-    })
+    const FORM: &str = "certificates/{code}/inspections/{id}";
+    let [code, id] = ocop_kit::names::parse(field, name, FORM, "an inspection")?;
+    store::normalize_code(code)
+        .zip(uuid::Uuid::parse_str(id).ok())
+        .ok_or_else(|| ocop_kit::names::invalid(field, name, FORM, "an inspection"))
 }
 
 fn check_of(stored: Option<&str>) -> CheckResult {

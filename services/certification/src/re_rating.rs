@@ -11,6 +11,7 @@
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
+use ocop_kit::names;
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::certification::v1::{
     CreateReRatingApplicationRequest, ReRatingApplication, ReRatingState, RecordReRatingOutcomeRequest,
@@ -62,15 +63,10 @@ pub fn name_of(code: &str) -> String {
 
 /// The certificate code of `certificates/{code}/reRating`.
 fn parse_name(name: &str) -> Result<String> {
-    name.strip_prefix("certificates/")
-        .and_then(|rest| rest.strip_suffix("/reRating"))
-        .and_then(store::normalize_code)
-        .ok_or_else(|| {
-            Error::invalid(
-                "name",
-                format!("`{name}` is not a re-rating application; expected `certificates/{{code}}/reRating`"),
-            )
-        })
+    const FORM: &str = "certificates/{code}/reRating";
+    let what = "a re-rating application";
+    let [code] = names::parse("name", name, FORM, what)?;
+    store::normalize_code(code).ok_or_else(|| names::invalid("name", name, FORM, what))
 }
 
 fn state_of(state: &str) -> ReRatingState {

@@ -30,15 +30,8 @@ const REGISTRY: Remote = Remote {
 };
 
 fn parse_name(field: &str, name: &str) -> Result<String> {
-    name.strip_prefix("salesPoints/")
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("`{name}` is not a sales point name; expected `salesPoints/{{id}}`"),
-            )
-        })
+    let [id] = ocop_kit::names::parse(field, name, "salesPoints/{id}", "a sales point name")?;
+    Ok(id.to_owned())
 }
 
 /// Province officers act on their province's sales points, on its deployment.

@@ -1,6 +1,6 @@
 //! Resource names, ids and etags of the registry's resources.
 
-use ocop_kit::{Error, Result};
+use ocop_kit::{Error, Result, names};
 
 /// The longest resource id (AIP-122).
 const MAX_ID: usize = 63;
@@ -59,32 +59,14 @@ pub fn product_name(subject: &str, id: &str) -> String {
 
 /// The id in `subjects/{id}`.
 pub fn parse_subject(field: &str, name: &str) -> Result<String> {
-    let id = name
-        .strip_prefix("subjects/")
-        .filter(|rest| !rest.contains('/'))
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("`{name}` is not a producer name; expected `subjects/{{subject}}`"),
-            )
-        })?;
+    let [id] = names::parse(field, name, "subjects/{subject}", "a producer name")?;
     check_segment(field, name, id)?;
     Ok(id.to_owned())
 }
 
 /// The ids in `subjects/{subject}/products/{product}`.
 pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
-    let bad = || {
-        Error::invalid(
-            field,
-            format!("`{name}` is not a product name; expected `subjects/{{subject}}/products/{{product}}`"),
-        )
-    };
-    let rest = name.strip_prefix("subjects/").ok_or_else(bad)?;
-    let (subject, product) = rest.split_once("/products/").ok_or_else(bad)?;
-    if product.contains('/') {
-        return Err(bad());
-    }
+    let [subject, product] = names::parse(field, name, "subjects/{subject}/products/{product}", "a product name")?;
     check_segment(field, name, subject)?;
     check_segment(field, name, product)?;
     Ok((subject.to_owned(), product.to_owned()))

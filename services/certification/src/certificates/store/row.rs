@@ -1,8 +1,8 @@
 //! A certificate as stored: the row, its columns, its name and code, and
 //! its proto forms (the certificate as of a day, the verifier's answer).
 
+use ocop_kit::Result;
 use ocop_kit::date::{self, to_timestamp};
-use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{
     Certificate, CertificateState, IssueKind, IssuingLevel, Revocation, RevocationReason, Verification,
     VerificationStatus,
@@ -113,14 +113,11 @@ pub fn name_of(code: &str) -> String {
 
 /// The code of `certificates/{code}`.
 pub fn parse_name(field: &str, name: &str) -> Result<String> {
-    name.strip_prefix("certificates/")
-        .and_then(normalize_code)
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("`{name}` is not a certificate name; expected `certificates/{{code}}`, e.g. `certificates/38-K7M9Q2XA`"),
-            )
-        })
+    // A code may be typed in any case, with spaces around: it is normalised.
+    const FORM: &str = "certificates/{code}";
+    let what = "a certificate name (e.g. `certificates/38-K7M9Q2XA`)";
+    let [code] = ocop_kit::names::parse(field, name, FORM, what)?;
+    normalize_code(code).ok_or_else(|| ocop_kit::names::invalid(field, name, FORM, what))
 }
 
 /// Crockford base32: digits and capitals without I, L, O, U.
