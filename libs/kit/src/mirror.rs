@@ -193,3 +193,30 @@ pub fn follow_provinces<A: Apply>(
         })
         .collect()
 }
+
+/// On a province's deployment that follows the national one
+/// (`federation.national`), the follower of the national `service` feed
+/// at `url_of(national)`, applying with `apply(province)`; none elsewhere,
+/// or when that URL is empty. With [`follow_provinces`], the one way a
+/// service follows another deployment.
+pub fn follow_national<A: Apply>(
+    config: &crate::config::Config,
+    db: &PgPool,
+    service: &str,
+    url_of: fn(&crate::config::Peer) -> &str,
+    apply: impl FnOnce(String) -> A,
+) -> Option<BoxFuture<'static, ()>> {
+    let national = config.federation.national.as_ref()?;
+    let province = config.deployment.province_code.clone()?;
+    let url = url_of(national);
+    if url.is_empty() {
+        return None;
+    }
+    let follower = crate::follow::Follower {
+        source: national.source(service),
+        connect: crate::follow::with_token_file(url.to_owned(), national.tls.clone(), national.token_path.clone()),
+        db: db.clone(),
+        apply: apply(province),
+    };
+    Some(Box::pin(follower.run()))
+}

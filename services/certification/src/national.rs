@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::Config;
-use ocop_kit::follow::{Apply, Follower, with_token_file};
+use ocop_kit::follow::Apply;
 use ocop_kit::mirror::{self, Mirror};
 use ocop_kit::server::BoxFuture;
 use ocop_kit::{Error, Result, date};
@@ -64,34 +64,27 @@ pub fn followers(config: &Config, svc: &Certification) -> Vec<BoxFuture<'static,
         |p| &p.certification_url,
         |peer| Mirror::of(peer, province_resource),
     );
-    if let (Some(national), Some(province)) = (&config.federation.national, &config.deployment.province_code) {
-        let province = province.clone();
-        let follower = Follower {
-            source: national.source("certification"),
-            connect: with_token_file(
-                national.certification_url.clone(),
-                national.tls.clone(),
-                national.token_path.clone(),
-            ),
-            db: svc.db.clone(),
-            apply: FromNational {
-                mirror: Mirror {
-                    origin: "national".into(),
-                    // Only this province's certificates: the national feed
-                    // carries every province's 5 stars.
-                    keep: Box::new(move |change| {
-                        (label_of(&change.resource)? == CERTIFICATE).then_some(())?;
-                        let ours =
-                            Certificate::decode(change.payload.as_slice()).is_ok_and(|c| c.province_code == province);
-                        ours.then_some(CERTIFICATE)
-                    }),
-                    pass_on: true,
-                },
-                svc: svc.clone(),
+    tasks.extend(ocop_kit::mirror::follow_national(
+        config,
+        &svc.db,
+        "certification",
+        |n| &n.certification_url,
+        |province| FromNational {
+            mirror: Mirror {
+                origin: "national".into(),
+                // Only this province's certificates: the national feed
+                // carries every province's 5 stars.
+                keep: Box::new(move |change| {
+                    (label_of(&change.resource)? == CERTIFICATE).then_some(())?;
+                    let ours =
+                        Certificate::decode(change.payload.as_slice()).is_ok_and(|c| c.province_code == province);
+                    ours.then_some(CERTIFICATE)
+                }),
+                pass_on: true,
             },
-        };
-        tasks.push(Box::pin(follower.run()));
-    }
+            svc: svc.clone(),
+        },
+    ));
     tasks
 }
 
