@@ -1,5 +1,5 @@
 //! States and kinds as Rust enums, stored as the text the schema's CHECK
-//! constraints allow. [`text_enum!`] declares one: its stored texts, parsing,
+//! constraints allow. [`text_enum!`](crate::text_enum!) declares one: its stored texts, parsing,
 //! `Display` (the stored text, as messages show it) and the `TryFrom<String>`
 //! a row's `#[sqlx(try_from = "String")]` column decodes through.
 
