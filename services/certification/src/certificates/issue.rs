@@ -1,9 +1,9 @@
 //! `IssueCertificate`: a certificate from a published result. The steps:
-//! read the request ([`Asked`]); answer a retry as the first time; fetch the
+//! read the request (`Asked`); answer a retry as the first time; fetch the
 //! result from the evaluation service and read it at the issuing level
 //! (`rules::issuing`); check the authority, the jurisdiction and the one
-//! certificate in force per product ([`decide`]); then, in one transaction
-//! ([`write`]), the decision number, the certificate it replaces, the new
+//! certificate in force per product (`decide`); then, in one transaction
+//! (`write`), the decision number, the certificate it replaces, the new
 //! certificate signed, their history, audit and change-feed rows, and the
 //! re-rating it closes. The registry gives the issuer's and the product's
 //! names (`issuers.rs`); both calls carry the caller's token.
