@@ -14,15 +14,20 @@ use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectStat
 use prost::Message;
 use sqlx::PgPool;
 
-use crate::procedure::{self, procedure_columns};
+use crate::criteria;
 use crate::rounds::{self, require_organiser};
-use crate::{admission, criteria, product_codes, re_rating};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::regime::Sheets;
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
+use procedure::procedure_columns;
 
+pub mod admission;
 mod checklist;
+pub mod commune;
 mod listing;
+pub mod procedure;
+pub mod product_codes;
+pub mod re_rating;
 mod report;
 
 pub use checklist::update_dossier;
@@ -198,7 +203,7 @@ pub async fn create(
     }
     let round = rounds::fetch(db, &round_id).await?;
     require_organiser(here, who, &round.level, &round.province_code)?;
-    if round.state != "open" {
+    if round.state != rounds::State::Open {
         return Err(Error::failed_precondition(
             "ROUND_NOT_OPEN",
             format!("{parent} is {}; entries are taken while it is open", round.state),
@@ -434,17 +439,12 @@ async fn pinnable_set(
 
 /// `(round, entry)` of `evaluationRounds/{r}/entries/{e}`.
 pub fn parse_name(field: &str, name: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["evaluationRounds", round, "entries", entry] if !round.is_empty() && !entry.is_empty() => {
-            Ok((round.to_string(), entry.to_string()))
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!("`{name}` is not an entry name; expected `evaluationRounds/{{round}}/entries/{{entry}}`"),
-        )),
-    }
+    let [round, entry] = ocop_kit::names::parse(field, name, ENTRY, "an entry name")?;
+    Ok((round.to_owned(), entry.to_owned()))
 }
+
+/// The form of an entry's name.
+pub const ENTRY: &str = "evaluationRounds/{round}/entries/{entry}";
 
 /// One entry's row.
 pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, round_id: &str, entry_id: &str) -> Result<Row> {
@@ -474,7 +474,7 @@ pub async fn disqualify(db: &PgPool, here: &Jurisdiction, who: &Principal, name:
     }
     let round = rounds::fetch(db, &round_id).await?;
     require_organiser(here, who, &round.level, &round.province_code)?;
-    if round.state != "open" && round.state != "scoring" {
+    if !round.state.takes_entry_changes() {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!(
@@ -531,7 +531,7 @@ pub async fn record_assessment(
             ),
         ));
     }
-    if round.state != "open" && round.state != "scoring" {
+    if !round.state.takes_entry_changes() {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!("evaluationRounds/{round_id} is {}", round.state),

@@ -1,6 +1,8 @@
 //! Evaluation rounds (đợt) and their councils: who may open one at which
 //! level, under which decision's criteria, and when.
 
+pub mod transitions;
+
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::PROVINCE_CODES_2025;
@@ -10,14 +12,50 @@ use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
-use ocop_kit::{Error, ErrorKind, Result};
+use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::{CouncilMember, CouncilRole, EvaluationRound, RoundLevel, RoundState};
 
-use crate::batches;
+use crate::rules::batches;
 use ocop_kit::regime::{self, CommuneStep, DECISION_1489, Regime};
 use prost::Message;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+
+ocop_kit::text_enum! {
+    /// Where a round is in its life (`rounds.state`): DRAFT → OPEN → SCORING →
+    /// PUBLISHED, or CANCELLED before publication.
+    pub enum State {
+        /// Being set up: its council and dates may change.
+        Draft = "draft",
+        /// Taking entries.
+        Open = "open",
+        /// The council scores; no more entries.
+        Scoring = "scoring",
+        /// Results computed and served.
+        Published = "published",
+        /// Stopped before publication.
+        Cancelled = "cancelled",
+    }
+}
+
+impl State {
+    fn to_proto(self) -> RoundState {
+        match self {
+            State::Draft => RoundState::Draft,
+            State::Open => RoundState::Open,
+            State::Scoring => RoundState::Scoring,
+            State::Published => RoundState::Published,
+            State::Cancelled => RoundState::Cancelled,
+        }
+    }
+
+    /// Whether entries and their checklists and reports may still change
+    /// (the round is open or scoring).
+    pub fn takes_entry_changes(self) -> bool {
+        matches!(self, State::Open | State::Scoring)
+    }
+}
+
 /// Filterable fields of `ListEvaluationRounds`.
 pub const FILTER_FIELDS: &[&str] = &["level", "year", "province_code", "state"];
 
@@ -60,8 +98,9 @@ pub struct Row {
     pub decision_date: time::Date,
     /// `1048`, `148` or `2026`: the sheets of the regime in force on its date.
     pub criteria_decision: String,
-    /// `draft`, `open`, ...
-    pub state: String,
+    /// Where it is in its life.
+    #[sqlx(try_from = "String")]
+    pub state: State,
     council: Json<Vec<Seat>>,
     advisory_team: Json<Vec<String>>,
     /// Its version (the etag's number).
@@ -107,13 +146,6 @@ impl Row {
     /// The proto form.
     pub fn to_proto(&self) -> EvaluationRound {
         let level = level_of(&self.level);
-        let state = match self.state.as_str() {
-            "draft" => RoundState::Draft,
-            "open" => RoundState::Open,
-            "scoring" => RoundState::Scoring,
-            "published" => RoundState::Published,
-            _ => RoundState::Cancelled,
-        };
         EvaluationRound {
             name: format!("evaluationRounds/{}", self.id),
             level: level as i32,
@@ -121,7 +153,7 @@ impl Row {
             batch: self.batch,
             province_code: self.province_code.clone(),
             decision_date: Some(date::to_proto(self.decision_date)),
-            state: state as i32,
+            state: self.state.to_proto() as i32,
             council: self
                 .council
                 .iter()
@@ -136,7 +168,7 @@ impl Row {
                 .collect(),
             advisory_team: self.advisory_team.0.clone(),
             criteria_decision: self.criteria_decision.clone(),
-            etag: format!("v{}", self.version),
+            etag: ocop_kit::etag::of(self.version),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
             cancel_reason: self.cancel_reason.clone(),
@@ -224,20 +256,16 @@ pub fn require_organiser(here: &Jurisdiction, who: &Principal, level: &str, prov
 
 /// The round id of a name.
 pub fn parse_name(field: &str, name: &str) -> Result<String> {
-    name.strip_prefix("evaluationRounds/")
-        .filter(|id| {
-            !id.is_empty()
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("`{name}` is not a round name; expected `evaluationRounds/{{round}}`"),
-            )
-        })
+    const ROUND: &str = "evaluationRounds/{round}";
+    let [id] = ocop_kit::names::parse(field, name, ROUND, "a round name")?;
+    // Round ids are made here: lower-case letters, digits and dashes.
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(ocop_kit::names::invalid(field, name, ROUND, "a round name"));
+    }
+    Ok(id.to_owned())
 }
 
 /// Prepares a round in DRAFT.
@@ -391,7 +419,10 @@ pub async fn create(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {
-        Error::new(ErrorKind::AlreadyExists, "ALREADY_EXISTS", format!("{name} already exists: batch {} of {} for this level; use the next batch number", round.batch, round.year))
+        Error::already_exists(
+            &name,
+            format_args!("batch {} of {} is taken for this level; use the next batch number", round.batch, round.year),
+        )
     })?;
     let proto = row.to_proto();
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
@@ -445,17 +476,15 @@ pub async fn list(
             .map_err(|_| Error::invalid("filter", format!("year `{year}` is not a number")))?;
         sql.push(" AND year = ").push_bind(year);
     }
-    if let Some(province) = filter.get("province_code") {
-        sql.push(" AND province_code = ").push_bind(province.to_owned());
-    }
+    filter.push_equal(&mut sql, &["province_code"]);
     if let Some(state) = filter.get("state") {
-        if !["draft", "open", "scoring", "published", "cancelled"].contains(&state) {
+        let Some(state) = State::parse(state) else {
             return Err(Error::invalid(
                 "filter",
-                format!("state `{state}` is not draft, open, scoring, published or cancelled"),
+                format!("state `{state}` is not {}", State::texts().join(", ")),
             ));
-        }
-        sql.push(" AND state = ").push_bind(state.to_owned());
+        };
+        sql.push(" AND state = ").push_bind(state.as_str());
     }
     if let Some(after) = &page.after {
         sql.push(" AND id > ").push_bind(after.clone());
@@ -468,7 +497,7 @@ pub async fn list(
 
 /// The current etag when `etag` matches it; INVALID_ARGUMENT or ABORTED otherwise.
 pub(crate) fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
-    ocop_kit::error::check_etag(name, etag, version)
+    ocop_kit::etag::check("etag", etag, name, version)
 }
 
 /// The users on the council.
