@@ -14,8 +14,10 @@
 //! service.rs        the state: pool, registry and certification clients, council rules, pinned sets
 //! api/grpc.rs       the thin adapter: read the caller, call one operation, map its result
 //! criteria.rs       the criteria-set store: the shipped sheets loaded, versioned, served, pinned
-//! rounds.rs         rounds and their councils        (rounds/transitions.rs: DRAFT → OPEN → SCORING, CANCELLED)
-//! entries.rs        entries, one function per RPC    (checklist, listing, report; admission: what an entry is
+//! rounds.rs         rounds and their councils        (rounds/store.rs: the row and its SQL;
+//!                   rounds/transitions.rs: DRAFT → OPEN → SCORING, CANCELLED)
+//! entries.rs        entries, one function per RPC    (store: the row and its SQL; checklist, listing, report;
+//!                   admission: what an entry is
 //!                   rated under; commune: Mẫu 03; procedure: what it keeps; re_rating; product_codes)
 //! score_sheets.rs   the members' score sheets        (score_sheets/{body,save,submit}.rs)
 //! publish.rs        publishing a round's results, and recomputing them
@@ -26,7 +28,8 @@
 //! dataset.rs        the tables a province's export carries
 //! ```
 //!
-//! No module imports the adapter.
+//! No module imports the adapter; states are Rust enums (`rounds::State`,
+//! `score_sheets::State`).
 
 pub mod api;
 pub mod criteria;
