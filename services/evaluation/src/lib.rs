@@ -17,8 +17,8 @@
 //! rounds.rs         rounds and their councils        (rounds/store.rs: the row and its SQL;
 //!                   rounds/transitions.rs: DRAFT → OPEN → SCORING, CANCELLED)
 //! entries.rs        entries, one function per RPC    (store: the row and its SQL; checklist, listing, report;
-//!                   admission: what an entry is
-//!                   rated under; commune: Mẫu 03; procedure: what it keeps; re_rating; product_codes)
+//!                   admission: what an entry is rated under; commune: Mẫu 03; procedure: what it
+//!                   keeps; re_rating; product_codes)
 //! score_sheets.rs   the members' score sheets        (score_sheets/{body,save,submit}.rs)
 //! publish.rs        publishing a round's results, and recomputing them
 //! nominations.rs    the way of a result of 90 or more to the ministry, and back
