@@ -9,6 +9,7 @@ pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod create;
 pub mod dataset;
 pub mod date;
 pub mod db;
