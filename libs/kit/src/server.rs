@@ -26,8 +26,8 @@ use tower::Layer;
 use crate::auth::Verifier;
 use crate::cache::Cache;
 use crate::config::{Config, Endpoint, ServiceName};
-use crate::gate::GateLayer;
 use crate::linger::Lingering;
+use crate::request_layer::RequestLayer;
 use crate::{db, metrics_http};
 
 /// A boxed future for the per-service preparation hook.
@@ -185,7 +185,7 @@ pub async fn serve(
     let grpc = tonic::transport::Server::builder()
         .trace_fn(move |request| crate::telemetry::server_span(&span_methods, request))
         .layer(
-            GateLayer::new(verifier, spec.public_methods, name, methods)
+            RequestLayer::new(verifier, spec.public_methods, name, methods)
                 .limited(
                     Arc::new(crate::ratelimit::Limiter::new(&config)?),
                     crate::ratelimit::Rule::public(name, &config),
