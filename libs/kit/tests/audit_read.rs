@@ -74,7 +74,13 @@ async fn national_officers_read_everything_newest_first() {
     let page = list(&db, &national, &request("", 0, "")).await.unwrap();
     assert_eq!(
         names(&page),
-        ["auditEvents/5", "auditEvents/4", "auditEvents/3", "auditEvents/2", "auditEvents/1"]
+        [
+            "auditEvents/5",
+            "auditEvents/4",
+            "auditEvents/3",
+            "auditEvents/2",
+            "auditEvents/1"
+        ]
     );
     assert!(page.next_page_token.is_empty());
     let newest = &page.audit_events[0];
@@ -87,11 +93,20 @@ async fn national_officers_read_everything_newest_first() {
             newest.province_code.as_str(),
             newest.etag_after.as_str()
         ),
-        ("an", "province_officer", "DeleteSalesPoint", "salesPoints/a", "38", "v3")
+        (
+            "an",
+            "province_officer",
+            "DeleteSalesPoint",
+            "salesPoints/a",
+            "38",
+            "v3"
+        )
     );
     assert!(newest.time.is_some());
 
-    let of_25 = list(&db, &national, &request("province_code = \"25\"", 0, "")).await.unwrap();
+    let of_25 = list(&db, &national, &request("province_code = \"25\"", 0, ""))
+        .await
+        .unwrap();
     assert_eq!(names(&of_25), ["auditEvents/4", "auditEvents/2"]);
 }
 
@@ -100,7 +115,10 @@ async fn every_filter_field_is_pushed_into_the_query() {
     let (_env, db) = log().await;
     let national = who(Role::NationalOfficer, None);
     for (filter, expected) in [
-        ("resource = \"salesPoints/a\"", vec!["auditEvents/5", "auditEvents/3", "auditEvents/1"]),
+        (
+            "resource = \"salesPoints/a\"",
+            vec!["auditEvents/5", "auditEvents/3", "auditEvents/1"],
+        ),
         ("actor = chi", vec!["auditEvents/4"]),
         ("method = CreateSalesPoint", vec!["auditEvents/2", "auditEvents/1"]),
         (
@@ -128,7 +146,9 @@ async fn province_officers_read_their_province_only() {
     let officer = who(Role::ProvinceOfficer, Some("38"));
     let page = list(&db, &officer, &request("", 0, "")).await.unwrap();
     assert_eq!(names(&page), ["auditEvents/5", "auditEvents/3", "auditEvents/1"]);
-    let own = list(&db, &officer, &request("province_code = \"38\"", 0, "")).await.unwrap();
+    let own = list(&db, &officer, &request("province_code = \"38\"", 0, ""))
+        .await
+        .unwrap();
     assert_eq!(names(&own), names(&page));
     // A filter that matches only another province's rows finds none of them.
     let issued = list(&db, &officer, &request("actor = chi", 0, "")).await.unwrap();
@@ -147,7 +167,9 @@ async fn province_officers_read_their_province_only() {
 async fn other_roles_read_nothing() {
     let (_env, db) = log().await;
     for role in [Role::CommuneOfficer, Role::CouncilMember, Role::Service] {
-        let err = list(&db, &who(role, Some("38")), &request("", 0, "")).await.unwrap_err();
+        let err = list(&db, &who(role, Some("38")), &request("", 0, ""))
+            .await
+            .unwrap_err();
         assert_eq!(
             refusal(&err),
             (ErrorKind::PermissionDenied, "ROLE_NOT_ALLOWED", vec![]),
@@ -175,7 +197,13 @@ async fn pages_follow_each_other_and_tokens_stay_with_their_filter() {
     assert_eq!(pages, 3);
     assert_eq!(
         seen,
-        ["auditEvents/5", "auditEvents/4", "auditEvents/3", "auditEvents/2", "auditEvents/1"]
+        [
+            "auditEvents/5",
+            "auditEvents/4",
+            "auditEvents/3",
+            "auditEvents/2",
+            "auditEvents/1"
+        ]
     );
 
     // A row added while paging does not shift the pages already served.
@@ -184,7 +212,9 @@ async fn pages_follow_each_other_and_tokens_stay_with_their_filter() {
         .execute(&db)
         .await
         .unwrap();
-    let second = list(&db, &national, &request("", 2, &first.next_page_token)).await.unwrap();
+    let second = list(&db, &national, &request("", 2, &first.next_page_token))
+        .await
+        .unwrap();
     assert_eq!(names(&second), ["auditEvents/3", "auditEvents/2"]);
 
     let err = list(&db, &national, &request("actor = an", 2, &first.next_page_token))
@@ -199,7 +229,11 @@ async fn pages_follow_each_other_and_tokens_stay_with_their_filter() {
         let err = list(&db, &national, &request("", 2, &damaged)).await.unwrap_err();
         assert_eq!(
             refusal(&err),
-            (ErrorKind::InvalidArgument, "INVALID_FIELD", vec!["page_token".to_owned()]),
+            (
+                ErrorKind::InvalidArgument,
+                "INVALID_FIELD",
+                vec!["page_token".to_owned()]
+            ),
             "{damaged}"
         );
     }

@@ -67,10 +67,17 @@ pub async fn assert_refusals(env: &TestEnv, channel: &Channel) {
     };
 
     let err = refused(page(channel, None, "", 0, "").await, "no token");
-    assert_eq!((err.code(), reason(&err).as_str()), (Code::Unauthenticated, "TOKEN_MISSING"));
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::Unauthenticated, "TOKEN_MISSING")
+    );
 
     // Producers hold no token of their own; these are the roles that are not officers.
-    for (role, commune) in [("commune_officer", Some("14758")), ("council_member", None), ("service", None)] {
+    for (role, commune) in [
+        ("commune_officer", Some("14758")),
+        ("council_member", None),
+        ("service", None),
+    ] {
         let token = env.token(role, Some("38").filter(|_| role != "service"), commune);
         let err = refused(page(channel, Some(&token), "", 0, "").await, role);
         assert_eq!(
@@ -89,8 +96,14 @@ pub async fn assert_refusals(env: &TestEnv, channel: &Channel) {
         (Code::PermissionDenied, "OUTSIDE_JURISDICTION")
     );
 
-    let err = refused(page(channel, Some(&officer), "colour = red", 0, "").await, "an unknown field");
-    assert_eq!((err.code(), fields(&err)), (Code::InvalidArgument, vec!["filter".to_owned()]));
+    let err = refused(
+        page(channel, Some(&officer), "colour = red", 0, "").await,
+        "an unknown field",
+    );
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["filter".to_owned()])
+    );
 
     for damaged in ["%%%", "bm90IGpzb24"] {
         let err = refused(page(channel, Some(&officer), "", 0, damaged).await, "a damaged token");
@@ -115,7 +128,11 @@ pub async fn assert_two_pages(channel: &Channel, token: &str, filter: &str) -> [
         .await
         .expect("page 2");
     assert_eq!(second.audit_events, all[1..2], "page 2");
-    assert_eq!(second.next_page_token.is_empty(), all.len() == 2, "a third page iff a third event");
+    assert_eq!(
+        second.next_page_token.is_empty(),
+        all.len() == 2,
+        "a third page iff a third event"
+    );
     let err = page(channel, Some(token), "method = Other", 1, &first.next_page_token)
         .await
         .expect_err("a token of another filter");

@@ -34,7 +34,13 @@ async fn certificates_issued_are_read_back_from_the_certification_audit_log() {
             event.province_code.as_str(),
             event.etag_after.as_str()
         ),
-        ("IssueCertificate", "tester", "province_officer", "38", first.etag.as_str())
+        (
+            "IssueCertificate",
+            "tester",
+            "province_officer",
+            "38",
+            first.etag.as_str()
+        )
     );
 
     let national = w.env.token("national_officer", None, None);
@@ -44,6 +50,10 @@ async fn certificates_issued_are_read_back_from_the_certification_audit_log() {
         (issued[1].name.as_str(), first.name.as_str())
     );
     // The evaluation's writes are in the evaluation's log, not this one.
-    assert!(audit::events(&channel, &national, "method = CreateEvaluationRound").await.is_empty());
+    assert!(
+        audit::events(&channel, &national, "method = CreateEvaluationRound")
+            .await
+            .is_empty()
+    );
     audit::assert_refusals(&w.env, &channel).await;
 }

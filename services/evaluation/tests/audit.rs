@@ -34,7 +34,14 @@ async fn rounds_created_are_read_back_from_the_evaluation_audit_log() {
             event.etag_before.as_str(),
             event.etag_after.as_str()
         ),
-        ("CreateEvaluationRound", "tester", "province_officer", "38", "", first.etag.as_str())
+        (
+            "CreateEvaluationRound",
+            "tester",
+            "province_officer",
+            "38",
+            "",
+            first.etag.as_str()
+        )
     );
 
     // Newest first, a page each; national officers read the province's rows too.
@@ -47,6 +54,10 @@ async fn rounds_created_are_read_back_from_the_evaluation_audit_log() {
         );
     }
     // The registry's writes are in the registry's log, not this one.
-    assert!(audit::events(&channel, &national, "method = CreateSubject").await.is_empty());
+    assert!(
+        audit::events(&channel, &national, "method = CreateSubject")
+            .await
+            .is_empty()
+    );
     audit::assert_refusals(&w.env, &channel).await;
 }

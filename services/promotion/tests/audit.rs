@@ -57,10 +57,20 @@ async fn a_sales_point_created_is_read_back_from_the_promotion_audit_log() {
             event.etag_before.as_str(),
             event.etag_after.as_str()
         ),
-        ("CreateSalesPoint", "province_officer", "38", *request_id, "", point.etag.as_str())
+        (
+            "CreateSalesPoint",
+            "province_officer",
+            "38",
+            *request_id,
+            "",
+            point.etag.as_str()
+        )
     );
     assert_eq!(event.actor, "tester");
-    assert!(event.name.starts_with("auditEvents/") && event.time.is_some(), "{event:?}");
+    assert!(
+        event.name.starts_with("auditEvents/") && event.time.is_some(),
+        "{event:?}"
+    );
 
     // Newest first: the second sales point, then the first.
     let national = w.env.token("national_officer", None, None);
