@@ -142,16 +142,19 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let proto = row.to_proto(&[]);
-    record(
-        &mut tx,
-        who,
-        "CreateSalesPoint",
-        "created",
-        &row.province_code,
-        "",
-        &proto,
-    )
-    .await?;
+    // The caller's request_id goes into the audit row, as every create's does.
+    let request_id = request_id.map(|r| r.to_string()).unwrap_or_default();
+    let change = Change {
+        method: "CreateSalesPoint",
+        kind: "created",
+        resource: &proto.name,
+        province: &row.province_code,
+        etag_before: "",
+        etag_after: &proto.etag,
+        request_id: &request_id,
+        payload: proto.encode_to_vec(),
+    };
+    audit::record(&mut tx, who, change).await?;
     tx.commit().await?;
     Ok(proto)
 }
