@@ -49,9 +49,28 @@ async fn certificates_issued_are_read_back_from_the_certification_audit_log() {
         (newer.resource.as_str(), older.resource.as_str()),
         (issued[1].name.as_str(), first.name.as_str())
     );
-    // The evaluation's writes are in the evaluation's log, not this one.
+    // The evaluation's writes are in the evaluation's log, not this one,
+    // and the registry's in the registry's, each on its own port.
     assert!(
         audit::events(&channel, &national, "method = CreateEvaluationRound")
+            .await
+            .is_empty()
+    );
+    assert!(
+        audit::events(&channel, &national, "method = CreateSubject")
+            .await
+            .is_empty()
+    );
+    let registry = w.apps[0].channel().await;
+    assert_eq!(
+        audit::events(&registry, &national, "method = CreateSubject")
+            .await
+            .len(),
+        2
+    );
+    let evaluation = w.apps[1].channel().await;
+    assert!(
+        !audit::events(&evaluation, &national, "method = CreateEvaluationRound")
             .await
             .is_empty()
     );
