@@ -161,6 +161,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(grpc_service)
             .with_service_name("ocop.feed.v1.FeedService")
+            .with_service_name("ocop.audit.v1.AuditService")
             .with_service_name("grpc.health.v1.Health")
     };
     let surface = build(&context).map_err(|e| e.context(format!("the {name} service cannot start")))?;
@@ -173,9 +174,13 @@ pub async fn serve(
             .stop_on(stop_rx.clone())
             .ready_on(ready.clone()),
     );
+    let audit = ocop_proto::audit::v1::audit_service_server::AuditServiceServer::new(
+        crate::audit::service::AuditLog::new(context.db.clone()),
+    );
     let routes = surface
         .grpc
         .add_service(feed)
+        .add_service(audit)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?);
