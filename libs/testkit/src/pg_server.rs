@@ -177,23 +177,19 @@ impl PgServer {
             .spawn()
             .expect("start postgres");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(conn) = PgConnection::connect(&self.admin_url()).await {
-                conn.close().await.ok();
-                return;
+        let url = self.admin_url();
+        let this = &mut *self;
+        let conn = crate::poll::until_ok("postgres to accept connections", Duration::from_secs(60), || {
+            if let Some(status) = this.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                this.child = None;
+                panic!("postgres exited with {status}:\n{}", this.log());
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                self.child = None;
-                panic!("postgres exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "postgres did not accept connections within 60 s:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let log = crate::poll::Text(this.log());
+            let url = url.clone();
+            async move { PgConnection::connect(&url).await.map_err(|_| log) }
+        })
+        .await;
+        conn.close().await.ok();
     }
 
     /// Signals the postmaster for `mode` and waits up to `limit` for it to

@@ -12,9 +12,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_testkit::TestEnv;
+use ocop_testkit::poll::{self, Text, until_ok_blocking};
 
 /// Path of a binary built in this workspace, in the same profile as the caller.
 pub fn binary(name: &str) -> PathBuf {
@@ -128,9 +129,10 @@ impl Process {
                 }
             });
         }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let found = lines.lock().unwrap().iter().find_map(|line| {
+        let what = format!("{name} to start listening");
+        let (grpc_addr, http_addr) = until_ok_blocking(&what, Duration::from_secs(20), || {
+            let lines = lines.lock().unwrap();
+            let found = lines.iter().find_map(|line| {
                 let v: serde_json::Value = serde_json::from_str(line).ok()?;
                 let fields = v.get("fields")?;
                 (fields.get("message")?.as_str()? == "listening").then(|| {
@@ -140,26 +142,18 @@ impl Process {
                     )
                 })
             });
-            if let Some((grpc_addr, http_addr)) = found {
-                return Process {
-                    child,
-                    lines,
-                    grpc_addr,
-                    http_addr,
-                };
+            if found.is_none()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("{name} exited with {status} before listening:\n{}", lines.join("\n"));
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "{name} exited with {status} before listening:\n{}",
-                    lines.lock().unwrap().join("\n")
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not start listening:\n{}",
-                lines.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            found.ok_or_else(|| Text(lines.join("\n")))
+        });
+        Process {
+            child,
+            lines,
+            grpc_addr,
+            http_addr,
         }
     }
 
@@ -200,18 +194,24 @@ impl Process {
 
     /// Waits up to `limit` for it to exit.
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.try_wait() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "process did not exit within {limit:?}:\n{}",
-                self.output().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_ok_blocking("the process to exit", limit, || {
+            self.try_wait().ok_or_else(|| Text(self.output().join("\n")))
+        })
+    }
+
+    /// Waits up to `limit` for a line of its output that contains `text`, and
+    /// returns that line.
+    pub async fn wait_line(&self, text: &str, limit: Duration) -> String {
+        let what = format!("a line with {text:?}");
+        poll::until_ok(&what, limit, || async {
+            let lines = self.output();
+            lines
+                .iter()
+                .find(|l| l.contains(text))
+                .cloned()
+                .ok_or_else(|| Text(lines.join("\n")))
+        })
+        .await
     }
 }
 
@@ -264,13 +264,6 @@ pub async fn connect(process: &Process) -> tonic::transport::Channel {
 
 /// Waits (up to 15 s) for `check` to give something: what another process
 /// learns through a feed arrives a little later.
-pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, check: impl FnMut() -> F) -> T {
+    poll::until(what, Duration::from_secs(15), check).await
 }

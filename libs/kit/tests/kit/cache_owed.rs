@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ocop_kit::cache::Cache;
 use ocop_proto::common::v1::Date;
-use ocop_testkit::TestEnv;
 use ocop_testkit::redis_server::RedisServer;
+use ocop_testkit::{TestEnv, poll};
 
 fn day(day: i32) -> Date {
     Date {
@@ -47,13 +47,13 @@ async fn keys_whose_write_redis_refused_are_removed_once_it_answers() {
     assert_eq!(read, day(3));
 
     server.resume();
-    for _ in 0..100 {
-        if writer.owed_writes() == 0 {
-            break;
+    poll::until_ok("the owed removals to land", Duration::from_secs(5), || async {
+        match writer.owed_writes() {
+            0 => Ok(()),
+            owed => Err(owed),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(writer.owed_writes(), 0, "the owed removals landed");
+    })
+    .await;
     for key in ["certificate", "listing"] {
         let seen = other.get_or_load(key, || async { Ok(day(3)) }).await.unwrap();
         assert_eq!(seen, day(3), "{key}: the day-1 value is gone, the other replica loads");

@@ -2,7 +2,7 @@
 
 use ocop_kit::cache::Cache;
 use ocop_proto::common::v1::Date;
-use ocop_testkit::TestEnv;
+use ocop_testkit::{TestEnv, poll};
 
 #[tokio::test]
 async fn a_racing_reader_cannot_overwrite_a_writers_fresh_value() {
@@ -70,7 +70,8 @@ async fn a_stale_value_is_served_while_one_load_replaces_it() {
         let loads = loads.clone();
         move || async move {
             loads.fetch_add(1, Ordering::SeqCst);
-            // Slow enough that the second stale reader finds it in flight.
+            // Not a wait for a condition: a slow load (the behaviour under
+            // test), slow enough that the second stale reader finds it in flight.
             tokio::time::sleep(Duration::from_millis(50)).await;
             Ok(day(value))
         }
@@ -84,6 +85,8 @@ async fn a_stale_value_is_served_while_one_load_replaces_it() {
     );
     assert_eq!(loads.load(Ordering::SeqCst), 1);
 
+    // Not a wait for a condition: the value must age past `fresh` (the clock
+    // is the behaviour under test).
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Stale: both readers get the old value at once, and only one load starts.
     let (a, b) = tokio::join!(
@@ -91,18 +94,22 @@ async fn a_stale_value_is_served_while_one_load_replaces_it() {
         cache.get_or_refresh("k", fresh, keep, load(3)),
     );
     assert_eq!((a.unwrap(), b.unwrap()), (day(1), day(1)));
-    let mut waited = 0;
-    while cache.get_or_refresh("k", fresh, keep, load(9)).await.unwrap() == day(1) {
-        assert!(waited < 100, "the background load never replaced the stale value");
-        waited += 1;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until_ok(
+        "the background load to replace the stale value",
+        Duration::from_secs(1),
+        || async {
+            let now = cache.get_or_refresh("k", fresh, keep, load(9)).await.unwrap();
+            if now == day(1) { Err(now) } else { Ok(()) }
+        },
+    )
+    .await;
     assert_eq!(
         loads.load(Ordering::SeqCst),
         2,
         "one background load for both stale readers"
     );
 
+    // Not a wait for a condition: the value must age past `keep`.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(
         cache.get_or_refresh("k", fresh, keep, load(4)).await.unwrap(),

@@ -2,17 +2,10 @@
 //! with Redis gone each falls back to its own bucket, counted.
 
 use std::net::IpAddr;
-use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use ocop_kit::config::Config;
 use ocop_kit::ratelimit::{Limiter, Rule};
 use ocop_testkit::redis_server::RedisServer;
-
-fn recorder() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().expect("a recorder"))
-}
 
 fn config(redis_url: &str) -> Config {
     let mut config = Config::default();
@@ -79,7 +72,10 @@ async fn two_replicas_share_one_budget() {
 
 #[tokio::test]
 async fn without_redis_each_process_still_limits_and_says_so() {
-    let handle = recorder();
+    // The process's one recorder, shared with every other test of this binary
+    // (a second `install_recorder` would fail); the scope and the `>=` below
+    // keep their counts apart.
+    let handle = ocop_kit::metrics_http::prometheus();
     let redis = RedisServer::start().await;
     let limiter = Limiter::new(&config(&redis.url())).unwrap();
     let client = ip("198.51.100.9");

@@ -4,12 +4,7 @@
 //! inspection's conclusion) or rejects; audit and change feed rows for each
 //! step; every unhappy path with its status and reason, changing nothing.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/inspections.rs"]
-mod inspections;
-#[path = "support/world.rs"]
-mod world;
+use crate::support::{browser, inspections, world};
 
 use inspections::*;
 use ocop_proto::certification::v1::*;

@@ -2,8 +2,7 @@
 //! refusal, the three regimes of authority, and gap-free decision numbers
 //! under concurrent issuance.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::certification::v1::*;
 use ocop_proto::evaluation::v1::RoundLevel;

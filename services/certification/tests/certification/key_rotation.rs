@@ -3,8 +3,7 @@
 //! and a QR code signed before still verifies, online and offline against
 //! the published retired key.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_certification::keys::{self, OfflineError};
 use ocop_proto::certification::v1::*;

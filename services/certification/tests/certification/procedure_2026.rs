@@ -4,8 +4,7 @@
 //! paragraph). The province and the ministry's round run on one deployment
 //! here: the central round is the national officer's.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::certification::v1::*;
 use ocop_proto::evaluation::v1::RoundLevel;

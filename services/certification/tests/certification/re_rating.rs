@@ -5,10 +5,7 @@
 //! most 180 days past its end, as VerifyCertificate and the page say; every
 //! refusal changing nothing.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/world.rs"]
-mod world;
+use crate::support::{browser, world};
 
 use ocop_certification::clock::Clock;
 use ocop_certification::rules::validity;

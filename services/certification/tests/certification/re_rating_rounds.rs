@@ -5,8 +5,7 @@
 //! opinions says so on the round and on the result. Every refusal is named
 //! and changes nothing.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::certification::v1::*;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;

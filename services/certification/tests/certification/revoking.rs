@@ -4,8 +4,7 @@
 //! tests/e2e/tests/national.rs), and a revocation later than 15 days after
 //! the conclusion recorded and flagged.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::certification::v1::*;
 use ocop_testkit::authorized;

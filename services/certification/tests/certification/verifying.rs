@@ -2,10 +2,7 @@
 //! the published keys) and their lifecycle: revocation, upgrade, renewal,
 //! expiry at the 36-month boundary, notices and history.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/world.rs"]
-mod world;
+use crate::support::{browser, world};
 
 use std::sync::Arc;
 

@@ -2,8 +2,7 @@
 //! renames, and leaves when its certificate is revoked; an expired
 //! certificate never shows; the public listing refuses bad input.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::certification::v1::{
     IssueCertificateRequest, RevocationGround, RevocationReason, RevokeCertificateRequest,

@@ -1,8 +1,7 @@
 //! Fairs with booths and e-commerce listings: only certified products, one
 //! producer per booth, the caller's province.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::promotion::v1::*;
 use ocop_testkit::authorized;

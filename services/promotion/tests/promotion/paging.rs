@@ -2,8 +2,7 @@
 //! into the whole, in order, without a row twice, and a token is refused
 //! for another list or when damaged.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::promotion::v1::*;
 use ocop_testkit::authorized;

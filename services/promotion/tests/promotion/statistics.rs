@@ -1,14 +1,13 @@
 //! Targets and statistics: counts by stars, group, producer kind, commune and
 //! year, progress against each target, and the CSV exports.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_proto::promotion::v1::*;
-use ocop_testkit::authorized;
 use ocop_testkit::flows::RoundPlan;
+use ocop_testkit::{authorized, poll};
 use tonic::Code;
 use world::*;
 
@@ -101,26 +100,25 @@ async fn statistics_count_what_is_in_force_and_measure_the_targets() {
         province_code: "38".into(),
         year,
     };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let stats = loop {
-        let stats = w
-            .promotion
-            .get_statistics(statistics(2026))
-            .await
-            .unwrap()
-            .into_inner()
-            .statistics
-            .unwrap();
-        if stats.registered_products == 3 {
-            break stats;
+    let promotion = w.promotion.clone();
+    let stats = poll::until_ok("three registered products", Duration::from_secs(15), || {
+        let mut promotion = promotion.clone();
+        async move {
+            let stats = promotion
+                .get_statistics(statistics(2026))
+                .await
+                .unwrap()
+                .into_inner()
+                .statistics
+                .unwrap();
+            if stats.registered_products == 3 {
+                Ok(stats)
+            } else {
+                Err(stats.registered_products)
+            }
         }
-        assert!(
-            Instant::now() < deadline,
-            "registered products: {}",
-            stats.registered_products
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(stats.certified_products, 2);
     assert_eq!((count(&stats.by_stars, "4"), count(&stats.by_stars, "3")), (1, 1));
     assert_eq!(count(&stats.by_group, "thuc-pham"), 2);

@@ -4,8 +4,7 @@
 //! enum numbers the contract does not define, text in decomposed Unicode;
 //! and the metrics labels, which made-up methods must not grow.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use fixture::*;
 use ocop_proto::registry::v1::*;

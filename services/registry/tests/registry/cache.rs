@@ -7,7 +7,7 @@ use std::time::Duration;
 use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::redis_server::RedisServer;
-use ocop_testkit::{TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized, poll};
 use redis::AsyncCommands;
 
 async fn key_exists(url: &str, key: &str) -> bool {
@@ -70,18 +70,21 @@ async fn reads_survive_redis_going_away_and_caching_resumes_when_it_returns() {
     );
 
     let _redis = RedisServer::start_on(port).await;
-    let mut resumed = false;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        client
-            .get_administrative_unit(get("administrativeUnits/2025-38"))
-            .await
-            .expect("read");
-        if key_exists(&url, &key).await {
-            resumed = true;
-            break;
-        }
-    }
-    assert!(resumed, "caching resumed after Redis returned, without a restart");
+    poll::until(
+        "caching to resume after Redis returned, without a restart",
+        Duration::from_secs(10),
+        || {
+            let mut client = client.clone();
+            let (url, key) = (&url, &key);
+            async move {
+                client
+                    .get_administrative_unit(get("administrativeUnits/2025-38"))
+                    .await
+                    .expect("read");
+                key_exists(url, key).await.then_some(())
+            }
+        },
+    )
+    .await;
     app.stop().await.unwrap();
 }

@@ -2,8 +2,7 @@
 //! reviewed, a business plan written, submitted and reviewed, and support
 //! recorded on it. Every RPC's unhappy paths too.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use fixture::*;
 use ocop_proto::common::v1::Date;

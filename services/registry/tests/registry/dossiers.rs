@@ -2,8 +2,7 @@
 //! as the commune receives them, read back as recorded, listed; every
 //! refusal named, and writing nothing.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use fixture::*;
 use ocop_proto::common::v1::Date;

@@ -1,8 +1,7 @@
 //! Long exports must not take every pooled connection: reads made while
 //! exports run are still answered.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use std::time::Duration;
 

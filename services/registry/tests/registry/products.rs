@@ -1,7 +1,6 @@
 //! Products over gRPC: every RPC's happy path and unhappy paths, and search.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use fixture::*;
 use ocop_proto::registry::v1::*;

@@ -1,7 +1,6 @@
 //! CSV import and export, and the audit log they leave.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use fixture::*;
 use ocop_proto::registry::v1::*;

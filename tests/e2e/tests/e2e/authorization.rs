@@ -13,8 +13,7 @@
 //! current etag of that resource, a province or commune code, a new UUID),
 //! so a new write RPC is in the matrix the day it is added.
 
-#[path = "support/fault.rs"]
-mod fault;
+use crate::support::fault;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_e2e::{Process, connect};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
@@ -16,8 +16,8 @@ use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClie
 use ocop_proto::promotion::v1::ListCatalogRequest;
 use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_testkit::TestEnv;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
+use ocop_testkit::{TestEnv, poll};
 use sqlx::{Connection, PgConnection};
 
 /// The four services of `env`, on the database of `url`, with Redis keys under `prefix`.
@@ -118,22 +118,22 @@ async fn positions(url: &str) -> Vec<(String, i64)> {
 
 /// Waits (up to 20 s) until the catalog lists `n` products.
 async fn catalog_size(suite: &Suite, n: usize) {
-    let mut promotion = PromotionServiceClient::new(connect(&suite.promotion).await);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let size = promotion
-            .list_catalog(ListCatalogRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .entries
-            .len();
-        if size == n {
-            return;
+    let promotion = PromotionServiceClient::new(connect(&suite.promotion).await);
+    let what = format!("the catalog to list {n} products");
+    poll::until_ok(&what, Duration::from_secs(20), || {
+        let mut promotion = promotion.clone();
+        async move {
+            let size = promotion
+                .list_catalog(ListCatalogRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .entries
+                .len();
+            if size == n { Ok(()) } else { Err(size) }
         }
-        assert!(Instant::now() < deadline, "the catalog shows {size} products, not {n}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -217,7 +217,17 @@ async fn a_restored_deployment_keeps_its_certificates_and_feed_positions() {
     }
     // The followers resume from their cursors: nothing twice, nothing lost.
     catalog_size(&suite, codes.len()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both of promotion's followers (registry, certification) have their
+    // streams open again, from their restored cursors.
+    poll::until(
+        "promotion to follow both feeds again",
+        Duration::from_secs(20),
+        || async {
+            let lines = suite.promotion.output();
+            (lines.iter().filter(|l| l.contains("following the feed")).count() >= 2).then_some(())
+        },
+    )
+    .await;
     assert_eq!(positions(&restored).await, before, "after the followers resumed");
 
     // A new change is numbered after the restored ones, and reaches the followers.
@@ -230,18 +240,15 @@ async fn a_restored_deployment_keeps_its_certificates_and_feed_positions() {
     };
     flows::product(&mut registry, &officer, new).await;
     let at = |p: &[(String, i64)], what: &str| p.iter().find(|(w, _)| w == what).map_or(0, |p| p.1);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = positions(&restored).await;
-        if at(&now, "registry.outbox") > at(&before, "registry.outbox")
-            && at(&now, "promotion follows registry") > at(&before, "promotion follows registry")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new product was not numbered after the restored changes or not followed: {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll::until_ok(
+        "the new product to be numbered after the restored changes and followed",
+        Duration::from_secs(20),
+        || async {
+            let now = positions(&restored).await;
+            let numbered = at(&now, "registry.outbox") > at(&before, "registry.outbox");
+            let followed = at(&now, "promotion follows registry") > at(&before, "promotion follows registry");
+            if numbered && followed { Ok(()) } else { Err(now) }
+        },
+    )
+    .await;
 }

@@ -234,6 +234,9 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         if missing.is_empty() || Instant::now() > deadline {
             break;
         }
+        // Not a wait for a condition alone: the traffic must spread over
+        // time (rates need samples across scrapes, 1 s apart), and each
+        // round runs promtool once per panel, so rounds are paced, not polled.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(

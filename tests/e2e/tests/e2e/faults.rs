@@ -34,6 +34,7 @@ use ocop_proto::registry::v1::{
     Subject, SubjectKind, UpdateSubjectRequest,
 };
 use ocop_testkit::pg_server::{PgServer, Shutdown};
+use ocop_testkit::poll::{self, Text};
 use ocop_testkit::redis_server::RedisServer;
 use ocop_testkit::{TestEnv, authorized};
 use tonic::transport::Channel;
@@ -452,7 +453,9 @@ async fn postgres_restarted_fast_and_immediate_under_concurrent_creates_loses_an
                                 format!("{} without RetryInfo", code_name(status.code()))
                             };
                             tally.lock().unwrap().failed(label, &status);
-                            // Much shorter than the RetryInfo asks: to see recovery to the ~50 ms.
+                            // Not a wait for a condition: the client's own retry pause (the
+                            // behaviour under test), much shorter than the RetryInfo asks,
+                            // to see recovery to the ~50 ms.
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
                         Err(status) => {
@@ -710,15 +713,18 @@ async fn sigterm_under_load_on_each_service_fails_nothing_in_flight_and_exits_wi
                 .is_ok_and(|v| v["fields"]["message"] == "following the feed" && v["fields"]["source"] == source)
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !(following("registry") && following("certification")) {
-        assert!(
-            Instant::now() < deadline,
-            "promotion did not follow the registry and certification within 15 s:\n{}",
-            tail(&promotion, 40)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll::until_ok(
+        "promotion to follow the registry and certification",
+        Duration::from_secs(15),
+        || {
+            std::future::ready(if following("registry") && following("certification") {
+                Ok(())
+            } else {
+                Err(Text(tail(&promotion, 40)))
+            })
+        },
+    )
+    .await;
 
     let mut lines = Vec::new();
     let mut problems = Vec::new();
@@ -762,17 +768,11 @@ async fn sigterm_under_load_on_each_service_fails_nothing_in_flight_and_exits_wi
         let asked = Instant::now();
         *sigterm_at.lock().unwrap() = Some(asked);
         process.terminate();
-        let status = loop {
-            if let Some(status) = process.try_wait() {
-                break status;
-            }
-            assert!(
-                asked.elapsed() < Duration::from_secs(15),
-                "{service} did not exit within 15 s of SIGTERM:\n{}",
-                process.output().join("\n")
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let what = format!("{service} to exit after SIGTERM");
+        let status = poll::until_ok(&what, Duration::from_secs(15), || {
+            std::future::ready(process.try_wait().ok_or_else(|| Text(process.output().join("\n"))))
+        })
+        .await;
         let took = asked.elapsed();
         exited.store(true, Ordering::SeqCst);
         for caller in callers {

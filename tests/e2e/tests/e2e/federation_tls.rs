@@ -11,6 +11,7 @@ use ocop_e2e::{Process, free_addr};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{CreateSubjectRequest, Representative, Subject, SubjectKind};
 use ocop_testkit::certs::{Ca, Leaf};
+use ocop_testkit::poll::{self, Text};
 use ocop_testkit::{TestApp, TestEnv, authorized};
 use sqlx::PgPool;
 
@@ -174,39 +175,35 @@ async fn a_province_and_the_ministry_follow_each_other_over_mutual_tls() {
 
     // ...which the ministry's registry mirrors over mutual TLS.
     let db = PgPool::connect(&national.config.database.url).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let mirrored: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.mirrored WHERE origin = '38'")
-            .fetch_one(&db)
-            .await
-            .unwrap_or(0);
-        if mirrored >= 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the national registry never mirrored province 38:\n{}",
-            national_registry.output().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll::until_ok(
+        "the national registry to mirror province 38",
+        Duration::from_secs(30),
+        || async {
+            let mirrored: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.mirrored WHERE origin = '38'")
+                .fetch_one(&db)
+                .await
+                .unwrap_or(0);
+            if mirrored >= 1 {
+                Ok(())
+            } else {
+                Err(Text(national_registry.output().join("\n")))
+            }
+        },
+    )
+    .await;
 
     // The province's certification opened the national certification feed
     // with its certificate and the token of subject "38".
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let following = province_certification
-            .output()
-            .iter()
-            .any(|line| line.contains("following the feed") && line.contains("national/certification"));
-        if following {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the province never followed the national feed:\n{}",
-            province_certification.output().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll::until_ok(
+        "the province to follow the national feed",
+        Duration::from_secs(30),
+        || async {
+            let lines = province_certification.output();
+            let following = lines
+                .iter()
+                .any(|line| line.contains("following the feed") && line.contains("national/certification"));
+            if following { Ok(()) } else { Err(Text(lines.join("\n"))) }
+        },
+    )
+    .await;
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_e2e::Process;
 use ocop_kit::Result;
@@ -15,7 +15,7 @@ use ocop_proto::feed::v1::Change;
 use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{CreateSubjectRequest, Representative, Subject, SubjectKind};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_testkit::{TestApp, TestEnv, authorized, poll};
 use sqlx::PgConnection;
 
 /// Records each change; applying one twice would break the primary key.
@@ -30,7 +30,8 @@ impl Apply for Record {
                 .execute(&mut *tx)
                 .await?;
             self.0.fetch_add(1, Ordering::SeqCst);
-            // Slow enough that the kill below lands mid-stream.
+            // Not a wait for a condition: a slow apply (the behaviour under
+            // test), slow enough that the kill below lands mid-stream.
             tokio::time::sleep(Duration::from_millis(2)).await;
             Ok(())
         })
@@ -101,9 +102,12 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
 
     write(&url, &officer, 0..60).await;
     let first = tokio::spawn(follower().run());
-    while applied.load(Ordering::SeqCst) < 20 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    poll::until(
+        "the first follower to apply 20 changes",
+        Duration::from_secs(30),
+        || std::future::ready((applied.load(Ordering::SeqCst) >= 20).then_some(())),
+    )
+    .await;
     first.abort(); // killed mid-stream
     let _ = first.await;
     let at_kill = applied.load(Ordering::SeqCst);
@@ -116,6 +120,8 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
     registry.wait_exit(Duration::from_secs(10));
     let grpc = registry.grpc_addr.to_string();
     drop(registry);
+    // Not a wait for a condition: the producer stays away a moment, so the
+    // follower's reconnects are refused (the outage under test).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let registry = Process::start_on("registry", &env, &[], &grpc);
     TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(60)).await;
@@ -126,37 +132,35 @@ async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
         .await
         .unwrap();
     // Positions are given shortly after commit: wait until every row has one.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.outbox WHERE position IS NULL")
-            .fetch_one(&admin)
-            .await
-            .unwrap();
-        if waiting == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{waiting} rows never got a position");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll::until_ok(
+        "every outbox row to get a position",
+        Duration::from_secs(10),
+        || async {
+            let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.outbox WHERE position IS NULL")
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+            if waiting == 0 {
+                Ok(())
+            } else {
+                Err(format!("{waiting} rows without one"))
+            }
+        },
+    )
+    .await;
     let last: i64 = sqlx::query_scalar("SELECT max(position) FROM registry.outbox")
         .fetch_one(&admin)
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let what = format!("the follower to reach position {last}");
+    poll::until_ok(&what, Duration::from_secs(30), || async {
         let cursor: Option<i64> = sqlx::query_scalar("SELECT sequence FROM follower.feed_cursors")
             .fetch_optional(&admin)
             .await
             .unwrap();
-        if cursor == Some(last) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the follower stopped at {cursor:?} of {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if cursor == Some(last) { Ok(()) } else { Err(cursor) }
+    })
+    .await;
     second.abort();
     let sequences: Vec<i64> = sqlx::query_scalar("SELECT sequence FROM follower.applied ORDER BY sequence")
         .fetch_all(&admin)

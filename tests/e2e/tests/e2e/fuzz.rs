@@ -15,8 +15,7 @@
 //! `OCOP_FUZZ_VERBOSE=1` prints every answer and the codes per method. Each
 //! failure is printed with its method, token and input in hex.
 
-#[path = "support/fault.rs"]
-mod fault;
+use crate::support::fault;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

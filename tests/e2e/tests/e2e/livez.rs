@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ocop_e2e::{Process, http_get};
 use ocop_testkit::TestEnv;
+use ocop_testkit::poll::{self, Text};
 use sqlx::{Connection, PgConnection};
 
 async fn admin() -> PgConnection {
@@ -23,15 +24,16 @@ async fn execute(sql: String) {
 
 /// Polls `path` until its answer contains `want` (up to 30 s); the last answer.
 async fn until(process: &Process, path: &str, want: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..300 {
-        last = http_get(process.http_addr, path).await;
-        if last.contains(want) {
-            return last;
+    let what = format!("{path} to answer {want}");
+    poll::until_ok(&what, Duration::from_secs(30), || async {
+        let answer = http_get(process.http_addr, path).await;
+        if answer.contains(want) {
+            Ok(answer)
+        } else {
+            Err(Text(answer))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{path} never answered {want}; last answer:\n{last}");
+    })
+    .await
 }
 
 #[tokio::test]
@@ -56,6 +58,8 @@ async fn livez_answers_while_the_database_is_down() {
     for _ in 0..5 {
         let livez = http_get(process.http_addr, "/livez").await;
         assert!(livez.contains("200 OK"), "{livez}");
+        // Not a wait for a condition: liveness must hold over a stretch of
+        // time with the database gone (the behaviour under test).
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(process.try_wait().is_none(), "the process kept running");

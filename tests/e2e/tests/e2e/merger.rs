@@ -5,7 +5,7 @@
 //! checks the old QR signature against the imported retired key, lists the
 //! product in its catalog, and a second import changes nothing.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_e2e::{Process, connect, env_vars, run_to_end};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
@@ -16,7 +16,7 @@ use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::registry::v1::GetProductRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized, poll};
 use sqlx::PgPool;
 
 const DA_NANG: (&str, &str) = ("OCOP_DEPLOYMENT__PROVINCE_CODE", "48");
@@ -212,21 +212,26 @@ async fn quang_nam_merges_into_da_nang_and_its_certificates_still_verify() {
     assert_eq!(fields.code, old.code);
 
     // Its catalog learns of the product through the feed entries that came along.
-    let mut catalog = PromotionServiceClient::new(connect(&promotion).await);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let page = catalog
-            .list_catalog(ListCatalogRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
-        if page.entries.iter().any(|e| e.code == old.code) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the imported certificate never reached the catalog: {page:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let catalog = PromotionServiceClient::new(connect(&promotion).await);
+    poll::until_ok(
+        "the imported certificate to reach the catalog",
+        Duration::from_secs(15),
+        || {
+            let mut catalog = catalog.clone();
+            let code = &old.code;
+            async move {
+                let page = catalog
+                    .list_catalog(ListCatalogRequest::default())
+                    .await
+                    .unwrap()
+                    .into_inner();
+                if page.entries.iter().any(|e| &e.code == code) {
+                    Ok(())
+                } else {
+                    Err(page)
+                }
+            }
+        },
+    )
+    .await;
 }

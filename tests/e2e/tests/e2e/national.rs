@@ -5,7 +5,7 @@
 //! catalog.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_e2e::{Process, connect, eventually, free_addr, http_get};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
@@ -24,7 +24,7 @@ use ocop_proto::registry::v1::{
     UpdateSubjectRequest,
 };
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_testkit::{TestApp, TestEnv, authorized, poll};
 use sqlx::PgPool;
 use tonic::transport::Channel;
 
@@ -258,24 +258,25 @@ async fn published(province: &PgPool) -> (i64, String) {
 /// the province published, and returns the count.
 async fn converged(national: &PgPool, province: &Province) -> i64 {
     let own = PgPool::connect(&province.env.config.database.url).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let what = format!(
+        "the national mirror of province {} to equal what it published",
+        province.code
+    );
+    let count = poll::until_ok(&what, Duration::from_secs(30), || async {
         let (theirs, ours) = (published(&own).await, mirrored(national, province.code).await);
         if theirs == ours {
-            let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.subjects")
-                .fetch_one(&own)
-                .await
-                .unwrap();
-            assert_eq!(theirs.0, registered, "every producer of {} is published", province.code);
-            return theirs.0;
+            Ok(theirs.0)
+        } else {
+            Err(format!("published {theirs:?}, national mirror {ours:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "province {}: published {theirs:?}, national mirror {ours:?}",
-            province.code
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.subjects")
+        .fetch_one(&own)
+        .await
+        .unwrap();
+    assert_eq!(count, registered, "every producer of {} is published", province.code);
+    count
 }
 
 #[tokio::test]
@@ -298,19 +299,17 @@ async fn the_national_mirror_survives_a_province_outage_without_gaps_or_duplicat
     for p in &provinces {
         assert_eq!(converged(&db, p).await, 30);
     }
-    let mut statistics = PromotionServiceClient::new(connect(&national.promotion).await);
+    let statistics = PromotionServiceClient::new(connect(&national.promotion).await);
 
     // Huế writes on, and its registry is killed while the national deployment follows.
     let hue = &provinces[1];
     let writer = tokio::spawn(write(hue.registry.url(), hue.officer(), "46", "19753", 30..2000));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while mirrored(&db, "46").await.0 < 60 {
-        assert!(
-            Instant::now() < deadline,
-            "the national deployment never saw Huế's new producers"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    poll::until(
+        "the national deployment to see Huế's new producers",
+        Duration::from_secs(20),
+        || async { (mirrored(&db, "46").await.0 >= 60).then_some(()) },
+    )
+    .await;
     let hue_addr = hue.registry.grpc_addr.to_string();
     provinces[1].registry.kill();
     let acknowledged = 30 + writer.await.unwrap();
@@ -381,25 +380,24 @@ async fn the_national_mirror_survives_a_province_outage_without_gaps_or_duplicat
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
     assert!(refused.message().contains("province 46"), "{}", refused.message());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let lag = loop {
-        let stats = statistics
-            .get_statistics(GetStatisticsRequest {
-                province_code: "46".into(),
-                year: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .statistics
-            .unwrap();
-        let lag = lag_of(&stats, "46/registry");
-        if !lag.connected {
-            break lag;
+    let lag = poll::until_ok("Huế to show as disconnected", Duration::from_secs(15), || {
+        let mut statistics = statistics.clone();
+        async move {
+            let stats = statistics
+                .get_statistics(GetStatisticsRequest {
+                    province_code: "46".into(),
+                    year: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .statistics
+                .unwrap();
+            let lag = lag_of(&stats, "46/registry");
+            if lag.connected { Err(lag) } else { Ok(lag) }
         }
-        assert!(Instant::now() < deadline, "Huế still shows as connected: {lag:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     assert!(lag.sequence > 0 && lag.last_contact_time.is_some(), "{lag:?}");
     let metrics = http_get(national.promotion.http_addr, "/metrics").await;
     assert!(

@@ -4,7 +4,7 @@
 //! province's target, then is revoked, leaves the catalog and is flagged at
 //! the sales point.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_e2e::{Process, connect};
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
@@ -15,7 +15,7 @@ use ocop_proto::promotion::v1::promotion_service_client::PromotionServiceClient;
 use ocop_proto::promotion::v1::*;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized, poll};
 use tonic::transport::Channel;
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
@@ -23,24 +23,21 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 }
 
 /// Waits (up to 15 s) until the catalog's size is `n`.
-async fn catalog_of(promotion: &mut PromotionServiceClient<Channel>, n: usize) -> Vec<CatalogEntry> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let entries = promotion
-            .list_catalog(ListCatalogRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .entries;
-        if entries.len() == n {
-            return entries;
+async fn catalog_of(promotion: &PromotionServiceClient<Channel>, n: usize) -> Vec<CatalogEntry> {
+    let what = format!("the catalog to hold {n} entries");
+    poll::until_ok(&what, Duration::from_secs(15), || {
+        let mut promotion = promotion.clone();
+        async move {
+            let entries = promotion
+                .list_catalog(ListCatalogRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .entries;
+            if entries.len() == n { Ok(entries) } else { Err(entries) }
         }
-        assert!(
-            Instant::now() < deadline,
-            "expected {n} entries, the catalog shows {entries:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -234,22 +231,25 @@ async fn a_certified_product_is_promoted_then_revoked_across_four_processes() {
         .unwrap();
     assert!(flagged.products[0].flagged, "{flagged:?}");
     // Statistics are reused for up to a second: wait for the revocation to show.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stats = promotion_client
-            .get_statistics(GetStatisticsRequest {
-                province_code: "38".into(),
-                year: 2026,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .statistics
-            .unwrap();
-        if progress(&stats) == (0, false) {
-            break;
+    poll::until_ok("the revoked product to stop counting", Duration::from_secs(10), || {
+        let mut promotion = promotion_client.clone();
+        async move {
+            let stats = promotion
+                .get_statistics(GetStatisticsRequest {
+                    province_code: "38".into(),
+                    year: 2026,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .statistics
+                .unwrap();
+            if progress(&stats) == (0, false) {
+                Ok(())
+            } else {
+                Err(stats)
+            }
         }
-        assert!(Instant::now() < deadline, "a revoked product still counts: {stats:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ocop_e2e::{Process, connect, eventually};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{CreateSubjectRequest, Representative, Subject, SubjectKind};
-use ocop_testkit::{TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized, poll};
 use sqlx::PgPool;
 
 fn subject(i: usize) -> CreateSubjectRequest {
@@ -98,13 +98,10 @@ async fn a_producer_with_a_follower_exits_at_once_and_the_follower_resumes_quiet
     registry.terminate();
     // Polled without blocking this runtime: the test's own idle connection
     // to the registry must answer the server's goodbye, as any live client does.
-    let status = loop {
-        if let Some(status) = registry.try_wait() {
-            break status;
-        }
-        assert!(asked.elapsed() < Duration::from_secs(15), "the registry never exited");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let status = poll::until("the registry to exit", Duration::from_secs(15), || {
+        std::future::ready(registry.try_wait())
+    })
+    .await;
     let took = asked.elapsed();
     assert!(status.success(), "{status}: {}", registry.output().join("\n"));
     assert!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ocop_e2e::{Process, env_vars, http_get, run_to_end};
 use ocop_proto::registry::v1::GetAdministrativeUnitRequest;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_testkit::{TestEnv, authorized};
+use ocop_testkit::{TestEnv, authorized, poll};
 use sqlx::{Connection, PgConnection};
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -34,13 +34,12 @@ async fn health(url: &str, service: &str) -> ServingStatus {
 }
 
 async fn wait_for(url: &str, service: &str, want: ServingStatus) {
-    for _ in 0..300 {
-        if health(url, service).await == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} never reported {want:?} for `{service}`");
+    let what = format!("{url} to report {want:?} for `{service}`");
+    poll::until_ok(&what, Duration::from_secs(15), || async {
+        let now = health(url, service).await;
+        if now == want { Ok(()) } else { Err(now) }
+    })
+    .await
 }
 
 async fn listed_services(url: &str) -> Vec<String> {
@@ -103,7 +102,9 @@ async fn health_is_not_serving_until_the_database_answers() {
     let later = format!("{}_later", env.database);
     let url = env.config.database.url.replace(&env.database, &later);
     let process = Process::start("registry", &env, &[("OCOP_DATABASE__URL", url.as_str())]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    process
+        .wait_line("database not ready; retrying", Duration::from_secs(15))
+        .await;
     assert_eq!(
         health(&process.url(), "ocop.registry.v1.RegistryService").await,
         ServingStatus::NotServing
@@ -175,18 +176,25 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
             ))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The read is in flight once its query waits on the lock held above.
+    let watcher = sqlx::PgPool::connect(&env.config.database.url).await.unwrap();
+    poll::until("the read to wait on the lock", Duration::from_secs(15), || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&watcher)
+        .await
+        .unwrap();
+        (waiting > 0).then_some(())
+    })
+    .await;
     process.terminate();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    process
+        .wait_line("shutting down: draining in-flight requests", Duration::from_secs(15))
+        .await;
     assert!(
         process.try_wait().is_none(),
         "exited while a request was still in flight"
-    );
-    assert!(
-        process
-            .output()
-            .iter()
-            .any(|l| l.contains("shutting down: draining in-flight requests"))
     );
 
     tx.rollback().await.unwrap();

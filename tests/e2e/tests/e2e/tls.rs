@@ -8,7 +8,7 @@ use ocop_kit::config::{Caller, ClientAuth, PeerTls, TlsConfig};
 use ocop_proto::feed::v1::WatchChangesRequest;
 use ocop_proto::feed::v1::feed_service_client::FeedServiceClient;
 use ocop_testkit::certs::{Ca, Leaf};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_testkit::{TestApp, TestEnv, authorized, poll};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
@@ -146,17 +146,17 @@ async fn a_server_certificate_from_another_ca_or_expired_is_refused() {
 
     // The server's certificate expires (renewed on disk as an expired one).
     world.ca.issue_expired("server", SERVER);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match health(&app, &app.url, &world.ca.trust()).await {
-            Err(err) if err.contains("Expired") => break,
-            other => assert!(
-                tokio::time::Instant::now() < deadline,
-                "never refused as expired: {other:?}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll::until_ok(
+        "the expired certificate to be refused",
+        Duration::from_secs(20),
+        || async {
+            match health(&app, &app.url, &world.ca.trust()).await {
+                Err(err) if err.contains("Expired") => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
     let _ = &world.server;
     app.stop().await.unwrap();
 }
@@ -178,14 +178,11 @@ async fn a_renewed_certificate_is_served_without_restart() {
     let renewed = next.issue("renewed", SERVER);
     std::fs::copy(&renewed.key_file, &world.server.key_file).unwrap();
     std::fs::copy(&renewed.cert_file, &world.server.cert_file).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while health(&app, &app.url, &next.trust()).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the renewed certificate is never served"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let trust_next = next.trust();
+    poll::until_ok("the renewed certificate to be served", Duration::from_secs(20), || {
+        health(&app, &app.url, &trust_next)
+    })
+    .await;
     let err = health(&app, &app.url, &world.ca.trust()).await.unwrap_err();
     assert!(
         err.contains("UnknownIssuer"),
@@ -294,15 +291,11 @@ async fn the_balancer_dials_each_replica_over_tls_under_the_urls_host() {
         deadline_ms: 10_000,
     };
     let channel = ocop_kit::client::service_channel(&to(world.ca.trust()), None).expect("channel");
-    let mut health_client = HealthClient::new(channel);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while health_client
-        .check(HealthCheckRequest { service: String::new() })
-        .await
-        .is_err()
-    {
-        assert!(tokio::time::Instant::now() < deadline, "no replica over TLS");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let health_client = HealthClient::new(channel);
+    poll::until_ok("a replica over TLS", Duration::from_secs(20), || {
+        let mut health_client = health_client.clone();
+        async move { health_client.check(HealthCheckRequest { service: String::new() }).await }
+    })
+    .await;
     app.stop().await.unwrap();
 }

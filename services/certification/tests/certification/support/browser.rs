@@ -1,7 +1,6 @@
 //! The verify page as people get it: through headless Chromium (the DOM after
 //! load, and what its console said, where CSP refusals are reported), through
 //! a bare HTTP/1.1 request (the headers), and framed by another site.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 

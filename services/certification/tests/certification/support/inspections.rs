@@ -1,10 +1,9 @@
 //! Inspection requests and the inspection RPCs, for the inspection tests.
-#![allow(dead_code)]
 
 use ocop_proto::certification::v1::*;
 use ocop_testkit::authorized;
 
-use crate::world::{World, from_date};
+use crate::support::world::{World, from_date};
 
 pub fn periodic(parent: &str) -> CreateInspectionRequest {
     CreateInspectionRequest {

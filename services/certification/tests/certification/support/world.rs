@@ -1,6 +1,5 @@
 //! The registry, evaluation and certification services on one database, and
 //! the steps certification tests share.
-#![allow(dead_code)]
 
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::certification::v1::*;

@@ -1,8 +1,7 @@
 //! The four services on one database, and a product taken through the OCOP
 //! cycle to a certificate, for the promotion tests.
-#![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 use ocop_proto::certification::v1::{Certificate, IssueCertificateRequest};
@@ -13,7 +12,7 @@ use ocop_proto::promotion::v1::{CatalogEntry, ListCatalogRequest};
 use ocop_proto::registry::v1::Product;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
-use ocop_testkit::{TestApp, TestEnv, authorized};
+use ocop_testkit::{TestApp, TestEnv, authorized, poll};
 use tonic::transport::Channel;
 
 pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
@@ -22,7 +21,8 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 
 pub struct World {
     pub env: TestEnv,
-    pub apps: Vec<TestApp>,
+    /// The four services, kept running for as long as the world lives.
+    _apps: Vec<TestApp>,
     pub registry: RegistryServiceClient<Channel>,
     pub evaluation: EvaluationServiceClient<Channel>,
     pub certification: CertificationServiceClient<Channel>,
@@ -47,7 +47,7 @@ pub async fn world() -> World {
         certification: CertificationServiceClient::new(certification.channel().await),
         promotion: PromotionServiceClient::new(promotion.channel().await),
         env,
-        apps: vec![registry, evaluation, certification, promotion],
+        _apps: vec![registry, evaluation, certification, promotion],
         products: 0,
     }
 }
@@ -89,28 +89,32 @@ impl World {
 
     /// One page of the catalog.
     pub async fn catalog(&mut self, filter: &str, query: &str) -> Vec<CatalogEntry> {
-        self.promotion
-            .list_catalog(ListCatalogRequest {
-                filter: filter.into(),
-                query: query.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .entries
+        catalog(&mut self.promotion, filter, query).await
     }
 
     /// Polls the catalog until `done` holds (the feeds are asynchronous).
     pub async fn until(&mut self, what: &str, done: impl Fn(&[CatalogEntry]) -> bool) -> Vec<CatalogEntry> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let entries = self.catalog("", "").await;
-            if done(&entries) {
-                return entries;
+        let (promotion, done) = (self.promotion.clone(), &done);
+        poll::until_ok(what, Duration::from_secs(15), || {
+            let mut promotion = promotion.clone();
+            async move {
+                let entries = catalog(&mut promotion, "", "").await;
+                if done(&entries) { Ok(entries) } else { Err(entries) }
             }
-            assert!(Instant::now() < deadline, "{what}: the catalog shows {entries:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
+}
+
+async fn catalog(promotion: &mut PromotionServiceClient<Channel>, filter: &str, query: &str) -> Vec<CatalogEntry> {
+    promotion
+        .list_catalog(ListCatalogRequest {
+            filter: filter.into(),
+            query: query.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
 }

@@ -1,7 +1,5 @@
 //! A registry in the test process, with a token per kind of caller.
 
-#![allow(dead_code)]
-
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::*;
 use ocop_testkit::{TestApp, TestEnv, authorized};

@@ -4,7 +4,6 @@
 //! product of each province taken through a round to a certificate, the
 //! contracts' descriptors, a small deterministic random generator, and calls
 //! of any method with any bytes.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use bytes::Bytes;
 use ocop_proto::boundary::{METHODS, Method};
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ocop_proto::registry::v1::{ListAdministrativeUnitsRequest, Product};
+use ocop_proto::registry::v1::ListAdministrativeUnitsRequest;
 use ocop_testkit::flows::{self, NewProduct, RoundPlan};
 use ocop_testkit::raw::RawCodec;
 use ocop_testkit::{TestApp, TestEnv, authorized};
@@ -398,12 +397,6 @@ impl Pools {
     pub fn all(&self) -> Vec<String> {
         self.names.values().flatten().cloned().collect()
     }
-}
-
-/// What a province's setup made.
-pub struct Made {
-    pub commune: String,
-    pub product: Product,
 }
 
 /// A test's world: one database, the deployment of 38 (and of 25 when asked),
