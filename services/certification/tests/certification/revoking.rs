@@ -1,7 +1,7 @@
 //! Revocation under Decision 26/2026/QĐ-TTg Điều 8: a ground of Điều 8.1,
 //! the conclusion's document and date, the province's officers for 3 and 4
 //! stars (the ministry's 5 stars are revoked on the national deployment, see
-//! tests/e2e/tests/national.rs), and a revocation later than 15 days after
+//! tests/e2e/tests/e2e/national.rs), and a revocation later than 15 days after
 //! the conclusion recorded and flagged.
 
 use crate::support::world;

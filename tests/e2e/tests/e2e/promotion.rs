@@ -93,7 +93,7 @@ async fn a_certified_product_is_promoted_then_revoked_across_four_processes() {
     )
     .await;
 
-    let entries = catalog_of(&mut promotion_client, 1).await;
+    let entries = catalog_of(&promotion_client, 1).await;
     assert_eq!((entries[0].code.as_str(), entries[0].stars), (cert.code.as_str(), 4));
 
     let station = promotion_client
@@ -216,7 +216,7 @@ async fn a_certified_product_is_promoted_then_revoked_across_four_processes() {
         ))
         .await
         .unwrap();
-    catalog_of(&mut promotion_client, 0).await;
+    catalog_of(&promotion_client, 0).await;
     let flagged = promotion_client
         .get_sales_point(authorized(
             GetSalesPointRequest {
