@@ -325,11 +325,6 @@ impl Violations {
     }
 }
 
-/// The current etag of `name` when `etag` is it ([`crate::etag::check`]).
-pub fn check_etag(name: &str, etag: &str, version: i64) -> Result<String> {
-    crate::etag::check("etag", etag, name, version)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The criteria-set store: loads the sheets shipped in `data/criteria/`,
 //! versions them, and serves them.
 
+use ocop_kit::bounded::Bounded;
 use ocop_kit::date;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
@@ -13,7 +14,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::sheet::{self, SourceSheet};
+use crate::rules::criteria_sheets::{self, SourceSheet};
 
 /// The sheets shipped with the service: (file name, contents).
 pub const SHIPPED: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/criteria_files.rs"));
@@ -85,7 +86,7 @@ pub fn scored_subgroup(decision: &str, subgroup: &str, product: &str) -> Result<
 pub async fn store(db: &PgPool, file: &str, json: &str) -> std::result::Result<Stored, Vec<String>> {
     let source: SourceSheet =
         serde_json::from_str(json).map_err(|e| vec![format!("{file}: not a criteria sheet: {e}")])?;
-    let checked = sheet::check(source)
+    let checked = criteria_sheets::check(source)
         .map_err(|problems| problems.into_iter().map(|p| format!("{file}: {p}")).collect::<Vec<_>>())?;
     store_set(db, checked.set)
         .await
@@ -212,15 +213,25 @@ pub async fn get<'e, E: sqlx::PgExecutor<'e>>(db: E, name: &str) -> Result<Crite
 /// pin is fixed when it is made, and entries are never deleted. So neither
 /// copy can go stale. Scoring reads the pinned set on every save: this keeps
 /// a ~40 KB decode and a round trip off that path.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PinnedSets {
+    /// The sets themselves: a few hundred at most (every published version).
     sets: Arc<RwLock<HashMap<String, Arc<CriteriaSet>>>>,
-    /// `{round}/{entry}` → set id.
-    pins: Arc<RwLock<HashMap<String, String>>>,
+    /// `{round}/{entry}` → set id, bounded: entries grow with every round.
+    pins: Arc<Bounded<String, String>>,
 }
 
-/// Entries' pins remembered per process; past this many the memory starts over.
+/// Entries' pins remembered per process; past this many the oldest go first.
 const PINS: usize = 100_000;
+
+impl Default for PinnedSets {
+    fn default() -> Self {
+        PinnedSets {
+            sets: Default::default(),
+            pins: Arc::new(Bounded::new(PINS)),
+        }
+    }
+}
 
 impl PinnedSets {
     /// The pinned set `id`, from memory or (first time) from the database.
@@ -242,8 +253,8 @@ impl PinnedSets {
     /// when there is no such entry.
     pub async fn pin_of(&self, db: &PgPool, round_id: &str, entry_id: &str) -> Result<Option<String>> {
         let key = format!("{round_id}/{entry_id}");
-        if let Some(id) = self.pins.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(Some(id.clone()));
+        if let Some(id) = self.pins.get(&key) {
+            return Ok(Some(id));
         }
         let id: Option<String> = sqlx::query_scalar("SELECT criteria_set FROM entries WHERE round_id = $1 AND id = $2")
             .bind(round_id)
@@ -251,11 +262,7 @@ impl PinnedSets {
             .fetch_optional(db)
             .await?;
         if let Some(id) = &id {
-            let mut pins = self.pins.write().unwrap_or_else(|p| p.into_inner());
-            if pins.len() >= PINS {
-                pins.clear();
-            }
-            pins.insert(key, id.clone());
+            self.pins.insert(key, id.clone());
         }
         Ok(id)
     }
@@ -277,11 +284,7 @@ pub async fn list(db: &PgPool, page_size: i32, page_token: &str, filter: &str) -
         }
         sql.push(" AND decision = ").push_bind(decision.to_owned());
     }
-    for field in ["group_code", "subgroup_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal(&mut sql, &["group_code", "subgroup_code"]);
     if let Some(at) = filter.get("in_force_at") {
         let at = date::parse_iso("filter", at)?;
         sql.push(" AND in_force_from <= ")

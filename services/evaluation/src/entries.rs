@@ -2,32 +2,36 @@
 //! checked with the registry service over gRPC (never through its tables),
 //! with the caller's own token, and its criteria set is pinned.
 
-use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::Principal;
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
-use ocop_kit::date::to_timestamp;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::evaluation::v1::{CommuneAssessment, DocumentStatus, DossierItem, Entry};
+use ocop_proto::evaluation::v1::{CommuneAssessment, Entry};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{GetProductRequest, GetSubjectRequest, SubjectState};
-use prost::Message;
 use sqlx::PgPool;
 
-use crate::procedure::{self, procedure_columns};
+use crate::criteria;
 use crate::rounds::{self, require_organiser};
-use crate::{admission, criteria, product_codes, re_rating};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::regime::Sheets;
 use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
 
+pub mod admission;
 mod checklist;
+pub mod commune;
 mod listing;
+pub mod procedure;
+pub mod product_codes;
+pub mod re_rating;
 mod report;
+mod store;
 
 pub use checklist::update_dossier;
 pub use listing::list;
 pub use report::set_report;
+pub(crate) use store::record;
+pub use store::{COLUMNS, Row, StoredAssessment, StoredItem, fetch};
 
 /// The dossier's documents (Decision 1048 Phụ lục II; 148 kept the mandatory core):
 /// `(document, mandatory)`.
@@ -49,107 +53,6 @@ pub const DOSSIER: &[(&str, bool)] = &[
     ("product_story", false),
     ("awards", false),
 ];
-
-/// One document's stored status.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StoredItem {
-    status: String,
-    #[serde(default)]
-    note: String,
-}
-
-/// The commune's assessment as stored.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StoredAssessment {
-    local_origin: bool,
-    local_labour: bool,
-    local_idea: bool,
-    local_identity: bool,
-    report: String,
-    recorded_by: String,
-    record_time: time::OffsetDateTime,
-}
-
-/// A row of `entries`.
-#[derive(sqlx::FromRow)]
-pub struct Row {
-    round_id: String,
-    id: String,
-    product: String,
-    subject: String,
-    subgroup_code: String,
-    /// The pinned criteria set (id).
-    pub criteria_set: String,
-    /// The product's province when entered.
-    pub province_code: String,
-    create_time: time::OffsetDateTime,
-    /// The product's commune when entered.
-    pub commune_code: String,
-    /// Knock-outs recorded on it.
-    pub disqualifications: sqlx::types::Json<Vec<String>>,
-    /// The commune's assessment, when recorded.
-    pub commune_assessment: Option<sqlx::types::Json<StoredAssessment>>,
-    dossier: sqlx::types::Json<std::collections::HashMap<String, StoredItem>>,
-    /// 26/2026's `(T)-(X)-(STT)-year`; empty under earlier decisions.
-    product_code: String,
-    /// Its dossier, rules, commune step and report.
-    #[sqlx(flatten)]
-    pub procedure: procedure::Facts,
-}
-
-/// Columns of [`Row`].
-pub const COLUMNS: &str = concat!(
-    "round_id, id, product, subject, subgroup_code, criteria_set, province_code, create_time, commune_code,
-    disqualifications, commune_assessment, dossier, product_code, ",
-    procedure_columns!()
-);
-
-impl Row {
-    fn to_proto(&self) -> Entry {
-        let mut entry = Entry {
-            name: format!("evaluationRounds/{}/entries/{}", self.round_id, self.id),
-            product: self.product.clone(),
-            subject: self.subject.clone(),
-            subgroup_code: self.subgroup_code.clone(),
-            criteria_set: format!("criteriaSets/{}", self.criteria_set),
-            province_code: self.province_code.clone(),
-            create_time: Some(to_timestamp(self.create_time)),
-            commune_code: self.commune_code.clone(),
-            disqualifications: self.disqualifications.0.clone(),
-            commune_assessment: self.commune_assessment.as_ref().map(|a| CommuneAssessment {
-                local_origin: a.local_origin,
-                local_labour: a.local_labour,
-                local_idea: a.local_idea,
-                local_identity: a.local_identity,
-                report: a.report.clone(),
-                recorded_by: a.recorded_by.clone(),
-                record_time: Some(to_timestamp(a.record_time)),
-            }),
-            dossier: DOSSIER
-                .iter()
-                .map(|(document, mandatory)| {
-                    let stored = self.dossier.get(*document);
-                    let status = match stored.map(|i| i.status.as_str()) {
-                        Some("submitted") => DocumentStatus::Submitted,
-                        Some("accepted") => DocumentStatus::Accepted,
-                        Some("rejected") => DocumentStatus::Rejected,
-                        _ => DocumentStatus::Missing,
-                    };
-                    DossierItem {
-                        document: document.to_string(),
-                        mandatory: *mandatory,
-                        status: status as i32,
-                        note: stored.map(|i| i.note.clone()).unwrap_or_default(),
-                    }
-                })
-                .collect(),
-            product_code: self.product_code.clone(),
-            ..Default::default()
-        };
-        self.procedure.fill(&mut entry, ocop_kit::date::today_vn());
-        entry
-    }
-}
 
 /// The registry, as entries speak of it.
 const REGISTRY: Remote = Remote {
@@ -198,7 +101,7 @@ pub async fn create(
     }
     let round = rounds::fetch(db, &round_id).await?;
     require_organiser(here, who, &round.level, &round.province_code)?;
-    if round.state != "open" {
+    if round.state != rounds::State::Open {
         return Err(Error::failed_precondition(
             "ROUND_NOT_OPEN",
             format!("{parent} is {}; entries are taken while it is open", round.state),
@@ -434,29 +337,12 @@ async fn pinnable_set(
 
 /// `(round, entry)` of `evaluationRounds/{r}/entries/{e}`.
 pub fn parse_name(field: &str, name: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["evaluationRounds", round, "entries", entry] if !round.is_empty() && !entry.is_empty() => {
-            Ok((round.to_string(), entry.to_string()))
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!("`{name}` is not an entry name; expected `evaluationRounds/{{round}}/entries/{{entry}}`"),
-        )),
-    }
+    let [round, entry] = ocop_kit::names::parse(field, name, ENTRY, "an entry name")?;
+    Ok((round.to_owned(), entry.to_owned()))
 }
 
-/// One entry's row.
-pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, round_id: &str, entry_id: &str) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id = $2"
-    )))
-    .bind(round_id)
-    .bind(entry_id)
-    .fetch_optional(db)
-    .await?;
-    row.ok_or_else(|| Error::not_found(format!("evaluationRounds/{round_id}/entries/{entry_id}")))
-}
+/// The form of an entry's name.
+pub const ENTRY: &str = "evaluationRounds/{round}/entries/{entry}";
 
 /// Records a knock-out or disqualification (organisers, while OPEN or SCORING).
 pub async fn disqualify(db: &PgPool, here: &Jurisdiction, who: &Principal, name: &str, reason: &str) -> Result<Entry> {
@@ -474,7 +360,7 @@ pub async fn disqualify(db: &PgPool, here: &Jurisdiction, who: &Principal, name:
     }
     let round = rounds::fetch(db, &round_id).await?;
     require_organiser(here, who, &round.level, &round.province_code)?;
-    if round.state != "open" && round.state != "scoring" {
+    if !round.state.takes_entry_changes() {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!(
@@ -531,7 +417,7 @@ pub async fn record_assessment(
             ),
         ));
     }
-    if round.state != "open" && round.state != "scoring" {
+    if !round.state.takes_entry_changes() {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!("evaluationRounds/{round_id} is {}", round.state),
@@ -569,27 +455,4 @@ pub async fn record_assessment(
     record(&mut tx, who, "RecordCommuneAssessment", "updated", &row, &proto, "").await?;
     tx.commit().await?;
     Ok(proto)
-}
-
-/// The audit and change-feed rows of a change to an entry.
-pub(crate) async fn record(
-    tx: &mut sqlx::PgConnection,
-    who: &Principal,
-    method: &'static str,
-    kind: &'static str,
-    row: &Row,
-    proto: &Entry,
-    request_id: &str,
-) -> Result<()> {
-    let change = Change {
-        method,
-        kind,
-        resource: &proto.name,
-        province: &row.province_code,
-        etag_before: "",
-        etag_after: "",
-        request_id,
-        payload: proto.encode_to_vec(),
-    };
-    audit::record(tx, who, change).await
 }

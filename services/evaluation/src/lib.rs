@@ -5,33 +5,50 @@
 //! 2025 and 2026 rules; and the procedure of Decision 26/2026 (batches, the
 //! producer's dossier and the transition, the commune's report, the way to
 //! the ministry and back).
+//!
+//! The crate's map (the service template of `docs/architecture.md`):
+//!
+//! ```text
+//! lib.rs            this map, the platform's spec and routes
+//! main.rs           eight lines
+//! service.rs        the state: pool, registry and certification clients, council rules, pinned sets
+//! api/grpc.rs       the thin adapter: read the caller, call one operation, map its result
+//! criteria.rs       the criteria-set store: the shipped sheets loaded, versioned, served, pinned
+//! rounds.rs         rounds and their councils        (rounds/store.rs: the row and its SQL;
+//!                   rounds/transitions.rs: DRAFT → OPEN → SCORING, CANCELLED)
+//! entries.rs        entries, one function per RPC    (store: the row and its SQL; checklist, listing, report;
+//!                   admission: what an entry is rated under; commune: Mẫu 03; procedure: what it
+//!                   keeps; re_rating; product_codes)
+//! score_sheets.rs   the members' score sheets        (score_sheets/{body,save,submit}.rs)
+//! publish.rs        publishing a round's results, and recomputing them
+//! nominations.rs    the way of a result of 90 or more to the ministry, and back
+//! national.rs       what the national deployment adds (mirrored results), and a province's follower of it
+//! rules/            pure regulation, unit-tested without a database: criteria_sheets (the published sheets
+//!                   and their checks), scoring, results (mean, stars, markers, regimes), batches
+//! dataset.rs        the tables a province's export carries
+//! ```
+//!
+//! No module imports the adapter; states are Rust enums (`rounds::State`,
+//! `score_sheets::State`).
 
-pub mod admission;
-pub mod batches;
-pub mod commune;
+pub mod api;
 pub mod criteria;
 pub mod dataset;
 pub mod entries;
-pub mod grpc;
 pub mod national;
 pub mod nominations;
-pub mod procedure;
-pub mod product_codes;
 pub mod publish;
-pub mod re_rating;
-pub mod results;
 pub mod rounds;
-pub mod scoring;
-pub mod sheet;
-pub mod sheets;
-pub mod transitions;
+pub mod rules;
+pub mod score_sheets;
+pub mod service;
 
-use ocop_kit::config::{DeploymentRole, ServiceName};
+use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec, Surface};
-use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use tonic::service::Routes;
 
 pub use dataset::DATASET;
+pub use service::Evaluation;
 
 /// Embedded migrations of the `evaluation` schema.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -46,7 +63,7 @@ pub fn spec() -> ServiceSpec {
         prepare: Some(|pool| {
             Box::pin(async move {
                 criteria::load_shipped(pool.clone()).await?;
-                let filled = sheets::backfill(&pool).await?;
+                let filled = score_sheets::backfill(&pool).await?;
                 if filled > 0 {
                     tracing::info!(
                         drafts = filled,
@@ -59,19 +76,8 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-/// The service's gRPC routes.
+/// The service's gRPC routes and its feed followers.
 pub fn routes(context: &Context) -> anyhow::Result<Surface> {
-    // A lazy channel: the registry may start after this service.
-    let channel = ocop_kit::client::service_channel(&context.config.services.registry, None)
-        .expect("services.registry.url is validated at start");
-    let registry = ocop_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
-    // Re-rating entries read their application there (Decision 26/2026 Điều 7.6).
-    let channel = ocop_kit::client::service_channel(&context.config.services.certification, None)
-        .expect("services.certification.url is validated at start");
-    let certification =
-        ocop_proto::certification::v1::certification_service_client::CertificationServiceClient::new(channel);
-    let rules = context.config.evaluation.clone();
-    let national = context.config.deployment.role == DeploymentRole::National;
     let mut tasks = ocop_kit::mirror::follow_provinces(
         &context.config,
         &context.db,
@@ -81,15 +87,7 @@ pub fn routes(context: &Context) -> anyhow::Result<Surface> {
     );
     tasks.extend(national::follow_national(&context.config, &context.db));
     Ok(Surface {
-        grpc: Routes::new(EvaluationServiceServer::new(grpc::Evaluation {
-            db: context.db.clone(),
-            registry,
-            certification,
-            rules,
-            sets: Default::default(),
-            national,
-            here: ocop_kit::jurisdiction::Jurisdiction::of(&context.config.deployment),
-        })),
+        grpc: Routes::new(api::grpc::server(Evaluation::new(context)?)),
         http: Default::default(),
         tasks,
     })

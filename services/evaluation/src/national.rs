@@ -39,26 +39,17 @@ pub fn follow_national(
     config: &ocop_kit::config::Config,
     db: &PgPool,
 ) -> Option<ocop_kit::server::BoxFuture<'static, ()>> {
-    let national = config.federation.national.as_ref()?;
-    let province = config.deployment.province_code.clone()?;
-    if national.evaluation_url.is_empty() {
-        return None;
-    }
-    let follower = ocop_kit::follow::Follower {
-        source: national.source("evaluation"),
-        connect: ocop_kit::follow::with_token_file(
-            national.evaluation_url.clone(),
-            national.tls.clone(),
-            national.token_path.clone(),
-        ),
-        db: db.clone(),
-        apply: mirror::Mirror {
+    mirror::follow_national(
+        config,
+        db,
+        "evaluation",
+        |n| &n.evaluation_url,
+        |province| mirror::Mirror {
             origin: "national".into(),
             keep: Box::new(move |change| central_result_of(change, &province)),
             pass_on: false,
         },
-    };
-    Some(Box::pin(follower.run()))
+    )
 }
 
 /// Whether `change` is a CENTRAL result of a product of `province`.
@@ -91,7 +82,7 @@ pub async fn nominations(
     // Under Decision 26/2026 a nomination reaches the ministry once its
     // province has proposed it (Điều 7.3.e), after the chairman's approval.
     let wanted = |r: &EvaluationResult| {
-        (r.regime != crate::admission::regime_key(ocop_kit::regime::Regime::D26_2026) || r.proposal.is_some())
+        (r.regime != crate::entries::admission::regime_key(ocop_kit::regime::Regime::D26_2026) || r.proposal.is_some())
             && [
                 ("province_code", &r.province_code),
                 ("group_code", &r.group_code),

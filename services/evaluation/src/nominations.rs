@@ -22,8 +22,8 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 use time::Date;
 
-use crate::admission::regime_key;
-use crate::results::Outcome;
+use crate::entries::admission::regime_key;
+use crate::rules::results::Outcome;
 use crate::{publish, rounds};
 
 /// A decision of the province as stored (`results.approval`, `results.proposal`).

@@ -18,8 +18,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use ocop_kit::config::EvaluationConfig;
 
 use crate::nominations::{self, StoredDecision};
-use crate::results::{self, Outcome};
-use crate::sheets::StoredAnswer;
+use crate::rules::results::{self, Outcome};
+use crate::score_sheets::StoredAnswer;
 use crate::{criteria, rounds};
 
 /// What a result states about its entry besides the scores: fixed when the
@@ -209,7 +209,7 @@ pub async fn publish(
     let round = rounds::lock_round(&mut tx, &id).await?;
     rounds::require_organiser(here, who, &round.level, &round.province_code)?;
     let before = rounds::check_round_etag(name, etag, &round)?;
-    if round.state != "scoring" {
+    if round.state != rounds::State::Scoring {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!("{name} is {}; a round is published from scoring", round.state),
@@ -352,16 +352,9 @@ pub async fn publish(
 }
 
 pub(crate) fn parse_result(field: &str, name: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["evaluationRounds", round, "entries", entry, "result"] if !round.is_empty() && !entry.is_empty() => {
-            Ok((round.to_string(), entry.to_string()))
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!("`{name}` is not a result name; expected `evaluationRounds/{{round}}/entries/{{entry}}/result`"),
-        )),
-    }
+    let pattern = "evaluationRounds/{round}/entries/{entry}/result";
+    let [round, entry] = ocop_kit::names::parse(field, name, pattern, "a result name")?;
+    Ok((round.to_owned(), entry.to_owned()))
 }
 
 /// One published result.
@@ -440,11 +433,10 @@ pub async fn list(
             .map_err(|_| Error::invalid("filter", format!("certifiable `{certifiable}` is not true or false")))?;
         sql.push(" AND certifiable = ").push_bind(certifiable);
     }
-    for field in ["group_code", "subgroup_code", "province_code", "commune_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal(
+        &mut sql,
+        &["group_code", "subgroup_code", "province_code", "commune_code"],
+    );
     if let Some(after) = &page.after {
         let (r, e) = after
             .split_once('/')

@@ -1,170 +1,33 @@
 //! Evaluation rounds (đợt) and their councils: who may open one at which
 //! level, under which decision's criteria, and when.
 
-use ocop_kit::audit::{self, Change};
+mod store;
+pub mod transitions;
+
+pub(crate) use store::round_columns;
+pub use store::{Row, State, council_users, fetch, level_of, lock_round, qualified_columns, seat_of, seats};
+use store::{Seat, level_str, role_str};
+pub(crate) use store::{change, lock};
+
+use ocop_kit::audit;
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::PROVINCE_CODES_2025;
-use ocop_kit::date::{self, to_timestamp};
+use ocop_kit::date;
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::idempotency::{self, Claim};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
-use ocop_kit::{Error, ErrorKind, Result};
-use ocop_proto::evaluation::v1::{CouncilMember, CouncilRole, EvaluationRound, RoundLevel, RoundState};
+use ocop_kit::{Error, Result};
+use ocop_proto::evaluation::v1::EvaluationRound;
 
-use crate::batches;
+use crate::rules::batches;
 use ocop_kit::regime::{self, CommuneStep, DECISION_1489, Regime};
-use prost::Message;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
 /// Filterable fields of `ListEvaluationRounds`.
 pub const FILTER_FIELDS: &[&str] = &["level", "year", "province_code", "state"];
-
-/// The columns of [`Row`].
-macro_rules! round_columns {
-    () => {
-        "id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
-         version, create_time, update_time, cancel_reason, batch_basis, written_opinions"
-    };
-}
-pub(crate) use round_columns;
-
-/// The columns of [`Row`], qualified by `alias` (for joins).
-pub fn qualified_columns(alias: &str) -> String {
-    round_columns!()
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct Seat {
-    user: String,
-    role: String,
-}
-
-/// A row of `rounds`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Row {
-    /// Round id.
-    pub id: String,
-    /// `province`, `central`, ...
-    pub level: String,
-    year: i32,
-    batch: i32,
-    /// Province of the round; empty for CENTRAL.
-    pub province_code: String,
-    /// The round's date.
-    pub decision_date: time::Date,
-    /// `1048`, `148` or `2026`: the sheets of the regime in force on its date.
-    pub criteria_decision: String,
-    /// `draft`, `open`, ...
-    pub state: String,
-    council: Json<Vec<Seat>>,
-    advisory_team: Json<Vec<String>>,
-    /// Its version (the etag's number).
-    pub version: i64,
-    create_time: time::OffsetDateTime,
-    update_time: time::OffsetDateTime,
-    cancel_reason: String,
-    batch_basis: String,
-    /// Decided by the council's written opinions (Điều 7.6): re-rating entries only.
-    pub written_opinions: bool,
-}
-
-fn level_str(level: RoundLevel) -> Option<&'static str> {
-    match level {
-        RoundLevel::Unspecified => None,
-        RoundLevel::CommuneAssessment => Some("commune_assessment"),
-        RoundLevel::District => Some("district"),
-        RoundLevel::Province => Some("province"),
-        RoundLevel::Central => Some("central"),
-    }
-}
-
-/// The proto level of a stored `level`.
-pub fn level_of(level: &str) -> RoundLevel {
-    match level {
-        "commune_assessment" => RoundLevel::CommuneAssessment,
-        "district" => RoundLevel::District,
-        "province" => RoundLevel::Province,
-        _ => RoundLevel::Central,
-    }
-}
-
-fn role_str(role: CouncilRole) -> Option<&'static str> {
-    match role {
-        CouncilRole::Unspecified => None,
-        CouncilRole::Chair => Some("chair"),
-        CouncilRole::Member => Some("member"),
-        CouncilRole::Secretary => Some("secretary"),
-    }
-}
-
-impl Row {
-    /// The proto form.
-    pub fn to_proto(&self) -> EvaluationRound {
-        let level = level_of(&self.level);
-        let state = match self.state.as_str() {
-            "draft" => RoundState::Draft,
-            "open" => RoundState::Open,
-            "scoring" => RoundState::Scoring,
-            "published" => RoundState::Published,
-            _ => RoundState::Cancelled,
-        };
-        EvaluationRound {
-            name: format!("evaluationRounds/{}", self.id),
-            level: level as i32,
-            year: self.year,
-            batch: self.batch,
-            province_code: self.province_code.clone(),
-            decision_date: Some(date::to_proto(self.decision_date)),
-            state: state as i32,
-            council: self
-                .council
-                .iter()
-                .map(|s| CouncilMember {
-                    user: s.user.clone(),
-                    role: match s.role.as_str() {
-                        "chair" => CouncilRole::Chair,
-                        "secretary" => CouncilRole::Secretary,
-                        _ => CouncilRole::Member,
-                    } as i32,
-                })
-                .collect(),
-            advisory_team: self.advisory_team.0.clone(),
-            criteria_decision: self.criteria_decision.clone(),
-            etag: format!("v{}", self.version),
-            create_time: Some(to_timestamp(self.create_time)),
-            update_time: Some(to_timestamp(self.update_time)),
-            cancel_reason: self.cancel_reason.clone(),
-            proposed_before: self.batch_window().map(|w| date::to_proto(w.proposed_before)),
-            decided_before: self.batch_window().and_then(|w| w.decided_before).map(date::to_proto),
-            batch_basis: self.batch_basis.clone(),
-            written_opinions: self.written_opinions,
-        }
-    }
-
-    /// Decision 26/2026 Điều 5: the cut-off and deadline of its batch, for a
-    /// PROVINCE or CENTRAL round decided under 26/2026.
-    pub fn batch_window(&self) -> Option<batches::Window> {
-        if Regime::on(self.decision_date) != Regime::D26_2026 || !matches!(self.level.as_str(), "province" | "central")
-        {
-            return None;
-        }
-        if self.batch >= batches::FIRST_ADDITIONAL {
-            return Some(batches::additional(self.decision_date));
-        }
-        batches::window(&self.level, self.year, self.batch)
-    }
-
-    /// "batch 2 of 2026 (…)", for messages.
-    pub fn batch_name(&self) -> String {
-        batches::describe(&self.level, self.year, self.batch)
-    }
-}
 
 /// Decision 26/2026 Điều 5: a statutory batch (1 or 2) of a PROVINCE or
 /// CENTRAL round under it is decided within its window; an additional one
@@ -224,20 +87,16 @@ pub fn require_organiser(here: &Jurisdiction, who: &Principal, level: &str, prov
 
 /// The round id of a name.
 pub fn parse_name(field: &str, name: &str) -> Result<String> {
-    name.strip_prefix("evaluationRounds/")
-        .filter(|id| {
-            !id.is_empty()
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("`{name}` is not a round name; expected `evaluationRounds/{{round}}`"),
-            )
-        })
+    const ROUND: &str = "evaluationRounds/{round}";
+    let [id] = ocop_kit::names::parse(field, name, ROUND, "a round name")?;
+    // Round ids are made here: lower-case letters, digits and dashes.
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(ocop_kit::names::invalid(field, name, ROUND, "a round name"));
+    }
+    Ok(id.to_owned())
 }
 
 /// Prepares a round in DRAFT.
@@ -391,7 +250,10 @@ pub async fn create(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| {
-        Error::new(ErrorKind::AlreadyExists, "ALREADY_EXISTS", format!("{name} already exists: batch {} of {} for this level; use the next batch number", round.batch, round.year))
+        Error::already_exists(
+            &name,
+            format_args!("batch {} of {} is taken for this level; use the next batch number", round.batch, round.year),
+        )
     })?;
     let proto = row.to_proto();
     let request = request_id.map(|r| r.to_string()).unwrap_or_default();
@@ -408,15 +270,6 @@ pub async fn create(
 /// One round.
 pub async fn get(db: &PgPool, name: &str) -> Result<EvaluationRound> {
     Ok(fetch(db, &parse_name("name", name)?).await?.to_proto())
-}
-
-/// The row of a round; NOT_FOUND when missing.
-pub async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, id: &str) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(concat!("SELECT ", round_columns!(), " FROM rounds WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.ok_or_else(|| Error::not_found(format!("evaluationRounds/{id}")))
 }
 
 /// A page of rounds.
@@ -445,17 +298,15 @@ pub async fn list(
             .map_err(|_| Error::invalid("filter", format!("year `{year}` is not a number")))?;
         sql.push(" AND year = ").push_bind(year);
     }
-    if let Some(province) = filter.get("province_code") {
-        sql.push(" AND province_code = ").push_bind(province.to_owned());
-    }
+    filter.push_equal(&mut sql, &["province_code"]);
     if let Some(state) = filter.get("state") {
-        if !["draft", "open", "scoring", "published", "cancelled"].contains(&state) {
+        let Some(state) = State::parse(state) else {
             return Err(Error::invalid(
                 "filter",
-                format!("state `{state}` is not draft, open, scoring, published or cancelled"),
+                format!("state `{state}` is not {}", State::texts().join(", ")),
             ));
-        }
-        sql.push(" AND state = ").push_bind(state.to_owned());
+        };
+        sql.push(" AND state = ").push_bind(state.as_str());
     }
     if let Some(after) = &page.after {
         sql.push(" AND id > ").push_bind(after.clone());
@@ -468,62 +319,10 @@ pub async fn list(
 
 /// The current etag when `etag` matches it; INVALID_ARGUMENT or ABORTED otherwise.
 pub(crate) fn check_version(name: &str, etag: &str, version: i64) -> Result<String> {
-    ocop_kit::error::check_etag(name, etag, version)
-}
-
-/// The users on the council.
-pub fn council_users(round: &Row) -> Vec<String> {
-    round.council.iter().map(|s| s.user.clone()).collect()
+    ocop_kit::etag::check("etag", etag, name, version)
 }
 
 /// The current etag of `round` when `etag` matches it (for other modules' transitions).
 pub fn check_round_etag(name: &str, etag: &str, round: &Row) -> Result<String> {
     check_version(name, etag, round.version)
-}
-
-/// Locks a round row inside a transaction.
-pub async fn lock_round(tx: &mut PgConnection, id: &str) -> Result<Row> {
-    lock(tx, id).await
-}
-
-/// The council's seats: (user, role).
-pub fn seats(round: &Row) -> impl Iterator<Item = (&str, &str)> {
-    round.council.iter().map(|s| (s.user.as_str(), s.role.as_str()))
-}
-
-/// The council seat of `user`, if any.
-pub fn seat_of(round: &Row, user: &str) -> Option<String> {
-    round.council.iter().find(|s| s.user == user).map(|s| s.role.clone())
-}
-
-pub(crate) async fn lock(tx: &mut PgConnection, id: &str) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        round_columns!(),
-        " FROM rounds WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    row.ok_or_else(|| Error::not_found(format!("evaluationRounds/{id}")))
-}
-
-pub(crate) fn change<'a>(
-    method: &'static str,
-    kind: &'static str,
-    row: &'a Row,
-    before: &'a str,
-    proto: &'a EvaluationRound,
-    request_id: &'a str,
-) -> Change<'a> {
-    Change {
-        method,
-        kind,
-        resource: &proto.name,
-        province: &row.province_code,
-        etag_before: before,
-        etag_after: &proto.etag,
-        request_id,
-        payload: proto.encode_to_vec(),
-    }
 }

@@ -24,7 +24,7 @@ fn earlier_sets() -> Vec<(String, String)> {
         .iter()
         .filter(|(f, _)| f.starts_with("1048-"))
         .map(|(_, json)| {
-            let set = ocop_evaluation::sheet::check(serde_json::from_str(json).unwrap())
+            let set = ocop_evaluation::rules::criteria_sheets::check(serde_json::from_str(json).unwrap())
                 .unwrap()
                 .set;
             (set.group_code, set.subgroup_code)

@@ -393,8 +393,12 @@ async fn drafts_saved_before_the_sheet_body_are_given_one_at_start() {
         (Code::FailedPrecondition, "SHEET_NEEDS_SAVE")
     );
 
-    assert_eq!(ocop_evaluation::sheets::backfill(&db).await.unwrap(), 2);
-    assert_eq!(ocop_evaluation::sheets::backfill(&db).await.unwrap(), 0, "idempotent");
+    assert_eq!(ocop_evaluation::score_sheets::backfill(&db).await.unwrap(), 2);
+    assert_eq!(
+        ocop_evaluation::score_sheets::backfill(&db).await.unwrap(),
+        0,
+        "idempotent"
+    );
     let submitted = w.submit(&full, "chu-tich", "").await.unwrap();
     assert_eq!(
         (submitted.total, submitted.answers.clone()),

@@ -9,7 +9,7 @@ fn every_shipped_sheet_passes_the_checks() {
     assert_eq!(SHIPPED.len(), 79);
     for (file, json) in SHIPPED {
         let source: SourceSheet = serde_json::from_str(json).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let checked = sheet::check(source).unwrap_or_else(|p| panic!("{file}: {p:#?}"));
+        let checked = criteria_sheets::check(source).unwrap_or_else(|p| panic!("{file}: {p:#?}"));
         for part in &checked.set.parts {
             let total: i32 = part
                 .sections
@@ -26,7 +26,7 @@ fn every_shipped_sheet_passes_the_checks() {
 fn the_source_errors_are_handled_deliberately() {
     let notes = |prefix: &str| {
         let (_, json) = SHIPPED.iter().find(|(f, _)| f.starts_with(prefix)).unwrap();
-        sheet::check(serde_json::from_str(json).unwrap())
+        criteria_sheets::check(serde_json::from_str(json).unwrap())
             .unwrap()
             .set
             .corrections
@@ -92,7 +92,7 @@ fn shipped(prefix: &str) -> Vec<(&'static str, CriteriaSet)> {
         .iter()
         .filter(|(f, _)| f.starts_with(prefix))
         .map(|(f, json)| {
-            let set = sheet::check(serde_json::from_str(json).unwrap())
+            let set = criteria_sheets::check(serde_json::from_str(json).unwrap())
                 .unwrap_or_else(|p| panic!("{f}: {p:#?}"))
                 .set;
             (*f, set)

@@ -52,7 +52,7 @@ pub async fn update_dossier(
     v.check()?;
     let round = rounds::fetch(db, &round_id).await?;
     require_organiser(here, who, &round.level, &round.province_code)?;
-    if round.state != "open" && round.state != "scoring" {
+    if !round.state.takes_entry_changes() {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!(

@@ -6,8 +6,9 @@ use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::Entry;
 use sqlx::PgPool;
 
+use super::procedure;
 use super::{COLUMNS, Row};
-use crate::{procedure, rounds};
+use crate::rounds;
 
 /// A page of a round's entries (`evaluationRounds/-`: every round's), by
 /// round and entry, oldest first (ids are UUIDv7), filtered.

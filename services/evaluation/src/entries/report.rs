@@ -7,7 +7,7 @@ use ocop_proto::evaluation::v1::Entry;
 use sqlx::PgPool;
 
 use super::{COLUMNS, Row, record};
-use crate::commune;
+use crate::entries::commune;
 
 /// Records the commune's report `report` (proposed on `day`) on an entry
 /// without one, with its audit and change-feed rows; `None` when it has one.

@@ -1,35 +1,20 @@
-//! The gRPC adapter of the evaluation service.
+//! The gRPC adapter: reads the caller from the request, calls one operation,
+//! maps its result. The server span is opened by the platform.
 
 use ocop_kit::ErrorKind;
 use ocop_kit::auth::Principal;
-use ocop_proto::evaluation::v1::evaluation_service_server::EvaluationService;
+use ocop_proto::evaluation::v1::evaluation_service_server::{EvaluationService, EvaluationServiceServer};
 use ocop_proto::evaluation::v1::*;
-use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use ocop_kit::client::TracedChannel;
-use ocop_proto::certification::v1::certification_service_client::CertificationServiceClient;
-use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use crate::entries::commune;
+use crate::rounds::transitions;
+use crate::service::Evaluation;
+use crate::{criteria, entries, national, nominations, publish, rounds, score_sheets};
 
-use crate::{commune, criteria, entries, national, nominations, publish, rounds, sheets, transitions};
-
-/// Implements `ocop.evaluation.v1.EvaluationService`.
-#[derive(Clone)]
-pub struct Evaluation {
-    /// The evaluation schema's pool.
-    pub db: PgPool,
-    /// The registry service, over gRPC with trace propagation.
-    pub registry: RegistryServiceClient<TracedChannel>,
-    /// The certification service (re-rating applications), over gRPC.
-    pub certification: CertificationServiceClient<TracedChannel>,
-    /// Quorum and spread limit (`[evaluation]` in the configuration).
-    pub rules: ocop_kit::config::EvaluationConfig,
-    /// Criteria sets pinned by entries, decoded once.
-    pub sets: criteria::PinnedSets,
-    /// Whether this is the national deployment (it mirrors the provinces' results).
-    pub national: bool,
-    /// The province this deployment's rounds are of (none nationally: central rounds only).
-    pub here: ocop_kit::jurisdiction::Jurisdiction,
+/// The gRPC server over the evaluation service's state.
+pub fn server(evaluation: Evaluation) -> EvaluationServiceServer<Evaluation> {
+    EvaluationServiceServer::new(evaluation)
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -167,7 +152,7 @@ impl EvaluationService for Evaluation {
     async fn save_score_sheet(&self, request: Request<SaveScoreSheetRequest>) -> Reply<SaveScoreSheetResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sheet = sheets::save(&self.db, &self.sets, &who, &r.entry, &r.answers, &r.etag).await?;
+        let sheet = score_sheets::save(&self.db, &self.sets, &who, &r.entry, &r.answers, &r.etag).await?;
         Ok(Response::new(SaveScoreSheetResponse {
             score_sheet: Some(sheet),
         }))
@@ -176,7 +161,7 @@ impl EvaluationService for Evaluation {
     async fn submit_score_sheet(&self, request: Request<SubmitScoreSheetRequest>) -> Reply<SubmitScoreSheetResponse> {
         let who = Principal::from_request(&request)?;
         let r = request.get_ref();
-        let sheet = sheets::submit(&self.db, &who, &r.name, &r.etag, &r.request_id).await?;
+        let sheet = score_sheets::submit(&self.db, &who, &r.name, &r.etag, &r.request_id).await?;
         Ok(Response::new(SubmitScoreSheetResponse {
             score_sheet: Some(sheet),
         }))
@@ -184,7 +169,7 @@ impl EvaluationService for Evaluation {
 
     async fn get_score_sheet(&self, request: Request<GetScoreSheetRequest>) -> Reply<GetScoreSheetResponse> {
         let who = Principal::from_request(&request)?;
-        let sheet = sheets::get(&self.db, &who, &request.get_ref().name).await?;
+        let sheet = score_sheets::get(&self.db, &who, &request.get_ref().name).await?;
         Ok(Response::new(GetScoreSheetResponse {
             score_sheet: Some(sheet),
         }))

@@ -142,9 +142,9 @@ pub fn compute(
     disqualifications: &[String],
 ) -> Outcome {
     let mut reasons: Vec<String> = disqualifications.iter().map(|d| format!("disqualified: {d}")).collect();
-    let scored: Vec<crate::scoring::Points> = sheets
+    let scored: Vec<crate::rules::scoring::Points> = sheets
         .iter()
-        .filter_map(|answers| crate::scoring::score(set, answers).ok())
+        .filter_map(|answers| crate::rules::scoring::score(set, answers).ok())
         .collect();
     let n = scored.len() as i64;
     let mean = mean_tenths(scored.iter().map(|p| i64::from(p.total)).sum(), n);

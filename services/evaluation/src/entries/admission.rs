@@ -20,7 +20,9 @@ use ocop_proto::registry::v1::{DossierKind, GetProductDossierRequest};
 use sqlx::PgPool;
 use time::Date;
 
-use crate::{batches, commune, publish, rounds};
+use super::commune;
+use crate::rules::batches;
+use crate::{publish, rounds};
 
 /// What an entry is rated under.
 #[derive(Debug, Clone)]

@@ -17,7 +17,8 @@ use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::{CommuneReport, Entry};
 use time::{Date, Weekday};
 
-use crate::{admission, entries, rounds};
+use super::admission;
+use crate::{entries, rounds};
 
 /// Working days the commune has (Điều 7.2).
 pub const REPORT_DAYS: u32 = 15;
@@ -174,7 +175,7 @@ pub async fn record_report(
             ),
         ));
     }
-    if round.state != "open" && round.state != "scoring" {
+    if !round.state.takes_entry_changes() {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!(

@@ -15,10 +15,11 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 
 use super::{
-    Row, StoredAnswer, body, check_scoring, etag_version, now_micros, parse_entry, push_round, push_scoring,
+    Row, State, StoredAnswer, body, check_scoring, etag_version, now_micros, parse_entry, push_round, push_scoring,
     push_sheet_key, submitted_already,
 };
-use crate::{criteria, rounds, scoring};
+use crate::rules::scoring;
+use crate::{criteria, rounds};
 
 /// What the caller's save found: the round, the entry's pin and assessment,
 /// and the caller's sheet, before any write; and whether it was saved.
@@ -67,7 +68,7 @@ pub async fn save(
         member: member.clone(),
         criteria_set: set_id.clone(),
         answers: Json(answers.iter().map(StoredAnswer::of).collect()),
-        state: "draft".into(),
+        state: State::Draft,
         total: points.total,
         version: before.map_or(1, |v| v.saturating_add(1)),
         update_time: now,
@@ -181,7 +182,7 @@ async fn read(db: &PgPool, round_id: &str, entry_id: &str, member: &str) -> Resu
 /// Whether the entry (`alias`) has what its commune step asks before it is
 /// scored, as SQL: under 1489 (from 2025-07-06) the commune's assessment of
 /// its 4 criteria, under 26/2026 the commune's report (Mẫu 03). The step was
-/// decided when the entry was made (`admission.rs`).
+/// decided when the entry was made (`entries/admission.rs`).
 fn commune_done(alias: &str) -> String {
     format!(
         "({alias}.commune_step = 'none'
@@ -222,7 +223,7 @@ fn explain(seen: Seen, who: &Principal, entry: &str, etag: &str, invalid: Option
     let name = format!("{entry}/scoreSheets/{}", who.subject);
     match (seen.sheet_state.as_deref(), seen.sheet_version) {
         (None, _) if !etag.is_empty() => Error::not_found(&name),
-        (Some("submitted"), _) => submitted_already(&name),
+        (Some(state), _) if State::parse(state) == Some(State::Submitted) => submitted_already(&name),
         (Some(_), Some(version)) if etag_version(etag) != version => Error::new(
             ErrorKind::Aborted,
             "STALE_ETAG",

@@ -10,7 +10,9 @@ fn shipped(prefix: &str) -> CriteriaSet {
         .iter()
         .find(|(f, _)| f.starts_with(prefix))
         .unwrap();
-    let mut set = crate::sheet::check(serde_json::from_str(json).unwrap()).unwrap().set;
+    let mut set = crate::rules::criteria_sheets::check(serde_json::from_str(json).unwrap())
+        .unwrap()
+        .set;
     set.name = format!("criteriaSets/{prefix}");
     set
 }

@@ -120,10 +120,10 @@ fn band_problems(bands: &[SourceBand]) -> Vec<String> {
             let last = if b.max_exclusive { b.max * 10 - 1 } else { b.max * 10 };
             let above = last + 1;
             let first = i64::from(b.min) * 10;
-            crate::results::band_stars(first) != b.stars
-                || (b.min > 0 && crate::results::band_stars(first - 1) == b.stars)
-                || crate::results::band_stars(i64::from(last)) != b.stars
-                || (b.stars < 5 && crate::results::band_stars(i64::from(above)) == b.stars && b.max_exclusive)
+            crate::rules::results::band_stars(first) != b.stars
+                || (b.min > 0 && crate::rules::results::band_stars(first - 1) == b.stars)
+                || crate::rules::results::band_stars(i64::from(last)) != b.stars
+                || (b.stars < 5 && crate::rules::results::band_stars(i64::from(above)) == b.stars && b.max_exclusive)
         })
         .map(|b| {
             format!(

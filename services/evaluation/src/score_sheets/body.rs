@@ -16,7 +16,8 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 
 use super::StoredAnswer;
-use crate::{criteria, scoring};
+use crate::criteria;
+use crate::rules::scoring;
 
 /// The encoded body of a sheet on `set_id` with these answers and total.
 pub(crate) fn body(set_id: &str, answers: Vec<Answer>, total: i32) -> Vec<u8> {
@@ -42,7 +43,7 @@ pub(crate) fn head(
         name: name.to_owned(),
         member: member.to_owned(),
         state: state as i32,
-        etag: format!("v{version}"),
+        etag: ocop_kit::etag::of(version),
         update_time: Some(to_timestamp(update_time)),
         submit_time: submit_time.map(to_timestamp),
         ..Default::default()

@@ -16,6 +16,25 @@ mod save;
 mod submit;
 
 pub use body::backfill;
+
+ocop_kit::text_enum! {
+    /// Where a score sheet is (`score_sheets.state`).
+    pub enum State {
+        /// Saved, and may be saved again.
+        Draft = "draft",
+        /// Submitted and locked.
+        Submitted = "submitted",
+    }
+}
+
+impl State {
+    fn to_proto(self) -> SheetState {
+        match self {
+            State::Draft => SheetState::Draft,
+            State::Submitted => SheetState::Submitted,
+        }
+    }
+}
 pub use save::save;
 pub use submit::submit;
 
@@ -49,7 +68,8 @@ struct Row {
     member: String,
     criteria_set: String,
     answers: Json<Vec<StoredAnswer>>,
-    state: String,
+    #[sqlx(try_from = "String")]
+    state: State,
     total: i32,
     version: i64,
     update_time: time::OffsetDateTime,
@@ -66,13 +86,9 @@ impl Row {
             member: self.member.clone(),
             criteria_set: format!("criteriaSets/{}", self.criteria_set),
             answers: self.answers.iter().map(StoredAnswer::to_proto).collect(),
-            state: if self.state == "submitted" {
-                SheetState::Submitted
-            } else {
-                SheetState::Draft
-            } as i32,
+            state: self.state.to_proto() as i32,
             total: self.total,
-            etag: format!("v{}", self.version),
+            etag: ocop_kit::etag::of(self.version),
             update_time: Some(to_timestamp(self.update_time)),
             submit_time: self.submit_time.map(to_timestamp),
         }
@@ -84,36 +100,21 @@ const COLUMNS: &str =
 
 /// `(round, entry)` of `evaluationRounds/{r}/entries/{e}`.
 fn parse_entry(field: &str, name: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["evaluationRounds", round, "entries", entry] if !round.is_empty() && !entry.is_empty() => {
-            Ok((round.to_string(), entry.to_string()))
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!("`{name}` is not an entry name; expected `evaluationRounds/{{round}}/entries/{{entry}}`"),
-        )),
-    }
+    crate::entries::parse_name(field, name)
 }
 
 /// `(round, entry, member)` of a sheet name.
 fn parse_sheet(field: &str, name: &str) -> Result<(String, String, String)> {
-    let (entry_part, member) = name
-        .rsplit_once("/scoreSheets/")
-        .filter(|(_, m)| !m.is_empty() && !m.contains('/'))
-        .ok_or_else(|| Error::invalid(field, format!("`{name}` is not a score sheet name; expected `evaluationRounds/{{r}}/entries/{{e}}/scoreSheets/{{member}}`")))?;
-    let (round, entry) = parse_entry(field, entry_part)?;
-    Ok((round, entry, member.to_owned()))
+    let pattern = "evaluationRounds/{round}/entries/{entry}/scoreSheets/{member}";
+    let [round, entry, member] = ocop_kit::names::parse(field, name, pattern, "a score sheet name")?;
+    Ok((round.to_owned(), entry.to_owned(), member.to_owned()))
 }
 
 /// The version an etag names (`v{n}`, exactly as sent), or -1, which no
 /// sheet has, for anything else: a write guarded by it then touches nothing
 /// and the refusal says why.
 fn etag_version(etag: &str) -> i64 {
-    etag.strip_prefix('v')
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| format!("v{n}") == etag)
-        .unwrap_or(-1)
+    ocop_kit::etag::version(etag).unwrap_or(-1)
 }
 
 /// Opens a sheet write's statement: `WITH round AS (…)`, the round locked
@@ -162,8 +163,8 @@ fn check_scoring(round: &rounds::Row, who: &Principal, round_id: &str) -> Result
             ),
         ));
     }
-    if round.state != "scoring" {
-        let why = if round.state == "published" {
+    if round.state != rounds::State::Scoring {
+        let why = if round.state == rounds::State::Published {
             "its results are published: sheets are final"
         } else {
             "sheets are taken while it is scoring"
@@ -192,7 +193,7 @@ fn submitted_already(name: &str) -> Error {
 pub async fn get(db: &PgPool, who: &Principal, name: &str) -> Result<ScoreSheet> {
     let (round_id, entry_id, member) = parse_sheet("name", name)?;
     let round = rounds::fetch(db, &round_id).await?;
-    if member != who.subject && round.state != "published" {
+    if member != who.subject && round.state != rounds::State::Published {
         return Err(Error::permission_denied(
             "SHEET_NOT_YOURS",
             format!("{name} belongs to {member}; other members' sheets are shown once the round is published"),

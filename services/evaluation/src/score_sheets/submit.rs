@@ -16,7 +16,7 @@ use prost::Message;
 use sqlx::PgPool;
 
 use super::{
-    body, check_scoring, etag_version, now_micros, parse_sheet, push_round, push_scoring, push_sheet_key,
+    State, body, check_scoring, etag_version, now_micros, parse_sheet, push_round, push_scoring, push_sheet_key,
     submitted_already,
 };
 use crate::rounds;
@@ -97,7 +97,7 @@ pub async fn submit(db: &PgPool, who: &Principal, name: &str, etag: &str, reques
             .push_bind(head.clone())
             .push(" || body FROM changed)");
     }
-    let etag_after = format!("v{}", version.saturating_add(1));
+    let etag_after = ocop_kit::etag::of(version.saturating_add(1));
     let change = Change {
         method: "SubmitScoreSheet",
         kind: "updated",
@@ -183,7 +183,7 @@ async fn explain(
     let (Some(state), Some(version)) = (seen.sheet_state, seen.sheet_version) else {
         return Err(Error::not_found(name));
     };
-    if state == "submitted" {
+    if State::parse(&state) == Some(State::Submitted) {
         return Err(submitted_already(name));
     }
     let current = rounds::check_version(name, etag, version)?;

@@ -13,7 +13,7 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use time::Date;
 
-use crate::commune::{self, StoredReport};
+use crate::entries::commune::{self, StoredReport};
 
 /// The procedure columns of `entries`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,10 +99,6 @@ pub fn push_filter(sql: &mut QueryBuilder<Postgres>, filter: &Filter, today: Dat
         sql.push(if overdue { " AND " } else { " AND NOT " });
         commune::push_overdue(sql, today);
     }
-    for field in ["commune_code", "province_code"] {
-        if let Some(value) = filter.get(field) {
-            sql.push(format!(" AND {field} = ")).push_bind(value.to_owned());
-        }
-    }
+    filter.push_equal(sql, &["commune_code", "province_code"]);
     Ok(())
 }

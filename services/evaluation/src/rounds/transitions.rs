@@ -10,7 +10,7 @@ use ocop_kit::{Error, Result};
 use ocop_proto::evaluation::v1::EvaluationRound;
 use sqlx::{PgConnection, PgPool};
 
-use crate::rounds::{self, Row, check_version, parse_name, require_organiser, round_columns};
+use crate::rounds::{self, Row, State, check_version, parse_name, require_organiser, round_columns};
 
 /// DRAFT → OPEN, once the council has a chair and at least 3 seats.
 pub async fn open(
@@ -70,22 +70,22 @@ impl Step<'_> {
     }
 
     /// The states it leaves from, and how to say so when the round is elsewhere.
-    fn from(&self) -> (&'static [&'static str], &'static str) {
+    fn from(&self) -> (&'static [State], &'static str) {
         match self {
-            Step::Open => (&["draft"], "only a draft round opens"),
-            Step::StartScoring => (&["open"], "scoring starts on an open round"),
+            Step::Open => (&[State::Draft], "only a draft round opens"),
+            Step::StartScoring => (&[State::Open], "scoring starts on an open round"),
             Step::Cancel(_) => (
-                &["draft", "open", "scoring"],
+                &[State::Draft, State::Open, State::Scoring],
                 "only a round not yet published can be cancelled",
             ),
         }
     }
 
-    fn to(&self) -> &'static str {
+    fn to(&self) -> State {
         match self {
-            Step::Open => "open",
-            Step::StartScoring => "scoring",
-            Step::Cancel(_) => "cancelled",
+            Step::Open => State::Open,
+            Step::StartScoring => State::Scoring,
+            Step::Cancel(_) => State::Cancelled,
         }
     }
 
@@ -137,7 +137,7 @@ async fn step(
     require_organiser(here, who, &current.level, &current.province_code)?;
     let before = check_version(name, etag, current.version)?;
     let (from, rule) = step.from();
-    if !from.contains(&current.state.as_str()) {
+    if !from.contains(&current.state) {
         return Err(Error::failed_precondition(
             "WRONG_ROUND_STATE",
             format!("{name} is {}; {rule}", current.state),
@@ -153,7 +153,7 @@ async fn step(
         round_columns!()
     ))
     .bind(&id)
-    .bind(step.to())
+    .bind(step.to().as_str())
     .bind(reason)
     .fetch_one(&mut *tx)
     .await?;

@@ -1,0 +1,3 @@
+//! The evaluation service's adapters: gRPC only (no HTTP surface).
+
+pub mod grpc;
