@@ -5,8 +5,7 @@
 //! markers cap the stars; and a result published on a superseded 148 sheet
 //! recomputes the same once the new sheets load.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::*;

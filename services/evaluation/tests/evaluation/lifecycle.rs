@@ -1,8 +1,7 @@
 //! Cancelling a round, resubmitting a sheet with the same request_id, and
 //! finding published results by group and commune.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::evaluation::v1::*;
 use ocop_testkit::authorized;

@@ -4,10 +4,7 @@
 //! back, a central result below 90 telling the province which stars it may
 //! certify. Over the real sheets; every refusal named, writing nothing.
 
-#[path = "support/procedure.rs"]
-mod procedure;
-#[path = "support/world.rs"]
-mod world;
+use crate::support::{procedure, world};
 
 use ocop_proto::evaluation::v1::*;
 use ocop_proto::registry::v1::DossierKind;

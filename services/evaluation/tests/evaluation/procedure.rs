@@ -4,10 +4,7 @@
 //! within 15 working days (Điều 7.2, Mẫu 03). Every refusal is named and
 //! writes nothing.
 
-#[path = "support/procedure.rs"]
-mod procedure;
-#[path = "support/world.rs"]
-mod world;
+use crate::support::{procedure, world};
 
 use ocop_proto::evaluation::v1::*;
 use ocop_proto::registry::v1::DossierKind;

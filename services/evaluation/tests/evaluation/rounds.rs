@@ -1,8 +1,7 @@
 //! Rounds and entries, with the registry running beside the evaluation
 //! service: the entry check goes over gRPC with the caller's token.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::*;
@@ -144,7 +143,7 @@ async fn a_province_round_takes_entries_checked_with_the_registry() {
         (err.code(), reason(&err).as_str()),
         (Code::AlreadyExists, "ALREADY_ENTERED")
     );
-    // Honey registered under 1048's set is scored on 26/2026's (tests/decision_2026.rs
+    // Honey registered under 1048's set is scored on 26/2026's (tests/evaluation/decision_2026.rs
     // enters every earlier set and the refused ones).
     let err = w.enter(&round.name, &hanoi.name).await.unwrap_err();
     assert_eq!(

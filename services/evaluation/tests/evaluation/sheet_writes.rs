@@ -3,14 +3,13 @@
 //! come, a publish in progress, and drafts saved before the sheet body
 //! existed (migration 0011).
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use std::future::Future;
 use std::time::Duration;
 
 use ocop_proto::evaluation::v1::*;
-use ocop_testkit::authorized;
+use ocop_testkit::{authorized, poll};
 use prost::Message;
 use sqlx::PgPool;
 use tonic::Code;
@@ -181,29 +180,29 @@ where
         .unwrap();
     let writing = tokio::spawn(write);
     // The write must be waiting on that lock, not racing past it.
-    let mut waited = Duration::ZERO;
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+    poll::until_ok(
+        "the write to reach the round's lock",
+        Duration::from_secs(10),
+        || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
                AND query LIKE '%FOR KEY SHARE%'",
-        )
-        .fetch_one(db)
-        .await
-        .unwrap();
-        if waiting == 1 {
-            break;
-        }
-        assert!(
-            !writing.is_finished(),
-            "the write went past a round locked for publishing"
-        );
-        assert!(
-            waited < Duration::from_secs(10),
-            "the write never reached the round's lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        waited += Duration::from_millis(20);
-    }
+            )
+            .fetch_one(db)
+            .await
+            .unwrap();
+            assert!(
+                !writing.is_finished(),
+                "the write went past a round locked for publishing"
+            );
+            if waiting == 1 {
+                Ok(())
+            } else {
+                Err(format!("{waiting} statements waiting"))
+            }
+        },
+    )
+    .await;
     sqlx::query("UPDATE rounds SET state = 'published', version = version + 1 WHERE id = $1")
         .bind(&round_id)
         .execute(&mut *publishing)

@@ -1,7 +1,6 @@
 //! Steps the tests of Decision 26/2026's procedure share: rounds of a batch,
 //! dossiers filed in the registry, entries made with them, and what the
 //! evaluation schema holds (a refusal writes nothing).
-#![allow(dead_code)]
 
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::*;
@@ -10,7 +9,7 @@ use ocop_testkit::authorized;
 use ocop_testkit::flows::dossier_of;
 use tonic_types::StatusExt;
 
-use crate::world::*;
+use crate::support::world::*;
 
 pub fn day(year: i32, month: i32, day: i32) -> Date {
     Date { year, month, day }

@@ -1,7 +1,6 @@
 //! The world the evaluation tests run in: a registry and an evaluation
 //! service on their own database, and helpers to walk a round through its
 //! states. Each test crate uses a part of it.
-#![allow(dead_code)]
 
 use ocop_proto::common::v1::Date;
 use ocop_proto::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
