@@ -83,7 +83,7 @@ fn every_rendered_config_map_loads_with_the_services_loader() {
     expected.push("national".into());
     assert_eq!(names, expected, "an overlay per province of 2025, and the national one");
 
-    let scratch = std::env::temp_dir().join(format!("ocop-rendered-{}", std::process::id()));
+    let scratch = std::env::temp_dir().join(format!("ocop-rendered-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&scratch).unwrap();
     for (overlay, name) in overlays.iter().zip(&names) {
         let rendered = render(overlay);

@@ -115,7 +115,7 @@ async fn call_output_cut_short_by_a_closed_pipe_is_not_a_crash() {
 
 #[tokio::test]
 async fn keys_are_readable_by_openssl_and_unknown_variables_only_warn() {
-    let dir = std::env::temp_dir().join(format!("ocop-e2e-keys-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ocop-e2e-keys-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = |name: &str| dir.join(name).display().to_string();
     let vars = vec![
