@@ -197,14 +197,11 @@ impl PgServer {
     async fn stop_child(&mut self, mode: Shutdown, limit: Duration) {
         let Some(mut child) = self.child.take() else { return };
         signal(&child, mode.signal());
-        let deadline = Instant::now() + limit;
-        while child.try_wait().ok().flatten().is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("postgres did not stop ({mode:?}) within {limit:?}:\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let stopped = crate::poll::within(limit, || std::future::ready(child.try_wait().ok().flatten())).await;
+        if stopped.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("postgres did not stop ({mode:?}) within {limit:?}:\n{}", self.log());
         }
     }
 }
@@ -214,10 +211,8 @@ impl Drop for PgServer {
         if let Some(mut child) = self.child.take() {
             // Immediate: the postmaster takes its backends with it.
             signal(&child, Shutdown::Immediate.signal());
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            // Killed anyway if it has not exited within 10 s.
+            crate::poll::within_blocking(Duration::from_secs(10), || child.try_wait().ok().flatten());
             let _ = child.kill();
             let _ = child.wait();
         }

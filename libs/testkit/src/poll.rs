@@ -67,9 +67,38 @@ impl Debug for Text {
 /// Like [`until`], for a probe that says what it saw instead: calls `probe`
 /// until it returns `Ok`, and returns its value; on timeout panics naming
 /// `what` and the last `Err` (the state the test waited on, to debug from).
-pub async fn until_ok<T, E, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+pub async fn until_ok<T, E, F, Fut>(what: &str, timeout: Duration, probe: F) -> T
 where
     E: Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    match attempt(timeout, probe).await {
+        Ok(found) => found,
+        Err(last) => panic!("{what}: not within {timeout:?}; last seen: {last:?}"),
+    }
+}
+
+/// Calls `probe` until it returns `Some`, for at most `timeout`: `None` if it
+/// never did. For a caller that must clean up before it fails (kill a
+/// process that would not stop, say); a test that only fails uses [`until`].
+pub async fn within<T, F, Fut>(timeout: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    attempt(timeout, || {
+        let asked = probe();
+        async move { asked.await.ok_or(Nothing) }
+    })
+    .await
+    .ok()
+}
+
+/// The one loop: the probe's first `Ok`, or its last `Err` once `timeout` has
+/// passed.
+async fn attempt<T, E, F, Fut>(timeout: Duration, mut probe: F) -> Result<T, E>
+where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -78,8 +107,8 @@ where
     loop {
         let late = tokio::time::Instant::now() >= deadline;
         match probe().await {
-            Ok(found) => return found,
-            Err(last) if late => panic!("{what}: not within {timeout:?}; last seen: {last:?}"),
+            Ok(found) => return Ok(found),
+            Err(last) if late => return Err(last),
             Err(_) => {}
         }
         tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
@@ -94,14 +123,27 @@ pub fn until_blocking<T>(what: &str, timeout: Duration, mut probe: impl FnMut() 
 }
 
 /// [`until_ok`] for code that cannot await.
-pub fn until_ok_blocking<T, E: Debug>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<T, E>) -> T {
+pub fn until_ok_blocking<T, E: Debug>(what: &str, timeout: Duration, probe: impl FnMut() -> Result<T, E>) -> T {
+    match attempt_blocking(timeout, probe) {
+        Ok(found) => found,
+        Err(last) => panic!("{what}: not within {timeout:?}; last seen: {last:?}"),
+    }
+}
+
+/// [`within`] for code that cannot await.
+pub fn within_blocking<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    attempt_blocking(timeout, || probe().ok_or(Nothing)).ok()
+}
+
+/// [`attempt`] on the calling thread.
+fn attempt_blocking<T, E>(timeout: Duration, mut probe: impl FnMut() -> Result<T, E>) -> Result<T, E> {
     let deadline = Instant::now() + timeout;
     let mut pause = FIRST_PAUSE;
     loop {
         let late = Instant::now() >= deadline;
         match probe() {
-            Ok(found) => return found,
-            Err(last) if late => panic!("{what}: not within {timeout:?}; last seen: {last:?}"),
+            Ok(found) => return Ok(found),
+            Err(last) if late => return Err(last),
             Err(_) => {}
         }
         std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
@@ -160,6 +202,14 @@ mod tests {
         let refused = std::panic::catch_unwind(|| until_blocking::<()>("never", Duration::from_millis(20), || None));
         let message = *refused.expect_err("panics on timeout").downcast::<String>().unwrap();
         assert_eq!(message, "never: not within 20ms; last seen: nothing yet");
+    }
+
+    #[tokio::test]
+    async fn within_gives_none_instead_of_panicking() {
+        assert_eq!(within(Duration::from_millis(20), || async { None::<()> }).await, None);
+        assert_eq!(within(Duration::from_millis(20), || async { Some(7) }).await, Some(7));
+        assert_eq!(within_blocking(Duration::from_millis(20), || None::<()>), None);
+        assert_eq!(within_blocking(Duration::from_millis(20), || Some(8)), Some(8));
     }
 
     #[test]
