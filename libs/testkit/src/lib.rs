@@ -9,6 +9,7 @@ pub mod certs;
 pub mod flows;
 pub mod pg_server;
 pub mod poll;
+pub mod ports;
 pub mod raw;
 pub mod redis_server;
 

@@ -12,12 +12,11 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts one on a free port and waits until it answers.
+    /// Starts one on a free port and waits until it answers. The port is
+    /// below the ephemeral range ([`crate::ports`]), so a test that stops the
+    /// server can start it again on the same port.
     pub async fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = crate::ports::free_port_on("127.0.0.1");
         RedisServer::start_on(port).await
     }
 

@@ -57,35 +57,7 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
     ]
 }
 
-/// A loopback address with a port free now, for a process whose address
-/// others must know before it starts (two deployments following each other).
-///
-/// The port is below the kernel's ephemeral range (32768 and up on Linux):
-/// a port that bind(0) handed out could be handed to another test's
-/// listener or connection before this process binds it again, which once
-/// failed a test with "address already in use". Ports here are spread by
-/// process and call, and one that is bound now is skipped.
-pub fn free_addr() -> String {
-    free_addr_on("127.0.0.1")
-}
-
-/// As [`free_addr`], on another loopback address (`127.0.0.2`, say).
-pub fn free_addr_on(ip: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static CALLS: AtomicU32 = AtomicU32::new(0);
-    const LOW: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    let seed = std::process::id().wrapping_mul(7_919);
-    for _ in 0..SPAN {
-        let call = CALLS.fetch_add(1, Ordering::Relaxed);
-        let port = LOW + seed.wrapping_add(call.wrapping_mul(104_729)) % SPAN;
-        let addr = format!("{ip}:{port}");
-        if std::net::TcpListener::bind(&addr).is_ok() {
-            return addr;
-        }
-    }
-    panic!("no free port between {LOW} and {}", LOW + SPAN)
-}
+pub use ocop_testkit::ports::{free_addr, free_addr_on};
 
 /// A running service process; killed when dropped.
 pub struct Process {

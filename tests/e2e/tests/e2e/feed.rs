@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ocop_e2e::Process;
+use ocop_e2e::{Process, free_addr};
 use ocop_kit::Result;
 use ocop_kit::follow::{Apply, Follower};
 use ocop_kit::server::BoxFuture;
@@ -66,7 +66,8 @@ async fn write(url: &str, token: &str, range: std::ops::Range<usize>) {
 async fn a_follower_applies_every_change_once_through_kills_and_restarts() {
     let env = TestEnv::new().await;
     let officer = env.token("province_officer", Some("38"), None);
-    let mut registry = Process::start("registry", &env, &[]);
+    // Below the ephemeral range: it restarts on this port while other tests run.
+    let mut registry = Process::start_on("registry", &env, &[], &free_addr());
     TestApp::wait_serving_at(registry.grpc_addr, Duration::from_secs(60)).await;
     let url = registry.url();
 

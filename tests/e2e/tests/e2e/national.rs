@@ -45,7 +45,8 @@ impl Province {
     async fn start(code: &'static str, commune: &'static str, national: Option<(&TestEnv, &str)>) -> Province {
         let env = TestEnv::new().await;
         let province = [("OCOP_DEPLOYMENT__PROVINCE_CODE", code)];
-        let registry = Process::start("registry", &env, &province);
+        // Below the ephemeral range: Huế's restarts on this port while other tests run.
+        let registry = Process::start_on("registry", &env, &province, &free_addr());
         let registry_url = registry.url();
         let evaluation = Process::start(
             "evaluation",

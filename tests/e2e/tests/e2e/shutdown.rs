@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use ocop_e2e::{Process, connect, eventually};
+use ocop_e2e::{Process, connect, eventually, free_addr};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::{CreateSubjectRequest, Representative, Subject, SubjectKind};
 use ocop_testkit::{TestEnv, authorized, poll};
@@ -68,7 +68,8 @@ fn logged(process: &Process, from: usize) -> Vec<(String, serde_json::Value)> {
 async fn a_producer_with_a_follower_exits_at_once_and_the_follower_resumes_quietly() {
     let env = TestEnv::new().await;
     let officer = env.token("province_officer", Some("38"), None);
-    let mut registry = Process::start("registry", &env, &[]);
+    // Below the ephemeral range: it restarts on this port while other tests run.
+    let mut registry = Process::start_on("registry", &env, &[], &free_addr());
     let registry_url = registry.url();
     let certification = Process::start(
         "certification",
