@@ -29,23 +29,18 @@ fn subject(i: usize) -> CreateSubjectRequest {
 }
 
 /// Waits until promotion's registry cursor is at the registry's last
-/// position, and returns it.
+/// position, and returns it. One statement, so one snapshot: read apart, a
+/// row positioned between the reads looked caught up at the old position.
 async fn caught_up(admin: &PgPool) -> i64 {
     eventually("promotion follows the registry to its last change", || async {
-        let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM registry.outbox")
-            .fetch_one(admin)
-            .await
-            .unwrap();
-        let unpositioned: i64 = sqlx::query_scalar("SELECT count(*) FROM registry.outbox WHERE position IS NULL")
-            .fetch_one(admin)
-            .await
-            .unwrap();
-        let cursor: Option<i64> =
-            sqlx::query_scalar("SELECT sequence FROM promotion.feed_cursors WHERE source = 'registry'")
-                .fetch_optional(admin)
-                .await
-                .ok()
-                .flatten();
+        let (last, unpositioned, cursor): (Option<i64>, i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT max(position) FROM registry.outbox),
+                    (SELECT count(*) FROM registry.outbox WHERE position IS NULL),
+                    (SELECT sequence FROM promotion.feed_cursors WHERE source = 'registry')",
+        )
+        .fetch_one(admin)
+        .await
+        .ok()?;
         (unpositioned == 0 && last.is_some() && cursor == last).then_some(cursor?)
     })
     .await
