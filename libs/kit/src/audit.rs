@@ -1,6 +1,12 @@
 //! The audit log and the change feed, both written in the transaction of the
 //! change they describe, so neither can miss nor invent a change. Each
 //! service keeps `audit_events` (append-only) and `outbox` tables in its schema.
+//!
+//! This module is the writing side; [`read`] lists the log and [`service`]
+//! serves it as `ocop.audit.v1.AuditService` on every service's port.
+
+pub mod read;
+pub mod service;
 
 use sqlx::PgConnection;
 

@@ -6,7 +6,7 @@
 /// The label of every path a service does not serve.
 pub const OTHER: &str = "_OTHER";
 
-/// Methods every service serves beside its own and the change feed.
+/// Methods every service serves beside its own, the change feed and the audit log.
 const COMMON: &[Method] = &[
     Method::new("/grpc.health.v1.Health/Check", "grpc.health.v1.Health", "Check"),
     Method::new("/grpc.health.v1.Health/Watch", "grpc.health.v1.Health", "Watch"),
@@ -24,6 +24,9 @@ const COMMON: &[Method] = &[
 
 /// The change feed every service serves.
 const FEED: &str = "ocop.feed.v1.FeedService";
+
+/// The audit log every service serves.
+const AUDIT: &str = "ocop.audit.v1.AuditService";
 
 /// One served method: its path and the two names OpenTelemetry's RPC
 /// conventions label it with.
@@ -55,11 +58,11 @@ pub struct Methods {
 
 impl Methods {
     /// The methods of `grpc_service` (e.g. `ocop.registry.v1.RegistryService`),
-    /// of the change feed, of health and of reflection.
+    /// of the change feed, of the audit log, of health and of reflection.
     pub fn of(grpc_service: &str) -> Methods {
         let mut paths: Vec<_> = ocop_proto::boundary::METHODS
             .iter()
-            .filter(|m| m.service == grpc_service || m.service == FEED)
+            .filter(|m| m.service == grpc_service || m.service == FEED || m.service == AUDIT)
             .map(|m| Method::new(m.path, m.service, m.name))
             .chain(COMMON.iter().copied())
             .collect();
@@ -93,6 +96,10 @@ mod tests {
             "GetProduct"
         );
         assert_eq!(methods.name("/ocop.feed.v1.FeedService/WatchChanges"), "WatchChanges");
+        assert_eq!(
+            methods.name("/ocop.audit.v1.AuditService/ListAuditEvents"),
+            "ListAuditEvents"
+        );
         assert_eq!(methods.name("/grpc.health.v1.Health/Check"), "Check");
         assert_eq!(methods.name("/ocop.registry.v1.RegistryService/Made_Up_1"), OTHER);
         assert_eq!(

@@ -19,9 +19,19 @@ pub fn invalid(field: &str, name: &str, pattern: &str, what: &str) -> Error {
     Error::invalid(field, format!("`{name}` is not {what}; expected `{pattern}`"))
 }
 
+/// The ids of `name` in the places of `pattern`'s `{…}` segments, however
+/// many the pattern has (for names whose depth the caller decides at run time).
+pub fn parse_all<'n>(field: &str, name: &'n str, pattern: &str, what: &str) -> Result<Vec<&'n str>> {
+    all_ids(name, pattern).ok_or_else(|| invalid(field, name, pattern, what))
+}
+
 fn ids<'n, const N: usize>(name: &'n str, pattern: &str) -> Option<[&'n str; N]> {
+    all_ids(name, pattern)?.try_into().ok()
+}
+
+fn all_ids<'n>(name: &'n str, pattern: &str) -> Option<Vec<&'n str>> {
     let (mut parts, mut expected) = (name.split('/'), pattern.split('/'));
-    let mut found = Vec::with_capacity(N);
+    let mut found = Vec::new();
     loop {
         match (parts.next(), expected.next()) {
             (None, None) => break,
@@ -35,7 +45,7 @@ fn ids<'n, const N: usize>(name: &'n str, pattern: &str) -> Option<[&'n str; N]>
             _ => return None,
         }
     }
-    found.try_into().ok()
+    Some(found)
 }
 
 #[cfg(test)]

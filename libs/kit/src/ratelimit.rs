@@ -159,7 +159,7 @@ fn hop_addr(hop: &str) -> Option<IpAddr> {
     host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
-/// The client address of a gRPC call, put in its extensions by the Gate.
+/// The client address of a gRPC call, put in its extensions by the request layer ([`crate::request_layer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 

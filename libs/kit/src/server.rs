@@ -26,8 +26,8 @@ use tower::Layer;
 use crate::auth::Verifier;
 use crate::cache::Cache;
 use crate::config::{Config, Endpoint, ServiceName};
-use crate::gate::GateLayer;
 use crate::linger::Lingering;
+use crate::request_layer::RequestLayer;
 use crate::{db, metrics_http};
 
 /// A boxed future for the per-service preparation hook.
@@ -161,6 +161,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(grpc_service)
             .with_service_name("ocop.feed.v1.FeedService")
+            .with_service_name("ocop.audit.v1.AuditService")
             .with_service_name("grpc.health.v1.Health")
     };
     let surface = build(&context).map_err(|e| e.context(format!("the {name} service cannot start")))?;
@@ -173,9 +174,13 @@ pub async fn serve(
             .stop_on(stop_rx.clone())
             .ready_on(ready.clone()),
     );
+    let audit = ocop_proto::audit::v1::audit_service_server::AuditServiceServer::new(
+        crate::audit::service::AuditLog::new(context.db.clone()),
+    );
     let routes = surface
         .grpc
         .add_service(feed)
+        .add_service(audit)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?);
@@ -185,7 +190,7 @@ pub async fn serve(
     let grpc = tonic::transport::Server::builder()
         .trace_fn(move |request| crate::telemetry::server_span(&span_methods, request))
         .layer(
-            GateLayer::new(verifier, spec.public_methods, name, methods)
+            RequestLayer::new(verifier, spec.public_methods, name, methods)
                 .limited(
                     Arc::new(crate::ratelimit::Limiter::new(&config)?),
                     crate::ratelimit::Rule::public(name, &config),

@@ -51,6 +51,13 @@ pub mod ocop {
             tonic::include_proto!("ocop.feed.v1");
         }
     }
+    /// The audit log every service serves.
+    pub mod audit {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("ocop.audit.v1");
+        }
+    }
     /// Baseline handlers of the benchmark harness.
     pub mod bench {
         /// Version 1.

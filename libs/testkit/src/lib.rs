@@ -5,6 +5,7 @@
 //! Tests are run by `./dev test`, which starts the local servers and sets
 //! `OCOPTEST_DATABASE_URL` (an admin connection) and `OCOPTEST_REDIS_URL`.
 
+pub mod audit;
 pub mod certs;
 pub mod flows;
 pub mod pg_server;

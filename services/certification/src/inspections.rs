@@ -8,9 +8,10 @@
 //! which the national deployment mirrors.
 
 use ocop_kit::auth::{Principal, Role};
+use ocop_kit::create::Create;
 use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
 use ocop_proto::certification::v1::{
@@ -182,7 +183,8 @@ impl InspectionRow {
     }
 }
 
-/// Writes the audit and change-feed rows of `row` after a change by `method`.
+/// Writes the audit and change-feed rows of `row` after a change by `method`
+/// (a creation, when there was no etag before).
 pub async fn recorded(
     tx: &mut sqlx::PgConnection,
     who: &Principal,
@@ -280,9 +282,13 @@ pub async fn create(svc: &Certification, who: &Principal, r: &CreateInspectionRe
     let mut tx = svc.db.begin().await?;
     let cert = lock_certificate(&mut tx, &code).await?;
     authority::require_competent(&svc.here, who, cert.stars, &cert.province_code, &r.parent, ARTICLE)?;
-    if let Claim::Done(resource, _) =
-        idempotency::claim(&mut tx, request_id, "CreateInspection", &name_of(&code, &id)).await?
-    {
+    let name = name_of(&code, &id);
+    let create = Create {
+        method: "CreateInspection",
+        name: &name,
+        request_id,
+    };
+    if let Some(resource) = create.claim(&mut tx).await? {
         drop(tx);
         let (code, id) = parse_name("request_id", &resource)?;
         return Ok(fetch(&svc.db, &code, &id)
@@ -316,8 +322,8 @@ pub async fn create(svc: &Certification, who: &Principal, r: &CreateInspectionRe
     .bind(&who.subject)
     .fetch_one(&mut *tx)
     .await?;
-    let proto = recorded(&mut tx, who, "CreateInspection", &row, "").await?;
-    tx.commit().await?;
+    let proto = row.to_proto();
+    create.commit(tx, who, &row.province_code, &proto.etag, &proto).await?;
     Ok(proto)
 }
 

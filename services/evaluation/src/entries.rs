@@ -4,7 +4,8 @@
 
 use ocop_kit::auth::Principal;
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::create::{Begun, Create};
+use ocop_kit::idempotency::{self};
 use ocop_kit::{Error, ErrorKind, Result};
 use ocop_proto::evaluation::v1::{CommuneAssessment, Entry};
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -195,20 +196,26 @@ pub async fn create(
         None
     };
 
-    let mut tx = db.begin().await?;
     let id = uuid::Uuid::now_v7().to_string();
     let name = format!("{parent}/entries/{id}");
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateEntry", &name).await? {
-        drop(tx);
-        let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id = $2"
-        )))
-        .bind(&round_id)
-        .bind(first.rsplit('/').next().unwrap_or_default())
-        .fetch_one(db)
-        .await?;
-        return Ok(row.to_proto());
-    }
+    let create = Create {
+        method: "CreateEntry",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => {
+            let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM entries WHERE round_id = $1 AND id = $2"
+            )))
+            .bind(&round_id)
+            .bind(first.rsplit('/').next().unwrap_or_default())
+            .fetch_one(db)
+            .await?;
+            return Ok(row.to_proto());
+        }
+    };
     if let Some(consumed) = &re_rating {
         re_rating::claim(&mut tx, &consumed.application).await?;
     }
@@ -298,9 +305,7 @@ pub async fn create(
         )
     })?;
     let proto = row.to_proto();
-    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    record(&mut tx, who, "CreateEntry", "created", &row, &proto, &request).await?;
-    tx.commit().await?;
+    create.commit(tx, who, &row.province_code, "", &proto).await?;
     Ok(proto)
 }
 

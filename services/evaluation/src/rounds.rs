@@ -9,13 +9,13 @@ pub use store::{Row, State, council_users, fetch, level_of, lock_round, qualifie
 use store::{Seat, level_str, role_str};
 pub(crate) use store::{change, lock};
 
-use ocop_kit::audit;
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::config::PROVINCE_CODES_2025;
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::date;
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
@@ -225,11 +225,15 @@ pub async fn create(
         round.batch
     );
     let name = format!("evaluationRounds/{id}");
-    let mut tx = db.begin().await?;
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateEvaluationRound", &name).await? {
-        drop(tx);
-        return get(db, &first).await;
-    }
+    let create = Create {
+        method: "CreateEvaluationRound",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(db, &first).await,
+    };
     let row: Row = sqlx::query_as(concat!(
         "INSERT INTO rounds (id, level, year, batch, province_code, decision_date, criteria_decision, state, council, advisory_team,
             batch_basis, written_opinions)
@@ -256,14 +260,7 @@ pub async fn create(
         )
     })?;
     let proto = row.to_proto();
-    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    audit::record(
-        &mut tx,
-        who,
-        change("CreateEvaluationRound", "created", &row, "", &proto, &request),
-    )
-    .await?;
-    tx.commit().await?;
+    create.commit(tx, who, &row.province_code, &proto.etag, &proto).await?;
     Ok(proto)
 }
 

@@ -3,6 +3,7 @@
 
 use ocop_kit::audit;
 use ocop_kit::auth::Principal;
+use ocop_kit::create::Create;
 use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::jurisdiction::Jurisdiction;
@@ -108,21 +109,12 @@ pub async fn create_fair(db: &PgPool, here: &Jurisdiction, who: &Principal, fair
     .fetch_one(&mut *tx)
     .await?;
     let proto = fair_proto(&mut tx, &row).await?;
-    audit::record(
-        &mut tx,
-        who,
-        change(
-            "CreateFair",
-            "created",
-            &proto.name,
-            &province,
-            "",
-            &proto.etag,
-            proto.encode_to_vec(),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    let create = Create {
+        method: "CreateFair",
+        name: &proto.name,
+        request_id: None,
+    };
+    create.commit(tx, who, &province, &proto.etag, &proto).await?;
     Ok(proto)
 }
 

@@ -2,19 +2,18 @@
 //! online; only a product whose certificate is in the catalog is listed.
 
 use ocop_kit::Result;
-use ocop_kit::audit;
 use ocop_kit::auth::Principal;
+use ocop_kit::create::Create;
 use ocop_kit::date::to_timestamp;
 use ocop_kit::error::Violations;
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::{self, Page};
 use ocop_kit::{Error, ErrorKind};
 use ocop_proto::promotion::v1::Listing;
-use prost::Message;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::catalog::in_force;
-use crate::writes::{change, require_officer};
+use crate::writes::require_officer;
 
 #[derive(sqlx::FromRow)]
 struct ListingRow {
@@ -95,21 +94,12 @@ pub async fn create_listing(db: &PgPool, here: &Jurisdiction, who: &Principal, l
         )
     })?;
     let proto = row.to_proto();
-    audit::record(
-        &mut tx,
-        who,
-        change(
-            "CreateListing",
-            "created",
-            &proto.name,
-            &province,
-            "",
-            "",
-            proto.encode_to_vec(),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    let create = Create {
+        method: "CreateListing",
+        name: &proto.name,
+        request_id: None,
+    };
+    create.commit(tx, who, &province, "", &proto).await?;
     Ok(proto)
 }
 

@@ -6,10 +6,11 @@
 use ocop_kit::audit::{self, Change};
 use ocop_kit::auth::{Principal, Role};
 use ocop_kit::client::{Bearer, Remote, TracedChannel, with_token};
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::date::{self, today_vn};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 use ocop_kit::jurisdiction::Jurisdiction;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, ErrorKind, Result};
@@ -120,13 +121,16 @@ pub async fn create(
     require_province(here, who, &unit.province_code)?;
 
     let id = uuid::Uuid::now_v7().to_string();
-    let mut tx = db.begin().await?;
-    if let Claim::Done(resource, _) =
-        idempotency::claim(&mut tx, request_id, "CreateSalesPoint", &format!("salesPoints/{id}")).await?
-    {
-        drop(tx);
-        return get(db, &resource).await;
-    }
+    let resource = format!("salesPoints/{id}");
+    let create = Create {
+        method: "CreateSalesPoint",
+        name: &resource,
+        request_id,
+    };
+    let mut tx = match create.begin(db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(db, &first).await,
+    };
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO sales_points (id, display_name, location_type, address, commune_code, province_code, operator, opening_date)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
@@ -142,17 +146,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let proto = row.to_proto(&[]);
-    record(
-        &mut tx,
-        who,
-        "CreateSalesPoint",
-        "created",
-        &row.province_code,
-        "",
-        &proto,
-    )
-    .await?;
-    tx.commit().await?;
+    create.commit(tx, who, &row.province_code, &proto.etag, &proto).await?;
     Ok(proto)
 }
 

@@ -8,16 +8,16 @@ mod forms;
 mod store;
 
 use ocop_kit::auth::{Principal, Role};
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::date;
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
 use ocop_proto::registry::v1::ProductDossier;
 use prost::Message;
 
-use crate::audit::{self, Change};
 use crate::ids::{self, parse_path, product_name};
 use crate::listing::Order;
 use crate::rules::access::require_commune_or_province;
@@ -70,11 +70,15 @@ pub async fn create(
     let kind = Kind::of_proto(dossier.kind()).ok_or_else(|| Error::internal("a checked dossier has its kind"))?;
 
     let name = dossier_name(&ids[0], &ids[1], &id);
-    let mut tx = svc.db.begin().await?;
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateProductDossier", &name).await? {
-        drop(tx);
-        return get(svc, &first).await;
-    }
+    let create = Create {
+        method: "CreateProductDossier",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(&svc.db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(svc, &first).await,
+    };
     let new = store::New {
         ids: &ids,
         id: &id,
@@ -92,19 +96,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::already_exists(&name, "choose another id"))?;
     let proto = row.to_proto()?;
-    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    let change = Change {
-        method: "CreateProductDossier",
-        kind: "created",
-        resource: &proto.name,
-        province: &row.province_code,
-        etag_before: "",
-        etag_after: &proto.etag,
-        request_id: &request,
-        payload: proto.encode_to_vec(),
-    };
-    audit::record(&mut tx, who, change).await?;
-    tx.commit().await?;
+    create.commit(tx, who, &row.province_code, &proto.etag, &proto).await?;
     Ok(proto)
 }
 

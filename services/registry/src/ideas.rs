@@ -5,6 +5,7 @@
 pub(crate) mod store;
 
 use ocop_kit::auth::{Principal, Role};
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
@@ -20,7 +21,7 @@ use crate::rules::access::require_commune_or_province;
 use crate::rules::review;
 use crate::service::Registry;
 use ocop_kit::etag;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 use store::{Row, State};
 
 const COLLECTIONS: &[&str] = &["subjects", "products", "ideas"];
@@ -84,11 +85,15 @@ pub async fn create(
     require_jurisdiction(svc, who, &province, &commune, "registering an idea")?;
 
     let name = idea_name(&ids[0], &ids[1], &id);
-    let mut tx = svc.db.begin().await?;
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateIdeaRegistration", &name).await? {
-        drop(tx);
-        return get(svc, &first).await;
-    }
+    let create = Create {
+        method: "CreateIdeaRegistration",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(&svc.db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(svc, &first).await,
+    };
     let new = store::New {
         ids: &ids,
         id: &id,
@@ -101,14 +106,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::already_exists(&name, "choose another id"))?;
     let proto = row.to_proto();
-    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    audit::record(
-        &mut tx,
-        who,
-        change("CreateIdeaRegistration", "created", &row, "", &proto, &request),
-    )
-    .await?;
-    tx.commit().await?;
+    create.commit(tx, who, &row.province_code, &proto.etag, &proto).await?;
     Ok(proto)
 }
 

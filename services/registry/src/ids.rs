@@ -77,27 +77,14 @@ pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
 /// when `wildcard` (AIP-159 "any parent").
 pub fn parse_path(field: &str, name: &str, collections: &[&str], wildcard: bool) -> Result<Vec<String>> {
     let pattern: Vec<String> = collections.iter().map(|c| format!("{c}/{{id}}")).collect();
-    let bad = || {
-        Error::invalid(
-            field,
-            format!("`{name}` is not a name of the form `{}`", pattern.join("/")),
-        )
-    };
-    let parts: Vec<&str> = name.split('/').collect();
-    if parts.len() != collections.len() * 2 {
-        return Err(bad());
-    }
-    let mut ids = Vec::new();
-    for (pair, collection) in parts.chunks(2).zip(collections) {
-        if pair[0] != *collection {
-            return Err(bad());
+    let pattern = pattern.join("/");
+    let ids = names::parse_all(field, name, &pattern, "a valid name")?;
+    for id in &ids {
+        if !(wildcard && *id == "-") {
+            check_segment(field, name, id)?;
         }
-        if !(wildcard && pair[1] == "-") {
-            check_segment(field, name, pair[1])?;
-        }
-        ids.push(pair[1].to_owned());
     }
-    Ok(ids)
+    Ok(ids.into_iter().map(str::to_owned).collect())
 }
 
 #[cfg(test)]

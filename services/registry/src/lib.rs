@@ -51,8 +51,6 @@ use ocop_kit::config::ServiceName;
 use ocop_kit::server::{Context, ServiceSpec, Surface};
 use tonic::service::Routes;
 
-/// The CSV import and export under the path the `ocop` CLI calls (`transfer::import`).
-pub use csv_exchange as transfer;
 pub use service::Registry;
 
 pub use dataset::DATASET;

@@ -7,6 +7,7 @@ mod store;
 mod support;
 
 use ocop_kit::auth::Principal;
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
@@ -24,7 +25,7 @@ use crate::rules::access::{require_province, require_writer};
 use crate::rules::review;
 use crate::service::Registry;
 use ocop_kit::etag;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 use store::{Row, State};
 pub use support::{add_support, list_support};
 
@@ -98,11 +99,15 @@ pub async fn create(
     require_province(&svc.here, who, &province, parent)?;
 
     let name = plan_name(&row.subject_id, &row.product_id, &row.id);
-    let mut tx = svc.db.begin().await?;
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateBusinessPlan", &name).await? {
-        drop(tx);
-        return get(svc, &first).await;
-    }
+    let create = Create {
+        method: "CreateBusinessPlan",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(&svc.db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(svc, &first).await,
+    };
     match state_of(&mut tx, &row.subject_id, &row.product_id, &row.idea_id).await? {
         Some(ideas::State::Accepted) => {}
         Some(state) => {
@@ -117,14 +122,9 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::already_exists(&name, "choose another id"))?;
     let proto = inserted.to_proto();
-    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    audit::record(
-        &mut tx,
-        who,
-        change("CreateBusinessPlan", "created", &inserted, "", &proto, &request),
-    )
-    .await?;
-    tx.commit().await?;
+    create
+        .commit(tx, who, &inserted.province_code, &proto.etag, &proto)
+        .await?;
     Ok(proto)
 }
 

@@ -6,6 +6,7 @@ mod fields;
 pub mod store;
 
 use ocop_kit::auth::Principal;
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
@@ -23,7 +24,7 @@ use crate::search;
 use crate::service::Registry;
 use crate::subjects;
 use ocop_kit::etag;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 pub(crate) use store::{Row, StoredStandard};
 pub use store::{standard_type_of, standard_type_str};
 
@@ -134,33 +135,24 @@ pub async fn create(
     v.check()?;
 
     let name = product_name(&subject_id, &row.id);
-    let mut tx = svc.db.begin().await?;
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateProduct", &name).await? {
-        drop(tx);
-        return get(svc, &first).await;
-    }
+    let create = Create {
+        method: "CreateProduct",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(&svc.db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(svc, &first).await,
+    };
     // Lock the producer so a concurrent delete cannot orphan the product.
     subjects::lock(&mut tx, &subject_id).await?;
     let inserted = store::insert(&mut tx, &row)
         .await?
         .ok_or_else(|| Error::already_exists(&name, "choose another product_id"))?;
     let proto = inserted.to_proto();
-    audit::record(
-        &mut tx,
-        who,
-        Change {
-            method: "CreateProduct",
-            kind: "created",
-            resource: &name,
-            province: &inserted.province_code,
-            etag_before: "",
-            etag_after: &proto.etag,
-            request_id: &request_id.map(|r| r.to_string()).unwrap_or_default(),
-            payload: proto.encode_to_vec(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    create
+        .commit(tx, who, &inserted.province_code, &proto.etag, &proto)
+        .await?;
     Ok(proto)
 }
 

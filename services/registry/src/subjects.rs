@@ -5,6 +5,7 @@ mod fields;
 pub mod store;
 
 use ocop_kit::auth::Principal;
+use ocop_kit::create::{Begun, Create};
 use ocop_kit::error::Violations;
 use ocop_kit::filter::Filter;
 use ocop_kit::paging::Page;
@@ -21,7 +22,7 @@ use crate::rules::access::{require_province, require_writer};
 use crate::search;
 use crate::service::Registry;
 use ocop_kit::etag;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 pub use store::{Row, fetch};
 
 /// Filterable fields of `ListSubjects`.
@@ -67,32 +68,23 @@ pub async fn create(
     require_province(&svc.here, who, &row.province_code, "the producer's commune")?;
 
     let name = subject_name(&row.id);
-    let mut tx = svc.db.begin().await?;
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateSubject", &name).await? {
-        drop(tx);
-        return get(svc, &first).await;
-    }
+    let create = Create {
+        method: "CreateSubject",
+        name: &name,
+        request_id,
+    };
+    let mut tx = match create.begin(&svc.db).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Retried(first) => return get(svc, &first).await,
+    };
     ensure_unique(&mut tx, &row.registration_number, None).await?;
     let inserted = store::insert(&mut tx, &row)
         .await?
         .ok_or_else(|| Error::already_exists(&name, "choose another subject_id"))?;
     let proto = inserted.to_proto();
-    audit::record(
-        &mut tx,
-        who,
-        Change {
-            method: "CreateSubject",
-            kind: "created",
-            resource: &name,
-            province: &inserted.province_code,
-            etag_before: "",
-            etag_after: &proto.etag,
-            request_id: &request_id.map(|r| r.to_string()).unwrap_or_default(),
-            payload: proto.encode_to_vec(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    create
+        .commit(tx, who, &inserted.province_code, &proto.etag, &proto)
+        .await?;
     Ok(proto)
 }
 

@@ -1,8 +1,10 @@
 //! A small client for trying the services without grpcurl.
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use ocop_kit::auth::Signer;
 use ocop_kit::config::{Config, ServiceName};
+use ocop_proto::audit::v1::ListAuditEventsRequest as AuditRequest;
+use ocop_proto::audit::v1::audit_service_client::AuditServiceClient;
 use ocop_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ocop_proto::registry::v1::*;
 use tonic::transport::Channel;
@@ -44,9 +46,50 @@ pub enum Call {
         /// `subjects/{id}`.
         name: String,
     },
+    /// audit.ListAuditEvents: one service's audit log, newest first. Needs the
+    /// TOKEN of a province officer (their province) or a national officer.
+    ListAuditEvents {
+        /// Whose log.
+        #[arg(long, value_enum)]
+        service: Service,
+        /// Fields `resource`, `actor`, `method`, `province_code`, e.g.
+        /// `method = IssueCertificate AND province_code = "38"`.
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Page size (at most 500).
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        /// Page token from a previous call.
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
     /// The steps of Decision 26/2026's procedure (evaluation and certification).
     #[command(flatten)]
     Procedure(crate::call_2026::Procedure),
+}
+
+/// One of the four services, by name.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Service {
+    /// The registry.
+    Registry,
+    /// The evaluation service.
+    Evaluation,
+    /// The certification service.
+    Certification,
+    /// The promotion service.
+    Promotion,
+}
+
+impl Service {
+    fn name(self) -> ServiceName {
+        match self {
+            Service::Registry => ServiceName::Registry,
+            Service::Evaluation => ServiceName::Evaluation,
+            Service::Certification => ServiceName::Certification,
+            Service::Promotion => ServiceName::Promotion,
+        }
+    }
 }
 
 /// Prints the health of each service.
@@ -87,6 +130,22 @@ pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
     )?);
     let result = match call {
         Call::Procedure(call) => crate::call_2026::run(config, &token, call).await,
+        Call::ListAuditEvents {
+            service,
+            filter,
+            page_size,
+            page_token,
+        } => {
+            let endpoint = config.services.get(service.name());
+            AuditServiceClient::new(ocop_kit::client::channel(&endpoint.url, &endpoint.tls, Some(&token))?)
+                .list_audit_events(AuditRequest {
+                    page_size,
+                    page_token,
+                    filter,
+                })
+                .await
+                .map(|r| format!("{:#?}", r.into_inner()))
+        }
         Call::GetUnit { name } => registry
             .get_administrative_unit(GetAdministrativeUnitRequest { name })
             .await

@@ -2,12 +2,12 @@
 
 mod call;
 mod call_2026;
+mod csv_files;
 mod deploy;
 mod merger;
 mod out;
 mod province_file;
 mod suite;
-mod transfer;
 
 use clap::{Parser, Subcommand};
 use ocop_kit::auth::{Role, Signer, ensure_key_files};
@@ -217,10 +217,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call { call } => runtime.block_on(call::run(&config, call)),
         Command::Import {
             what: ImportWhat::SubjectsProducts { file, validate_only },
-        } => runtime.block_on(transfer::import(&config, &file, validate_only)),
+        } => runtime.block_on(csv_files::import(&config, &file, validate_only)),
         Command::Export {
             what: ExportWhat::SubjectsProducts { file, province },
-        } => runtime.block_on(transfer::export(&config, &file, province)),
+        } => runtime.block_on(csv_files::export(&config, &file, province)),
         Command::Criteria {
             what: CriteriaWhat::Import { file },
         } => runtime.block_on(suite::import_criteria(&config, &file)),

@@ -114,7 +114,7 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
         province: Some("38".into()),
         commune: None,
     };
-    let report = ocop_registry::transfer::import(
+    let report = ocop_registry::csv_exchange::import(
         &pool,
         &units,
         &ocop_kit::jurisdiction::Jurisdiction::of(&config.deployment),

@@ -79,7 +79,7 @@ impl CertificationService for Certification {
     }
 
     async fn verify_certificate(&self, request: Request<VerifyCertificateRequest>) -> Reply<VerifyCertificateResponse> {
-        // The Gate found the client (behind a trusted proxy, the forwarded one).
+        // The request layer found the client (behind a trusted proxy, the forwarded one).
         let client = request
             .extensions()
             .get::<ocop_kit::ratelimit::ClientAddr>()

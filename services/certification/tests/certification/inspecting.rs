@@ -309,6 +309,16 @@ async fn inspections_refuse_bad_input_and_the_wrong_people_and_change_nothing() 
         (open.kind(), open.reason.as_str()),
         (InspectionKind::AdHoc, "Phản ánh của người tiêu dùng về nhãn hàng")
     );
+    // Its audit row keeps the request_id, as every create's does (once, for the first attempt).
+    let db = w.db().await;
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT request_id FROM certification.audit_events WHERE method = 'CreateInspection' AND resource = $1",
+    )
+    .bind(&open.name)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(kept, ["6c1f7e52-9a0b-4b8e-a3f1-0d2c4e6a8b10"]);
 
     let before = w.written().await;
     let good = outcome(&open, CheckResult::Compliant, CheckResult::NonCompliant);

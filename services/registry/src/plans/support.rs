@@ -2,20 +2,19 @@
 //! accepted business plan is carried out.
 
 use ocop_kit::auth::Principal;
+use ocop_kit::create::Create;
 use ocop_kit::date::{self, to_timestamp};
 use ocop_kit::error::Violations;
 use ocop_kit::paging::Page;
 use ocop_kit::{Error, Result};
 use ocop_proto::registry::v1::SupportRecord;
-use prost::Message;
 
 use super::store::{self, State, SupportKind};
 use super::{COLLECTIONS, get, lock, plan_name};
-use crate::audit::{self, Change};
 use crate::ids::parse_path;
 use crate::rules::access::{require_province, require_writer};
 use crate::service::Registry;
-use ocop_kit::idempotency::{self, Claim};
+use ocop_kit::idempotency::{self};
 
 /// Records support on an ACCEPTED plan.
 pub async fn add_support(
@@ -71,7 +70,12 @@ pub async fn add_support(
             format!("{parent} is {}; support is recorded on accepted plans", plan.state),
         ));
     }
-    if let Claim::Done(first, _) = idempotency::claim(&mut tx, request_id, "CreateSupportRecord", &name).await? {
+    let create = Create {
+        method: "CreateSupportRecord",
+        name: &name,
+        request_id,
+    };
+    if let Some(first) = create.claim(&mut tx).await? {
         drop(tx);
         let (records, _) = list_support(svc, parent, 500, "").await?;
         return records
@@ -98,23 +102,7 @@ pub async fn add_support(
         date: day.map(date::to_proto),
         create_time: Some(to_timestamp(create_time)),
     };
-    let request = request_id.map(|r| r.to_string()).unwrap_or_default();
-    audit::record(
-        &mut tx,
-        who,
-        Change {
-            method: "CreateSupportRecord",
-            kind: "created",
-            resource: &name,
-            province: &plan.province_code,
-            etag_before: "",
-            etag_after: "",
-            request_id: &request,
-            payload: proto.encode_to_vec(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    create.commit(tx, who, &plan.province_code, "", &proto).await?;
     Ok(proto)
 }
 

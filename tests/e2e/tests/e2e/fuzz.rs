@@ -810,11 +810,11 @@ async fn every_rpc_answers_typed_and_random_input_without_internal_errors() {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for service in SERVICES {
-        // Its own methods, and the feed it serves too.
+        // Its own methods, and the feed and audit log it serves too.
         let mine: Vec<_> = methods
             .iter()
             .copied()
-            .filter(|m| m.service == service || m.service == FEED)
+            .filter(|m| m.service == service || m.service == FEED || m.service == AUDIT)
             .collect();
         tasks.spawn(fuzz_service(
             service,

@@ -79,13 +79,14 @@ async fn every_service_serves_health_and_lists_itself_through_reflection() {
         let mut expected = vec![
             "grpc.health.v1.Health".to_string(),
             "ocop.feed.v1.FeedService".to_string(),
+            "ocop.audit.v1.AuditService".to_string(),
             service.to_string(),
         ];
         expected.sort();
         assert_eq!(
             listed_services(&process.url()).await,
             expected,
-            "{binary}: health, its change feed and itself"
+            "{binary}: health, its change feed, its audit log and itself"
         );
         let metrics = http_get(process.http_addr, "/metrics").await;
         assert!(metrics.contains("200 OK"), "{metrics}");

@@ -53,6 +53,12 @@ pub async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> Wor
 }
 
 impl World {
+    /// A new channel to the evaluation service (for the contracts every
+    /// service serves beside its own, such as the audit log).
+    pub async fn evaluation_channel(&self) -> Channel {
+        self._evaluation.channel().await
+    }
+
     /// A producer in `commune` and its product of product set `subgroup`.
     pub async fn product(&mut self, commune: &str, number: &str, subgroup: &str, token: &str) -> (Subject, Product) {
         let new = NewProduct {

@@ -26,6 +26,8 @@ pub const CERTIFICATION: &str = "ocop.certification.v1.CertificationService";
 pub const PROMOTION: &str = "ocop.promotion.v1.PromotionService";
 /// Served by every service beside its own.
 pub const FEED: &str = "ocop.feed.v1.FeedService";
+/// Served by every service beside its own, over its own schema.
+pub const AUDIT: &str = "ocop.audit.v1.AuditService";
 /// The benchmark harness's baseline handlers: served by no deployment.
 pub const BENCH: &str = "ocop.bench.v1.BenchService";
 
@@ -45,13 +47,13 @@ pub fn served_methods() -> Vec<&'static Method> {
     let methods: Vec<_> = METHODS.iter().filter(|m| m.service != BENCH).collect();
     for m in &methods {
         assert!(
-            SERVICES.contains(&m.service) || m.service == FEED,
+            SERVICES.contains(&m.service) || m.service == FEED || m.service == AUDIT,
             "{} is served by a service the fault suite does not start ({}): add it to support/fault.rs",
             m.path,
             m.service
         );
     }
-    for service in SERVICES.iter().chain([&FEED]) {
+    for service in SERVICES.iter().chain([&FEED, &AUDIT]) {
         assert!(
             methods.iter().any(|m| m.service == *service),
             "no method of {service} in METHODS"

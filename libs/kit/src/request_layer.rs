@@ -25,9 +25,9 @@ const ALWAYS_PUBLIC: &[&str] = &[
     "/grpc.reflection.v1alpha.",
 ];
 
-/// Builds [`Gate`] services.
+/// Builds [`RequestGuard`] services.
 #[derive(Clone)]
-pub struct GateLayer {
+pub struct RequestLayer {
     verifier: Arc<Verifier>,
     public_methods: &'static [&'static str],
     service: &'static str,
@@ -36,7 +36,7 @@ pub struct GateLayer {
     callers: Option<Arc<Callers>>,
 }
 
-impl GateLayer {
+impl RequestLayer {
     /// `public_methods` are full paths (`/pkg.Service/Method`) that need no
     /// token; `methods` are the ones metrics are labelled with.
     pub fn new(
@@ -45,7 +45,7 @@ impl GateLayer {
         service: &'static str,
         methods: Arc<Methods>,
     ) -> Self {
-        GateLayer {
+        RequestLayer {
             verifier,
             public_methods,
             service,
@@ -69,10 +69,10 @@ impl GateLayer {
     }
 }
 
-impl<S> Layer<S> for GateLayer {
-    type Service = Gate<S>;
-    fn layer(&self, inner: S) -> Gate<S> {
-        Gate {
+impl<S> Layer<S> for RequestLayer {
+    type Service = RequestGuard<S>;
+    fn layer(&self, inner: S) -> RequestGuard<S> {
+        RequestGuard {
             inner,
             layer: self.clone(),
         }
@@ -81,12 +81,12 @@ impl<S> Layer<S> for GateLayer {
 
 /// See the module documentation.
 #[derive(Clone)]
-pub struct Gate<S> {
+pub struct RequestGuard<S> {
     inner: S,
-    layer: GateLayer,
+    layer: RequestLayer,
 }
 
-impl<S, B> Service<http::Request<B>> for Gate<S>
+impl<S, B> Service<http::Request<B>> for RequestGuard<S>
 where
     S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
