@@ -3,6 +3,7 @@
 //! One binary for the crate's integration tests: each module is one topic's tests,
 //! `support` holds what they share.
 
+mod audit;
 mod client_limits;
 mod inspecting;
 mod issuing;

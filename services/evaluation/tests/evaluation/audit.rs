@@ -2,8 +2,7 @@
 //! `ocop.audit.v1.AuditService` on its port: what a write recorded, who may
 //! read it, and its pages.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::support::world;
 
 use ocop_testkit::audit;
 use world::*;

@@ -2,8 +2,7 @@
 //! `RegistryService.ListAuditEvents` and `ocop.audit.v1.AuditService`, which
 //! every service serves; the same reader, the same rows, the same refusals.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use fixture::*;
 use ocop_proto::registry::v1::ListAuditEventsRequest;

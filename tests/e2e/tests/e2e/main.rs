@@ -8,6 +8,7 @@ mod backup_restore;
 mod balance;
 mod cli;
 mod cli_2026;
+mod cli_audit;
 mod dashboards;
 mod evaluation;
 mod faults;

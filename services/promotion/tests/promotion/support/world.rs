@@ -21,8 +21,9 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 
 pub struct World {
     pub env: TestEnv,
-    /// The four services, kept running for as long as the world lives.
-    _apps: Vec<TestApp>,
+    /// The four services (registry, evaluation, certification, promotion),
+    /// kept running for as long as the world lives.
+    pub apps: Vec<TestApp>,
     pub registry: RegistryServiceClient<Channel>,
     pub evaluation: EvaluationServiceClient<Channel>,
     pub certification: CertificationServiceClient<Channel>,
@@ -47,7 +48,7 @@ pub async fn world() -> World {
         certification: CertificationServiceClient::new(certification.channel().await),
         promotion: PromotionServiceClient::new(promotion.channel().await),
         env,
-        _apps: vec![registry, evaluation, certification, promotion],
+        apps: vec![registry, evaluation, certification, promotion],
         products: 0,
     }
 }
