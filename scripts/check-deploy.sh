@@ -47,5 +47,5 @@ for check in "check rules rules.yml" "test rules rules.test.yml"; do
   fi
 done
 say "promtool check rules + test rules: deploy/observability/prometheus passes ($(( ($(date +%s%N) - start) / 1000000 )) ms)"
-# The venv's kubectl first (libs/kit/tests/deploy_k8s.rs prefers it too).
+# The venv's kubectl first (libs/kit/tests/kit/deploy_k8s.rs prefers it too).
 PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/python" scripts/check_deploy.py "$@"

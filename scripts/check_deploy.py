@@ -341,7 +341,7 @@ def references(rendered):
 
 def dashboards(work):
     """Every panel query of deploy/observability/grafana parses as PromQL: promtool checks them as
-    recording rules (the variables replaced by sample values). tests/e2e/tests/dashboards.rs runs
+    recording rules (the variables replaced by sample values). tests/e2e/tests/e2e/dashboards.rs runs
     them against a real Prometheus scraping the suite."""
     done = step("dashboard queries parse (promtool check rules)")
     rules, count = [], 0

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod certs;
 pub mod flows;
 pub mod pg_server;
+pub mod poll;
+pub mod ports;
 pub mod raw;
 pub mod redis_server;
 
@@ -198,24 +200,26 @@ impl TestApp {
     /// Waits until the server at `url`, dialled as `tls` says, is SERVING,
     /// or panics after `limit`.
     pub async fn wait_serving_url(url: &str, tls: &PeerTls, limit: Duration) {
-        let grpc_addr = url;
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if let Ok(channel) = ocop_kit::client::endpoint(url, tls).expect("endpoint").connect().await {
-                let status = HealthClient::new(channel)
-                    .check(HealthCheckRequest { service: String::new() })
-                    .await
-                    .map(|r| r.into_inner().status);
-                if status.is_ok_and(|s| s == ServingStatus::Serving as i32) {
-                    return;
-                }
+        let what = format!("the service at {url} to be SERVING");
+        poll::until_ok(&what, limit, || async {
+            let channel = ocop_kit::client::endpoint(url, tls)
+                .expect("endpoint")
+                .connect()
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let status = HealthClient::new(channel)
+                .check(HealthCheckRequest { service: String::new() })
+                .await
+                .map_err(|e| format!("{e:#}"))?
+                .into_inner()
+                .status;
+            if status == ServingStatus::Serving as i32 {
+                Ok(())
+            } else {
+                Err(format!("{:?}", ServingStatus::try_from(status)))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "service at {grpc_addr} not SERVING within {limit:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// Triggers a graceful shutdown and waits for it.

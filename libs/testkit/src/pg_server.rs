@@ -177,23 +177,19 @@ impl PgServer {
             .spawn()
             .expect("start postgres");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(conn) = PgConnection::connect(&self.admin_url()).await {
-                conn.close().await.ok();
-                return;
+        let url = self.admin_url();
+        let this = &mut *self;
+        let conn = crate::poll::until_ok("postgres to accept connections", Duration::from_secs(60), || {
+            if let Some(status) = this.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                this.child = None;
+                panic!("postgres exited with {status}:\n{}", this.log());
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                self.child = None;
-                panic!("postgres exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "postgres did not accept connections within 60 s:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let log = crate::poll::Text(this.log());
+            let url = url.clone();
+            async move { PgConnection::connect(&url).await.map_err(|_| log) }
+        })
+        .await;
+        conn.close().await.ok();
     }
 
     /// Signals the postmaster for `mode` and waits up to `limit` for it to
@@ -201,14 +197,11 @@ impl PgServer {
     async fn stop_child(&mut self, mode: Shutdown, limit: Duration) {
         let Some(mut child) = self.child.take() else { return };
         signal(&child, mode.signal());
-        let deadline = Instant::now() + limit;
-        while child.try_wait().ok().flatten().is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("postgres did not stop ({mode:?}) within {limit:?}:\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let stopped = crate::poll::within(limit, || std::future::ready(child.try_wait().ok().flatten())).await;
+        if stopped.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("postgres did not stop ({mode:?}) within {limit:?}:\n{}", self.log());
         }
     }
 }
@@ -218,10 +211,8 @@ impl Drop for PgServer {
         if let Some(mut child) = self.child.take() {
             // Immediate: the postmaster takes its backends with it.
             signal(&child, Shutdown::Immediate.signal());
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            // Killed anyway if it has not exited within 10 s.
+            crate::poll::within_blocking(Duration::from_secs(10), || child.try_wait().ok().flatten());
             let _ = child.kill();
             let _ = child.wait();
         }

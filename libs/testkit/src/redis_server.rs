@@ -12,12 +12,11 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts one on a free port and waits until it answers.
+    /// Starts one on a free port and waits until it answers. The port is
+    /// below the ephemeral range ([`crate::ports`]), so a test that stops the
+    /// server can start it again on the same port.
     pub async fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = crate::ports::free_port_on("127.0.0.1");
         RedisServer::start_on(port).await
     }
 
@@ -32,15 +31,13 @@ impl RedisServer {
         // From here on, dropping the server (a failed start included) kills the process.
         let server = RedisServer { child, port };
         let client = redis::Client::open(server.url()).expect("a Redis URL");
-        for _ in 0..100 {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not answer on port {port}");
+        let what = format!("redis-server to answer on port {port}");
+        crate::poll::until_ok(&what, Duration::from_secs(5), || async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await;
+        server
     }
 
     /// Its `redis://` URL.

@@ -12,9 +12,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ocop_testkit::TestEnv;
+use ocop_testkit::poll::{self, Text, until_ok_blocking};
 
 /// Path of a binary built in this workspace, in the same profile as the caller.
 pub fn binary(name: &str) -> PathBuf {
@@ -56,35 +57,7 @@ pub fn env_vars(env: &TestEnv) -> Vec<(String, String)> {
     ]
 }
 
-/// A loopback address with a port free now, for a process whose address
-/// others must know before it starts (two deployments following each other).
-///
-/// The port is below the kernel's ephemeral range (32768 and up on Linux):
-/// a port that bind(0) handed out could be handed to another test's
-/// listener or connection before this process binds it again, which once
-/// failed a test with "address already in use". Ports here are spread by
-/// process and call, and one that is bound now is skipped.
-pub fn free_addr() -> String {
-    free_addr_on("127.0.0.1")
-}
-
-/// As [`free_addr`], on another loopback address (`127.0.0.2`, say).
-pub fn free_addr_on(ip: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static CALLS: AtomicU32 = AtomicU32::new(0);
-    const LOW: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    let seed = std::process::id().wrapping_mul(7_919);
-    for _ in 0..SPAN {
-        let call = CALLS.fetch_add(1, Ordering::Relaxed);
-        let port = LOW + seed.wrapping_add(call.wrapping_mul(104_729)) % SPAN;
-        let addr = format!("{ip}:{port}");
-        if std::net::TcpListener::bind(&addr).is_ok() {
-            return addr;
-        }
-    }
-    panic!("no free port between {LOW} and {}", LOW + SPAN)
-}
+pub use ocop_testkit::ports::{free_addr, free_addr_on};
 
 /// A running service process; killed when dropped.
 pub struct Process {
@@ -128,9 +101,10 @@ impl Process {
                 }
             });
         }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let found = lines.lock().unwrap().iter().find_map(|line| {
+        let what = format!("{name} to start listening");
+        let (grpc_addr, http_addr) = until_ok_blocking(&what, Duration::from_secs(20), || {
+            let lines = lines.lock().unwrap();
+            let found = lines.iter().find_map(|line| {
                 let v: serde_json::Value = serde_json::from_str(line).ok()?;
                 let fields = v.get("fields")?;
                 (fields.get("message")?.as_str()? == "listening").then(|| {
@@ -140,26 +114,18 @@ impl Process {
                     )
                 })
             });
-            if let Some((grpc_addr, http_addr)) = found {
-                return Process {
-                    child,
-                    lines,
-                    grpc_addr,
-                    http_addr,
-                };
+            if found.is_none()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("{name} exited with {status} before listening:\n{}", lines.join("\n"));
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "{name} exited with {status} before listening:\n{}",
-                    lines.lock().unwrap().join("\n")
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not start listening:\n{}",
-                lines.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            found.ok_or_else(|| Text(lines.join("\n")))
+        });
+        Process {
+            child,
+            lines,
+            grpc_addr,
+            http_addr,
         }
     }
 
@@ -200,18 +166,24 @@ impl Process {
 
     /// Waits up to `limit` for it to exit.
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.try_wait() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "process did not exit within {limit:?}:\n{}",
-                self.output().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_ok_blocking("the process to exit", limit, || {
+            self.try_wait().ok_or_else(|| Text(self.output().join("\n")))
+        })
+    }
+
+    /// Waits up to `limit` for a line of its output that contains `text`, and
+    /// returns that line.
+    pub async fn wait_line(&self, text: &str, limit: Duration) -> String {
+        let what = format!("a line with {text:?}");
+        poll::until_ok(&what, limit, || async {
+            let lines = self.output();
+            lines
+                .iter()
+                .find(|l| l.contains(text))
+                .cloned()
+                .ok_or_else(|| Text(lines.join("\n")))
+        })
+        .await
     }
 }
 
@@ -264,13 +236,6 @@ pub async fn connect(process: &Process) -> tonic::transport::Channel {
 
 /// Waits (up to 15 s) for `check` to give something: what another process
 /// learns through a feed arrives a little later.
-pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, check: impl FnMut() -> F) -> T {
+    poll::until(what, Duration::from_secs(15), check).await
 }

@@ -1,0 +1,5 @@
+//! What the tests share.
+
+pub mod browser;
+pub mod inspections;
+pub mod world;

@@ -1,0 +1,4 @@
+//! What the tests share.
+
+pub mod procedure;
+pub mod world;
