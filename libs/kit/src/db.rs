@@ -47,23 +47,23 @@ pub async fn ping(pool: &PgPool) -> bool {
 
 /// SQLSTATE codes that the mapping below gives a meaning to.
 mod sqlstate {
-    pub const UNIQUE_VIOLATION: &str = "23505";
-    pub const FOREIGN_KEY_VIOLATION: &str = "23503";
-    pub const CHECK_VIOLATION: &str = "23514";
-    pub const NOT_NULL_VIOLATION: &str = "23502";
-    pub const SERIALIZATION_FAILURE: &str = "40001";
-    pub const DEADLOCK_DETECTED: &str = "40P01";
-    pub const QUERY_CANCELED: &str = "57014";
-    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub(super) const UNIQUE_VIOLATION: &str = "23505";
+    pub(super) const FOREIGN_KEY_VIOLATION: &str = "23503";
+    pub(super) const CHECK_VIOLATION: &str = "23514";
+    pub(super) const NOT_NULL_VIOLATION: &str = "23502";
+    pub(super) const SERIALIZATION_FAILURE: &str = "40001";
+    pub(super) const DEADLOCK_DETECTED: &str = "40P01";
+    pub(super) const QUERY_CANCELED: &str = "57014";
+    pub(super) const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     /// Class 22, data exception: a value the column's type cannot hold
     /// (22021 a NUL byte, 22001 too long, 22003 out of range, 22007 a bad date…).
-    pub const DATA_EXCEPTION_CLASS: &str = "22";
+    pub(super) const DATA_EXCEPTION_CLASS: &str = "22";
     /// Class 08, connection exception.
-    pub const CONNECTION_EXCEPTION_CLASS: &str = "08";
+    pub(super) const CONNECTION_EXCEPTION_CLASS: &str = "08";
     /// 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now.
-    pub const SHUTDOWN: [&str; 3] = ["57P01", "57P02", "57P03"];
+    pub(super) const SHUTDOWN: [&str; 3] = ["57P01", "57P02", "57P03"];
     /// 53300 too many connections.
-    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+    pub(super) const TOO_MANY_CONNECTIONS: &str = "53300";
 }
 
 /// How long a caller should wait before retrying a request the database

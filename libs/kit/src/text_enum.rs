@@ -76,6 +76,8 @@ macro_rules! text_enum {
 }
 
 #[cfg(test)]
+// The macro declares `pub` items, as a service's stores need; here they are a test's own.
+#[allow(unreachable_pub)]
 mod tests {
     crate::text_enum! {
         /// A test enum.

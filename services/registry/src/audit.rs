@@ -10,10 +10,10 @@ use ocop_proto::audit::v1 as kit;
 use ocop_proto::registry::v1::AuditEvent;
 use sqlx::PgPool;
 
-pub use ocop_kit::audit::{Change, Created, record, record_created};
+pub(crate) use ocop_kit::audit::{Change, Created, record, record_created};
 
 /// The audit log, newest first. Province officers see their province only.
-pub async fn list(
+pub(crate) async fn list(
     db: &PgPool,
     who: &Principal,
     page_size: i32,

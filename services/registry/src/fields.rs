@@ -4,7 +4,7 @@ use ocop_kit::Result;
 use ocop_kit::error::Violations;
 
 /// INVALID_ARGUMENT unless `mask` is non-empty and names only `allowed` fields.
-pub fn check_mask(mask: &[String], allowed: &[&str]) -> Result<()> {
+pub(crate) fn check_mask(mask: &[String], allowed: &[&str]) -> Result<()> {
     if mask.is_empty() {
         return Err(ocop_kit::Error::invalid(
             "update_mask",
@@ -24,7 +24,7 @@ pub fn check_mask(mask: &[String], allowed: &[&str]) -> Result<()> {
 }
 
 /// A violation of `field` unless `value` has `min` to `max` characters.
-pub fn check_len(v: &mut Violations, field: &str, value: &str, min: usize, max: usize) {
+pub(crate) fn check_len(v: &mut Violations, field: &str, value: &str, min: usize, max: usize) {
     let n = value.chars().count();
     if n < min || n > max {
         v.push(

@@ -6,7 +6,7 @@ use ocop_kit::{Error, Result, names};
 const MAX_ID: usize = 63;
 
 /// Validates a client-chosen id, or generates one when `id` is empty.
-pub fn id_or_generate(field: &str, id: &str) -> Result<String> {
+pub(crate) fn id_or_generate(field: &str, id: &str) -> Result<String> {
     if id.is_empty() {
         return Ok(uuid::Uuid::now_v7().to_string());
     }
@@ -48,24 +48,24 @@ fn check_segment(field: &str, name: &str, segment: &str) -> Result<()> {
 }
 
 /// `subjects/{id}`.
-pub fn subject_name(id: &str) -> String {
+pub(crate) fn subject_name(id: &str) -> String {
     format!("subjects/{id}")
 }
 
 /// `subjects/{subject}/products/{id}`.
-pub fn product_name(subject: &str, id: &str) -> String {
+pub(crate) fn product_name(subject: &str, id: &str) -> String {
     format!("subjects/{subject}/products/{id}")
 }
 
 /// The id in `subjects/{id}`.
-pub fn parse_subject(field: &str, name: &str) -> Result<String> {
+pub(crate) fn parse_subject(field: &str, name: &str) -> Result<String> {
     let [id] = names::parse(field, name, "subjects/{subject}", "a producer name")?;
     check_segment(field, name, id)?;
     Ok(id.to_owned())
 }
 
 /// The ids in `subjects/{subject}/products/{product}`.
-pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
+pub(crate) fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
     let [subject, product] = names::parse(field, name, "subjects/{subject}/products/{product}", "a product name")?;
     check_segment(field, name, subject)?;
     check_segment(field, name, product)?;
@@ -75,7 +75,7 @@ pub fn parse_product(field: &str, name: &str) -> Result<(String, String)> {
 /// The ids in a name made of `collections` (e.g. `["subjects", "products", "ideas"]`
 /// for `subjects/{s}/products/{p}/ideas/{i}`). `-` is accepted as an id only
 /// when `wildcard` (AIP-159 "any parent").
-pub fn parse_path(field: &str, name: &str, collections: &[&str], wildcard: bool) -> Result<Vec<String>> {
+pub(crate) fn parse_path(field: &str, name: &str, collections: &[&str], wildcard: bool) -> Result<Vec<String>> {
     let pattern: Vec<String> = collections.iter().map(|c| format!("{c}/{{id}}")).collect();
     let pattern = pattern.join("/");
     let ids = names::parse_all(field, name, &pattern, "a valid name")?;

@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 
 /// The orders a List method offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
+pub(crate) enum Order {
     /// Oldest first (the default).
     CreateAsc,
     /// Newest first.
@@ -17,7 +17,7 @@ pub enum Order {
 
 impl Order {
     /// Parses `order_by`; `name_field` is the field name clients use for `Name`.
-    pub fn parse(order_by: &str, name_field: &str) -> Result<Order> {
+    pub(crate) fn parse(order_by: &str, name_field: &str) -> Result<Order> {
         match order_by.trim() {
             "" | "create_time" | "create_time asc" => Ok(Order::CreateAsc),
             "create_time desc" => Ok(Order::CreateDesc),
@@ -30,7 +30,7 @@ impl Order {
     }
 
     /// A text for page-token fingerprints.
-    pub fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Order::CreateAsc => "c",
             Order::CreateDesc => "cd",
@@ -47,7 +47,7 @@ impl Order {
     }
 
     /// Adds `AND (lead, keys...) > (cursor...)` (or `<` newest first).
-    pub fn push_after(
+    pub(crate) fn push_after(
         self,
         sql: &mut QueryBuilder<Postgres>,
         name_column: &str,
@@ -78,7 +78,7 @@ impl Order {
     }
 
     /// Adds the `ORDER BY`.
-    pub fn push_order(self, sql: &mut QueryBuilder<Postgres>, name_column: &str, keys: &[&str]) {
+    pub(crate) fn push_order(self, sql: &mut QueryBuilder<Postgres>, name_column: &str, keys: &[&str]) {
         let dir = if self == Order::CreateDesc { " DESC" } else { "" };
         let columns: Vec<String> = std::iter::once(self.lead(name_column))
             .chain(keys.iter().copied())
@@ -88,7 +88,7 @@ impl Order {
     }
 
     /// The cursor of a row.
-    pub fn cursor(self, create_time: time::OffsetDateTime, name: &str, keys: &[&str]) -> String {
+    pub(crate) fn cursor(self, create_time: time::OffsetDateTime, name: &str, keys: &[&str]) -> String {
         let lead = if self == Order::Name {
             name.to_owned()
         } else {
@@ -103,7 +103,7 @@ impl Order {
 
 /// `AND subject_id = … AND product_id = …` for the ids of a product parent
 /// (`subjects/{s}/products/{p}`), where `-` means any (AIP-159).
-pub fn push_product_parent(sql: &mut QueryBuilder<Postgres>, ids: &[String]) {
+pub(crate) fn push_product_parent(sql: &mut QueryBuilder<Postgres>, ids: &[String]) {
     for (column, id) in ["subject_id", "product_id"].into_iter().zip(ids) {
         if id != "-" {
             sql.push(format!(" AND {column} = ")).push_bind(id.clone());
@@ -112,7 +112,7 @@ pub fn push_product_parent(sql: &mut QueryBuilder<Postgres>, ids: &[String]) {
 }
 
 /// `AND state = …` when the filter names a state, which must be one of `states`.
-pub fn push_state(sql: &mut QueryBuilder<Postgres>, filter: &Filter, states: &[&str]) -> Result<()> {
+pub(crate) fn push_state(sql: &mut QueryBuilder<Postgres>, filter: &Filter, states: &[&str]) -> Result<()> {
     if let Some(state) = filter.get("state") {
         if !states.contains(&state) {
             return Err(Error::invalid(

@@ -35,7 +35,7 @@ fn fingerprint(units: &str, lineage: &str, groups: &str) -> String {
 
 /// Loads the units, lineage and taxonomy when the embedded data differs from
 /// what the database holds. Upserts, so rows that other tables reference stay put.
-pub async fn load(pool: PgPool) -> anyhow::Result<()> {
+pub(crate) async fn load(pool: PgPool) -> anyhow::Result<()> {
     let fingerprint = fingerprint(UNITS_CSV, LINEAGE_CSV, GROUPS_CSV);
     let mut tx = pool.begin().await?;
     // Replicas starting together: one loads, the others wait and then skip.

@@ -21,7 +21,7 @@ const MAX_SIZE: i32 = 100;
 /// the order. The page token carries the last row's rank and keys, so a page
 /// follows its predecessor exactly even while rows are added.
 #[allow(clippy::too_many_arguments)]
-pub async fn run<R>(
+pub(crate) async fn run<R>(
     db: &PgPool,
     columns: &str,
     from: impl FnOnce(&mut QueryBuilder<Postgres>) -> Result<()>,

@@ -10,9 +10,9 @@ use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
 /// Rows in the primary-key table.
-pub const ROWS: i64 = 10_000;
+pub(crate) const ROWS: i64 = 10_000;
 /// The Redis key read by `CacheGet`.
-pub const KEY: &str = "ocop:bench:value";
+pub(crate) const KEY: &str = "ocop:bench:value";
 
 struct Baseline {
     db: PgPool,
@@ -53,7 +53,7 @@ impl BenchService for Baseline {
 }
 
 /// Fills the table and key, serves the baseline on a free port, returns its URL.
-pub async fn start(db: PgPool, redis_url: &str) -> anyhow::Result<String> {
+pub(crate) async fn start(db: PgPool, redis_url: &str) -> anyhow::Result<String> {
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_kv (id bigint PRIMARY KEY, value text NOT NULL)")
         .execute(&db)
         .await?;

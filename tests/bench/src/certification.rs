@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 /// Product `n` evaluated to 4 stars and certified: its public code.
-pub async fn certified_code(
+pub(crate) async fn certified_code(
     env: &TestEnv,
     registry: &str,
     evaluation: &str,
@@ -66,7 +66,7 @@ pub async fn certified_code(
 }
 
 /// One VerifyCertificate call.
-pub async fn verify(channel: Channel, code: String) -> bool {
+pub(crate) async fn verify(channel: Channel, code: String) -> bool {
     CertificationServiceClient::new(channel)
         .verify_certificate(VerifyCertificateRequest { code })
         .await
@@ -74,15 +74,15 @@ pub async fn verify(channel: Channel, code: String) -> bool {
 }
 
 /// Keep-alive HTTP/1.1 connections, one per worker.
-pub type Connections = Arc<Vec<Mutex<Option<BufReader<TcpStream>>>>>;
+pub(crate) type Connections = Arc<Vec<Mutex<Option<BufReader<TcpStream>>>>>;
 
 /// `n` empty connection slots.
-pub fn connections(n: usize) -> Connections {
+pub(crate) fn connections(n: usize) -> Connections {
     Arc::new((0..n).map(|_| Mutex::new(None)).collect())
 }
 
 /// GET `path` on the worker's connection (opened on first use); true on a 200 with its whole body read.
-pub async fn get(connections: Connections, worker: usize, addr: SocketAddr, path: Arc<str>) -> bool {
+pub(crate) async fn get(connections: Connections, worker: usize, addr: SocketAddr, path: Arc<str>) -> bool {
     let mut slot = connections[worker].lock().await;
     if slot.is_none() {
         match TcpStream::connect(addr).await {

@@ -18,7 +18,7 @@ const WORDS: &[&str] = &[
 ];
 
 /// Fills the registry schema with `subjects` producers and `products` products.
-pub async fn fill_registry(db: &PgPool, subjects: i64, products: i64) -> anyhow::Result<()> {
+pub(crate) async fn fill_registry(db: &PgPool, subjects: i64, products: i64) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO registry.subjects (id, kind, legal_name, registration_number, representative_name, commune_code, province_code, state)
          SELECT 'bench-s' || i, 'cooperative', 'HTX ' || c.name || ' số ' || i, 'BENCH' || lpad(i::text, 8, '0'), 'Người đại diện',
@@ -54,7 +54,7 @@ pub async fn fill_registry(db: &PgPool, subjects: i64, products: i64) -> anyhow:
 
 /// A 3,500-row import file (Hà Nội's size): 1,000 producers of Thanh Hóa with
 /// 3 or 4 products each. `run` keeps files of several runs apart.
-pub fn import_file(run: usize, communes: &[String]) -> Vec<u8> {
+pub(crate) fn import_file(run: usize, communes: &[String]) -> Vec<u8> {
     let mut out = String::from(
         "subject_id,registration_number,subject_kind,legal_name,representative_name,representative_is_woman,representative_is_ethnic_minority,phone,email,address,commune_code,subject_state,product_id,product_name,group_code,subgroup_code,description,origin_commune_code,raw_material_area,product_state,standards\n",
     );
@@ -78,7 +78,7 @@ pub fn import_file(run: usize, communes: &[String]) -> Vec<u8> {
 }
 
 /// The communes of Thanh Hóa in force.
-pub async fn communes(db: &PgPool) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn communes(db: &PgPool) -> anyhow::Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT code FROM registry.administrative_units WHERE scheme = 2025 AND province_code = '38' AND level = 'commune' ORDER BY code",
     )

@@ -18,7 +18,7 @@ const MEMBERS: usize = 7;
 const ENTRIES: usize = 500;
 
 /// What one run measured.
-pub struct Run {
+pub(crate) struct Run {
     /// SaveScoreSheet latencies (32 in flight).
     pub save: Vec<Duration>,
     /// SubmitScoreSheet latencies (32 in flight).
@@ -65,7 +65,7 @@ fn answers(set: &CriteriaSet) -> Vec<Answer> {
 /// One round (additional batch `2 + run` of 2026): 500 entries, each with
 /// its commune's report, 7 members × 500 sheets saved and submitted 32 at a
 /// time, then published.
-pub async fn run(env: &TestEnv, url: &str, run: i32) -> anyhow::Result<Run> {
+pub(crate) async fn run(env: &TestEnv, url: &str, run: i32) -> anyhow::Result<Run> {
     let channel = Channel::from_shared(url.to_owned())?.connect().await?;
     let mut eval = EvaluationServiceClient::new(channel.clone());
     let officer = env.token("province_officer", Some("38"), None);

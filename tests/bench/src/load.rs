@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// What one scenario run measured.
 #[derive(Debug, Clone, Copy)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Completed requests per second.
     pub rps: f64,
     /// Median latency.
@@ -18,7 +18,7 @@ pub struct Stats {
 }
 
 /// Runs `call(worker)` in `concurrency` loops for `duration` (after a short warm-up).
-pub async fn run<F, Fut>(concurrency: usize, duration: Duration, call: F) -> Stats
+pub(crate) async fn run<F, Fut>(concurrency: usize, duration: Duration, call: F) -> Stats
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = bool> + Send,
@@ -80,7 +80,7 @@ where
 }
 
 /// The median of several runs, field by field.
-pub fn median(runs: &[Stats]) -> Stats {
+pub(crate) fn median(runs: &[Stats]) -> Stats {
     let mid = |mut v: Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]

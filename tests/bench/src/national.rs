@@ -214,7 +214,7 @@ async fn caught_up(national: &PgPool, provinces: &[Province], last: &[[i64; 3]])
 
 /// Runs the catch-up `runs` times (a fresh national deployment each time)
 /// and measures the steady-state lag on the last one.
-pub async fn run(runs: usize) -> anyhow::Result<()> {
+pub(crate) async fn run(runs: usize) -> anyhow::Result<()> {
     let mut provinces = Vec::new();
     for (code, commune) in PROVINCES {
         provinces.push(start_province(code, commune).await?);

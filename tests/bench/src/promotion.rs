@@ -17,7 +17,7 @@ use tonic::transport::Channel;
 /// Fills the promotion read models with `n` certified products of province
 /// 38 (and as many again elsewhere), as the feeds would have: the read
 /// figures do not depend on how the rows arrived.
-pub async fn fill_catalog(db: &PgPool, n: i64) -> anyhow::Result<()> {
+pub(crate) async fn fill_catalog(db: &PgPool, n: i64) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO promotion.catalog (code, product, product_name, subject, subject_name, province_code, province_name,
              commune_code, group_code, stars, issue_date, valid_until)
@@ -63,7 +63,7 @@ pub async fn fill_catalog(db: &PgPool, n: i64) -> anyhow::Result<()> {
 }
 
 /// One ListCatalog first page of province 38.
-pub async fn list(channel: Channel) -> bool {
+pub(crate) async fn list(channel: Channel) -> bool {
     PromotionServiceClient::new(channel)
         .list_catalog(ListCatalogRequest {
             filter: "province_code = \"38\"".into(),
@@ -74,7 +74,7 @@ pub async fn list(channel: Channel) -> bool {
 }
 
 /// One GetStatistics of province 38.
-pub async fn statistics(channel: Channel) -> bool {
+pub(crate) async fn statistics(channel: Channel) -> bool {
     PromotionServiceClient::new(channel)
         .get_statistics(GetStatisticsRequest {
             province_code: "38".into(),
@@ -85,7 +85,7 @@ pub async fn statistics(channel: Channel) -> bool {
 }
 
 /// Revokes each certificate and measures how long until the catalog no longer shows it.
-pub async fn revocation_latency(
+pub(crate) async fn revocation_latency(
     env: &TestEnv,
     certification: &str,
     promotion: &str,

@@ -13,7 +13,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// Calls the CLI can make.
 #[derive(Subcommand)]
-pub enum Call {
+pub(crate) enum Call {
     /// registry.GetAdministrativeUnit, e.g. `administrativeUnits/2025-38`.
     GetUnit {
         /// Resource name.
@@ -70,7 +70,7 @@ pub enum Call {
 
 /// One of the four services, by name.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum Service {
+pub(crate) enum Service {
     /// The registry.
     Registry,
     /// The evaluation service.
@@ -93,7 +93,7 @@ impl Service {
 }
 
 /// Prints the health of each service.
-pub async fn health(config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn health(config: &Config) -> anyhow::Result<()> {
     let mut all_serving = true;
     for name in ServiceName::ALL {
         let url = &config.services.get(name).url;
@@ -118,7 +118,7 @@ pub async fn health(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Makes one call and prints the response as JSON-like debug text.
-pub async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
+pub(crate) async fn run(config: &Config, call: Call) -> anyhow::Result<()> {
     let token = match std::env::var("TOKEN") {
         Ok(t) if !t.is_empty() => t,
         _ => Signer::from_config(&config.auth)?.issue("ocop-cli", "service", None, None, 300)?,

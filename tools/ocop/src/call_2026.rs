@@ -28,7 +28,7 @@ fn date(s: &str) -> Result<Date, String> {
 
 /// Periodic or ad hoc.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// An inspection of the plan.
     Periodic,
     /// An ad-hoc inspection (give `--reason`).
@@ -37,7 +37,7 @@ pub enum Kind {
 
 /// What one point of an inspection found.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum Check {
+pub(crate) enum Check {
     /// As certified.
     Compliant,
     /// Not as certified.
@@ -58,7 +58,7 @@ impl Check {
 
 /// The grounds of Điều 8.1 (a–e) and "another, by a competent authority's conclusion".
 #[derive(Clone, Copy, ValueEnum)]
-pub enum Ground {
+pub(crate) enum Ground {
     /// a) Untruthful information or a forged dossier.
     FalseDossier,
     /// b) The criteria no longer met, by an inspection's conclusion.
@@ -88,7 +88,7 @@ impl Ground {
 
 /// The calls of Decision 26/2026's procedure.
 #[derive(Subcommand)]
-pub enum Procedure {
+pub(crate) enum Procedure {
     /// evaluation.RecordCommuneReport: the commune's report and proposal (Mẫu 03) on an entry.
     CommuneReport {
         /// `evaluationRounds/{r}/entries/{e}`.
@@ -242,7 +242,7 @@ fn decision(reference: String, date: Date) -> Option<ProvinceDecision> {
 }
 
 /// Makes one call of the procedure with `token`; the response as debug text.
-pub async fn run(config: &Config, token: &str, call: Procedure) -> Result<String, tonic::Status> {
+pub(crate) async fn run(config: &Config, token: &str, call: Procedure) -> Result<String, tonic::Status> {
     let channel = |to: &ocop_kit::config::Endpoint| {
         ocop_kit::client::channel(&to.url, &to.tls, Some(token))
             .map_err(|e| tonic::Status::invalid_argument(e.to_string()))

@@ -55,7 +55,7 @@ async fn with_progress<T>(label: String, work: impl Future<Output = T>) -> T {
 }
 
 /// Imports `file` (all or nothing); prints every problem as `line column: problem`.
-pub async fn import(config: &Config, file: &Path, validate_only: bool) -> anyhow::Result<()> {
+pub(crate) async fn import(config: &Config, file: &Path, validate_only: bool) -> anyhow::Result<()> {
     let csv = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let lines = csv.iter().filter(|b| **b == b'\n').count();
     let mut client = client(config).await?;
@@ -103,7 +103,7 @@ pub async fn import(config: &Config, file: &Path, validate_only: bool) -> anyhow
 }
 
 /// Writes the export of `province` (default: the caller's) to `file`.
-pub async fn export(config: &Config, file: &Path, province: Option<String>) -> anyhow::Result<()> {
+pub(crate) async fn export(config: &Config, file: &Path, province: Option<String>) -> anyhow::Result<()> {
     let mut client = client(config).await?;
     let started = Instant::now();
     let request = ExportSubjectsProductsRequest {

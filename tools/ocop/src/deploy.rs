@@ -31,7 +31,7 @@ const POOL_PER_REPLICA: u32 = 10;
 
 /// A province of the 2025 list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Province {
+pub(crate) struct Province {
     /// Two-digit 2025 code, e.g. `38`.
     pub code: String,
     /// Official name, e.g. `Tỉnh Thanh Hóa`.
@@ -42,7 +42,7 @@ pub struct Province {
 
 /// The 2025 provinces of the registry's unit list, in code order; checked
 /// against the codes the configuration accepts.
-pub fn provinces() -> anyhow::Result<Vec<Province>> {
+pub(crate) fn provinces() -> anyhow::Result<Vec<Province>> {
     let mut out = Vec::new();
     for line in UNITS_CSV.lines().filter(|l| !l.starts_with('#')) {
         let mut fields = line.splitn(5, ',');
@@ -144,7 +144,7 @@ impl Site<'_> {
 
 /// Every generated file, by path under `deploy/k8s/`. `rules` is the text of
 /// `deploy/observability/prometheus/rules.yml`.
-pub fn files(rules: &str) -> anyhow::Result<BTreeMap<PathBuf, String>> {
+pub(crate) fn files(rules: &str) -> anyhow::Result<BTreeMap<PathBuf, String>> {
     let provinces = provinces()?;
     let mut files = BTreeMap::new();
     for service in ServiceName::ALL {
@@ -346,7 +346,7 @@ log_format = "json"
 
 /// Differences between the generated files and those under `root`: files
 /// missing or different, and overlays on disk that are no longer generated.
-pub fn differences(root: &Path) -> anyhow::Result<Vec<String>> {
+pub(crate) fn differences(root: &Path) -> anyhow::Result<Vec<String>> {
     let wanted = files(&read_rules(root)?)?;
     let mut problems = Vec::new();
     for (path, text) in &wanted {
@@ -366,7 +366,7 @@ pub fn differences(root: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Writes every generated file under `root` and removes overlay files that
 /// are no longer generated (a province merged away).
-pub fn write(root: &Path) -> anyhow::Result<usize> {
+pub(crate) fn write(root: &Path) -> anyhow::Result<usize> {
     let wanted = files(&read_rules(root)?)?;
     for path in overlay_files(root)? {
         if !wanted.contains_key(&path) {
@@ -418,7 +418,7 @@ fn overlay_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The subcommand: write the tree, or with `check` only report what is out of date.
-pub fn run(root: &Path, check: bool) -> anyhow::Result<()> {
+pub(crate) fn run(root: &Path, check: bool) -> anyhow::Result<()> {
     if check {
         let problems = differences(root)?;
         anyhow::ensure!(

@@ -80,7 +80,7 @@ fn quoted(columns: &[String]) -> String {
 }
 
 /// Writes the deployment's dataset to `file`.
-pub async fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
+pub(crate) async fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
     let province = config
         .deployment
         .province_code
@@ -157,7 +157,7 @@ pub async fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
 
 /// Today's code of every unit code in `codes`, through the lineage; an
 /// error names the codes the reference data does not know.
-pub async fn today_codes(db: &PgPool, codes: &BTreeSet<String>) -> anyhow::Result<HashMap<String, String>> {
+pub(crate) async fn today_codes(db: &PgPool, codes: &BTreeSet<String>) -> anyhow::Result<HashMap<String, String>> {
     let codes: Vec<&String> = codes.iter().collect();
     // A code of the 2025 list is read as one (the registry stores only
     // those); any other as a 2004 code. Then default successors are followed
@@ -211,7 +211,7 @@ fn map_units(rows: &mut [Value], today: &HashMap<String, String>) {
 }
 
 /// Loads `file` into the deployment's database.
-pub async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
+pub(crate) async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let mut checked = province_file::read(&bytes)
         .map_err(|why| anyhow::anyhow!("{} is refused, nothing was written: {why}", file.display()))?;

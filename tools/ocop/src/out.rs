@@ -6,7 +6,7 @@ use std::io::Write;
 
 /// Writes `text` and a newline to standard output. A reader that has gone
 /// (a broken pipe) wants no more output, which is not an error.
-pub fn line(text: impl std::fmt::Display) -> anyhow::Result<()> {
+pub(crate) fn line(text: impl std::fmt::Display) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),

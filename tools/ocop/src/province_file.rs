@@ -20,7 +20,7 @@ const MAGIC: &str = "OCOP-PROVINCE/1";
 
 /// What the file holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The exported deployment's province (2025 code).
     pub province_code: String,
     /// The exported deployment's token issuer, to tell deployments apart.
@@ -33,7 +33,7 @@ pub struct Manifest {
 
 /// One section: a table's rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Section {
+pub(crate) struct Section {
     /// `schema.table`.
     pub table: String,
     /// Rows in the section.
@@ -47,7 +47,12 @@ fn hex(digest: impl AsRef<[u8]>) -> String {
 }
 
 /// Builds a file from `sections` (table, rows as a JSON array, row count).
-pub fn write(province_code: &str, source: &str, exported_at: &str, sections: &[(String, String, usize)]) -> Vec<u8> {
+pub(crate) fn write(
+    province_code: &str,
+    source: &str,
+    exported_at: &str,
+    sections: &[(String, String, usize)],
+) -> Vec<u8> {
     let manifest = Manifest {
         province_code: province_code.to_owned(),
         source: source.to_owned(),
@@ -74,7 +79,7 @@ pub fn write(province_code: &str, source: &str, exported_at: &str, sections: &[(
 }
 
 /// A checked file: the manifest and each section's rows.
-pub struct Checked {
+pub(crate) struct Checked {
     /// What the file says it holds.
     pub manifest: Manifest,
     /// The SHA-256 of the whole file: identifies an import.
@@ -84,7 +89,7 @@ pub struct Checked {
 }
 
 /// Checks `bytes` entirely and returns its content, or says what is wrong.
-pub fn read(bytes: &[u8]) -> Result<Checked, String> {
+pub(crate) fn read(bytes: &[u8]) -> Result<Checked, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text at byte {}", e.valid_up_to()))?;
     let body_end = text
         .trim_end_matches('\n')

@@ -21,7 +21,7 @@ fn service(name: ServiceName) -> (ServiceSpec, ocop_kit::server::Build) {
 /// Serves the chosen services (all when `only` is empty) until SIGTERM or Ctrl-C.
 /// They share nothing but the process: each has its own pool, ports and
 /// schema, and they call each other over gRPC as separate processes would.
-pub async fn up(config: Config, only: Vec<ServiceName>) -> anyhow::Result<()> {
+pub(crate) async fn up(config: Config, only: Vec<ServiceName>) -> anyhow::Result<()> {
     let telemetry = Telemetry::init("ocop", &config.telemetry, &config.deployment)?;
     let config = Arc::new(config);
     let names = if only.is_empty() {
@@ -68,7 +68,7 @@ pub async fn up(config: Config, only: Vec<ServiceName>) -> anyhow::Result<()> {
 }
 
 /// Migrates every service's schema and loads its reference data.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     for name in ServiceName::ALL {
         let (spec, _) = service(name);
         let pool = ocop_kit::db::connect_lazy(&config.database, name.as_str())?;
@@ -91,7 +91,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 const DEMO_CSV: &[u8] = include_bytes!("../data/demo-thanh-hoa.csv");
 
 /// Migrates, then loads the demo data when the deployment plays Thanh Hóa.
-pub async fn seed(config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn seed(config: &Config) -> anyhow::Result<()> {
     migrate(config).await?;
     let pool = ocop_kit::db::connect_lazy(&config.database, "registry")?;
     let counts: Vec<(i16, String, i64)> = sqlx::query_as(
@@ -133,7 +133,7 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `ocop criteria import FILE`: checks and stores one criteria sheet.
-pub async fn import_criteria(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) async fn import_criteria(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     let json = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let pool = ocop_kit::db::connect_lazy(&config.database, "evaluation")?;
     ocop_kit::db::migrate(&pool, "evaluation", &ocop_evaluation::MIGRATIONS).await?;

@@ -27,7 +27,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A channel spreading calls over the replicas of the service at `url` and
 /// `balance.replicas`. Must be called inside a Tokio runtime: it spawns the
 /// task that keeps the set current, which ends when the channel is dropped.
-pub fn balanced(url: &str, balance: &BalanceConfig, tls: &PeerTls) -> anyhow::Result<Channel> {
+pub(super) fn balanced(url: &str, balance: &BalanceConfig, tls: &PeerTls) -> anyhow::Result<Channel> {
     let targets = std::iter::once(url)
         .chain(balance.replicas.iter().map(String::as_str))
         .map(Target::parse)

@@ -66,7 +66,7 @@ async fn unit(
 
 /// The authority of a `level` decision of `day` for a product of
 /// `province` and `commune` (and, for a district, `district`).
-pub async fn authority_of(
+pub(super) async fn authority_of(
     svc: &Certification,
     bearer: &Bearer,
     level: Level,
@@ -197,7 +197,7 @@ pub struct Names {
 }
 
 /// Product, producer and province names as they are today.
-pub async fn names(svc: &Certification, bearer: &Bearer, result: &EvaluationResult) -> Result<Names> {
+pub(super) async fn names(svc: &Certification, bearer: &Bearer, result: &EvaluationResult) -> Result<Names> {
     let mut registry = svc.registry.clone();
     let product = registry
         .get_product(with_token(

@@ -1,5 +1,5 @@
 //! What the tests share.
 
-pub mod browser;
-pub mod inspections;
-pub mod world;
+pub(crate) mod browser;
+pub(crate) mod inspections;
+pub(crate) mod world;

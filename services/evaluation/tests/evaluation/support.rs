@@ -1,4 +1,4 @@
 //! What the tests share.
 
-pub mod procedure;
-pub mod world;
+pub(crate) mod procedure;
+pub(crate) mod world;

@@ -1,3 +1,3 @@
 //! What the tests share.
 
-pub mod world;
+pub(crate) mod world;

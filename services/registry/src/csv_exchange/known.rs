@@ -24,7 +24,7 @@ pub(super) struct Known {
 
 impl Known {
     /// Reads what the rows of `file` are checked against.
-    pub async fn load(db: &PgPool, file: &File) -> Result<Known> {
+    pub(super) async fn load(db: &PgPool, file: &File) -> Result<Known> {
         let communes = units::communes_in_force(db).await?.into_iter().collect();
         let taxonomy = products::store::group_pairs(db).await?.into_iter().collect();
         let numbers: Vec<String> = file

@@ -15,7 +15,7 @@ pub(super) struct File {
 
 impl File {
     /// The trimmed cell of `column` in `record`.
-    pub fn cell<'r>(&self, record: &'r csv::StringRecord, column: &str) -> &'r str {
+    pub(super) fn cell<'r>(&self, record: &'r csv::StringRecord, column: &str) -> &'r str {
         record.get(self.index[column]).unwrap_or("").trim()
     }
 }

@@ -15,7 +15,7 @@ use ocop_proto::registry::v1::{
 };
 
 /// What a checked dossier's dates are.
-pub struct Dates {
+pub(super) struct Dates {
     /// Filed with the commune.
     pub submitted: time::Date,
     /// Received by the commune.
@@ -148,7 +148,7 @@ fn self_assessment(v: &mut Violations, s: Option<&SelfAssessment>, today: time::
 
 /// Checks `d` as filed on or before `today`, pushing every problem; its dates
 /// when they are sound.
-pub fn check(d: &ProductDossier, today: time::Date, v: &mut Violations) -> Option<Dates> {
+pub(super) fn check(d: &ProductDossier, today: time::Date, v: &mut Violations) -> Option<Dates> {
     let kind = d.kind();
     if kind == DossierKind::Unspecified {
         v.push("product_dossier.kind", "required: FIRST_RATING, UPGRADE or RE_RATING");
@@ -226,7 +226,7 @@ pub fn check(d: &ProductDossier, today: time::Date, v: &mut Violations) -> Optio
 }
 
 /// The part of `d` stored as recorded (the `forms` column).
-pub fn forms(d: &ProductDossier) -> ProductDossier {
+pub(super) fn forms(d: &ProductDossier) -> ProductDossier {
     ProductDossier {
         registration: d.registration.clone(),
         self_assessment: d.self_assessment.clone(),

@@ -25,7 +25,7 @@ text_enum! {
 
 impl Kind {
     /// The kind a request names, if it names one.
-    pub fn of_proto(kind: DossierKind) -> Option<Kind> {
+    pub(super) fn of_proto(kind: DossierKind) -> Option<Kind> {
         match kind {
             DossierKind::Unspecified => None,
             DossierKind::FirstRating => Some(Kind::FirstRating),
@@ -71,7 +71,7 @@ pub(super) struct Row {
 
 impl Row {
     /// The proto form.
-    pub fn to_proto(&self) -> Result<ProductDossier> {
+    pub(super) fn to_proto(&self) -> Result<ProductDossier> {
         let forms = ProductDossier::decode(self.forms.as_slice())
             .map_err(|e| Error::internal(format!("stored forms of dossier {} do not decode: {e}", self.id)))?;
         Ok(ProductDossier {

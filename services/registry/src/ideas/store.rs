@@ -63,7 +63,7 @@ pub(super) struct Row {
 
 impl Row {
     /// The proto form.
-    pub fn to_proto(&self) -> IdeaRegistration {
+    pub(super) fn to_proto(&self) -> IdeaRegistration {
         IdeaRegistration {
             name: idea_name(&self.subject_id, &self.product_id, &self.id),
             title: self.title.clone(),

@@ -63,7 +63,7 @@ text_enum! {
 
 impl SupportKind {
     /// The kind a request names, if it names one.
-    pub fn of_proto(kind: pb::SupportKind) -> Option<SupportKind> {
+    pub(super) fn of_proto(kind: pb::SupportKind) -> Option<SupportKind> {
         match kind {
             pb::SupportKind::Unspecified => None,
             pb::SupportKind::Training => Some(SupportKind::Training),
@@ -75,7 +75,7 @@ impl SupportKind {
     }
 
     /// The proto form.
-    pub fn to_proto(self) -> pb::SupportKind {
+    pub(super) fn to_proto(self) -> pb::SupportKind {
         match self {
             SupportKind::Training => pb::SupportKind::Training,
             SupportKind::Credit => pb::SupportKind::Credit,
@@ -111,7 +111,7 @@ pub(super) struct Row {
 
 impl Row {
     /// The proto form.
-    pub fn to_proto(&self) -> BusinessPlan {
+    pub(super) fn to_proto(&self) -> BusinessPlan {
         BusinessPlan {
             name: plan_name(&self.subject_id, &self.product_id, &self.id),
             idea: idea_name(&self.subject_id, &self.product_id, &self.idea_id),

@@ -107,7 +107,7 @@ impl Row {
     }
 
     /// The proto form.
-    pub fn to_proto(&self) -> Product {
+    pub(crate) fn to_proto(&self) -> Product {
         Product {
             name: product_name(&self.subject_id, &self.id),
             display_name: self.display_name.clone(),

@@ -9,20 +9,20 @@ use ocop_kit::jurisdiction::{self, Jurisdiction, OUTSIDE_JURISDICTION};
 use ocop_kit::{Error, Result};
 
 /// The role check, done before looking anything up (permission before existence).
-pub fn require_writer(who: &Principal) -> Result<()> {
+pub(crate) fn require_writer(who: &Principal) -> Result<()> {
     who.require(&[Role::ProvinceOfficer])
 }
 
 /// The jurisdiction check of a write: this deployment serves the data's
 /// province, and the caller's token is for it.
-pub fn require_province(here: &Jurisdiction, who: &Principal, province: &str, resource: &str) -> Result<()> {
+pub(crate) fn require_province(here: &Jurisdiction, who: &Principal, province: &str, resource: &str) -> Result<()> {
     require_writer(who)?;
     here.require_province(who, province, resource)
 }
 
 /// The caller's token is for `province` (a read limited to one's own
 /// province, such as an export).
-pub fn require_own_province(who: &Principal, province: &str, resource: &str) -> Result<()> {
+pub(crate) fn require_own_province(who: &Principal, province: &str, resource: &str) -> Result<()> {
     require_writer(who)?;
     jurisdiction::require_caller(who, province, resource)
 }
@@ -30,7 +30,7 @@ pub fn require_own_province(who: &Principal, province: &str, resource: &str) -> 
 /// Ideas and dossiers are the commune's (Điều 7.1): its officers act on
 /// them, and the province's, on the province's own deployment. `refusal`
 /// says what was refused, given where the caller's token is for.
-pub fn require_commune_or_province(
+pub(crate) fn require_commune_or_province(
     here: &Jurisdiction,
     who: &Principal,
     province: &str,

@@ -6,7 +6,7 @@ use ocop_proto::registry::v1::ReviewDecision;
 
 /// The outcome of a review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Accepted: the cycle goes on.
     Accepted,
     /// Rejected, with the reason the producer reads.
@@ -15,7 +15,7 @@ pub enum Verdict {
 
 /// The verdict a decision leads to; a rejection needs a reason (of at most
 /// 2,000 characters, as any reason).
-pub fn verdict(decision: ReviewDecision, reason: &str) -> Result<Verdict> {
+pub(crate) fn verdict(decision: ReviewDecision, reason: &str) -> Result<Verdict> {
     let mut v = Violations::default();
     if reason.chars().count() > 2000 {
         v.push("reason", "at most 2,000 characters");

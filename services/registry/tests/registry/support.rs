@@ -1,3 +1,3 @@
 //! What the tests share.
 
-pub mod fixture;
+pub(crate) mod fixture;

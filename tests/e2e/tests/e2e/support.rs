@@ -1,3 +1,3 @@
 //! What the tests share.
 
-pub mod fault;
+pub(crate) mod fault;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 /// A page as Chromium loaded it.
-pub struct Browsed {
+pub(crate) struct Browsed {
     /// The DOM after load.
     pub dom: String,
     /// The console's messages, one a line.
@@ -14,7 +14,7 @@ pub struct Browsed {
 
 /// Loads `url` in headless Chromium. Async: the service answering it runs
 /// on the test's runtime.
-pub async fn browse_page(url: &str) -> Browsed {
+pub(crate) async fn browse_page(url: &str) -> Browsed {
     let profile = std::env::temp_dir().join(format!("ocop-chromium-{}", uuid_like()));
     let output = tokio::process::Command::new("chromium")
         .args([
@@ -57,7 +57,7 @@ fn uuid_like() -> String {
 }
 
 /// A bare HTTP/1.1 `method` of `path`: the whole answer, head included.
-pub async fn http(addr: SocketAddr, method: &str, path: &str) -> String {
+pub(crate) async fn http(addr: SocketAddr, method: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -69,7 +69,7 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str) -> String {
 
 /// Serves, on a port of its own (so another origin), a page that frames
 /// `url`, as a forger's site would; answers until the test ends.
-pub async fn framing_site(url: &str) -> SocketAddr {
+pub(crate) async fn framing_site(url: &str) -> SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -5,7 +5,7 @@ use ocop_testkit::authorized;
 
 use crate::support::world::{World, from_date};
 
-pub fn periodic(parent: &str) -> CreateInspectionRequest {
+pub(crate) fn periodic(parent: &str) -> CreateInspectionRequest {
     CreateInspectionRequest {
         parent: parent.into(),
         inspection: Some(Inspection {
@@ -18,7 +18,7 @@ pub fn periodic(parent: &str) -> CreateInspectionRequest {
     }
 }
 
-pub fn outcome(
+pub(crate) fn outcome(
     inspection: &Inspection,
     criteria: CheckResult,
     mark_use: CheckResult,
@@ -35,7 +35,7 @@ pub fn outcome(
     }
 }
 
-pub fn review(inspection: &Inspection, accept: bool) -> ReviewRevocationProposalRequest {
+pub(crate) fn review(inspection: &Inspection, accept: bool) -> ReviewRevocationProposalRequest {
     ReviewRevocationProposalRequest {
         name: inspection.name.clone(),
         etag: inspection.etag.clone(),
@@ -47,7 +47,7 @@ pub fn review(inspection: &Inspection, accept: bool) -> ReviewRevocationProposal
 
 /// Inspection RPCs as the province officer (or `token`).
 impl World {
-    pub async fn inspect(
+    pub(crate) async fn inspect(
         &mut self,
         token: &str,
         request: CreateInspectionRequest,
@@ -58,7 +58,10 @@ impl World {
             .map(|r| r.into_inner().inspection.unwrap())
     }
 
-    pub async fn conclude(&mut self, request: RecordInspectionOutcomeRequest) -> Result<Inspection, tonic::Status> {
+    pub(crate) async fn conclude(
+        &mut self,
+        request: RecordInspectionOutcomeRequest,
+    ) -> Result<Inspection, tonic::Status> {
         let officer = self.officer.clone();
         self.certification
             .record_inspection_outcome(authorized(request, &officer))
@@ -66,7 +69,7 @@ impl World {
             .map(|r| r.into_inner().inspection.unwrap())
     }
 
-    pub async fn review(
+    pub(crate) async fn review(
         &mut self,
         token: &str,
         request: ReviewRevocationProposalRequest,
@@ -77,7 +80,12 @@ impl World {
             .map(|r| r.into_inner())
     }
 
-    pub async fn inspections(&mut self, parent: &str, page_size: i32, page_token: &str) -> ListInspectionsResponse {
+    pub(crate) async fn inspections(
+        &mut self,
+        parent: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> ListInspectionsResponse {
         let officer = self.officer.clone();
         self.certification
             .list_inspections(authorized(

@@ -13,18 +13,18 @@ use ocop_testkit::{TestApp, TestEnv, authorized};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-pub fn reason(status: &tonic::Status) -> String {
+pub(crate) fn reason(status: &tonic::Status) -> String {
     status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }
 
-pub fn fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
 
-pub fn day(year: i32, month: u8, day: u8) -> Option<Date> {
+pub(crate) fn day(year: i32, month: u8, day: u8) -> Option<Date> {
     Some(Date {
         year,
         month: month.into(),
@@ -32,11 +32,11 @@ pub fn day(year: i32, month: u8, day: u8) -> Option<Date> {
     })
 }
 
-pub fn from_date(d: time::Date) -> Option<Date> {
+pub(crate) fn from_date(d: time::Date) -> Option<Date> {
     day(d.year(), d.month() as u8, d.day())
 }
 
-pub struct World {
+pub(crate) struct World {
     pub env: TestEnv,
     pub apps: Vec<TestApp>,
     pub registry: RegistryServiceClient<Channel>,
@@ -48,16 +48,19 @@ pub struct World {
     products: u32,
 }
 
-pub async fn world() -> World {
+pub(crate) async fn world() -> World {
     world_with(|_| {}).await
 }
 
-pub async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
+pub(crate) async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
     world_built(edit, ocop_certification::routes).await
 }
 
 /// A world whose certification service is built by `routes` (one on a fixed day, say).
-pub async fn world_built(edit: impl FnOnce(&mut ocop_kit::config::Config), routes: ocop_kit::server::Build) -> World {
+pub(crate) async fn world_built(
+    edit: impl FnOnce(&mut ocop_kit::config::Config),
+    routes: ocop_kit::server::Build,
+) -> World {
     let mut env = TestEnv::new().await;
     edit(&mut env.config);
     let registry = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
@@ -79,7 +82,7 @@ pub async fn world_built(edit: impl FnOnce(&mut ocop_kit::config::Config), route
 
 impl World {
     /// A new product of a new producer in commune 14758 of province 38.
-    pub async fn product(&mut self, name: &str) -> Product {
+    pub(crate) async fn product(&mut self, name: &str) -> Product {
         self.products += 1;
         let registration = format!("28{:08}", self.products);
         let officer = self.officer.clone();
@@ -93,7 +96,7 @@ impl World {
     }
 
     /// Runs `plan` on `products` and returns their results.
-    pub async fn results(&mut self, products: &[&Product], plan: RoundPlan) -> Vec<EvaluationResult> {
+    pub(crate) async fn results(&mut self, products: &[&Product], plan: RoundPlan) -> Vec<EvaluationResult> {
         let officer = self.officer.clone();
         flows::evaluate(&self.env, &mut self.evaluation, &officer, products, plan)
             .await
@@ -101,13 +104,13 @@ impl World {
     }
 
     /// IssueCertificate as the province officer.
-    pub async fn issue(&mut self, request: IssueCertificateRequest) -> Result<Certificate, tonic::Status> {
+    pub(crate) async fn issue(&mut self, request: IssueCertificateRequest) -> Result<Certificate, tonic::Status> {
         let officer = self.officer.clone();
         self.issue_as(request, &officer).await
     }
 
     /// IssueCertificate with `token`.
-    pub async fn issue_as(
+    pub(crate) async fn issue_as(
         &mut self,
         request: IssueCertificateRequest,
         token: &str,
@@ -119,7 +122,7 @@ impl World {
     }
 
     /// VerifyCertificate, with no token.
-    pub async fn verify(&mut self, code: &str) -> Result<Verification, tonic::Status> {
+    pub(crate) async fn verify(&mut self, code: &str) -> Result<Verification, tonic::Status> {
         self.certification
             .verify_certificate(VerifyCertificateRequest { code: code.into() })
             .await
@@ -127,7 +130,7 @@ impl World {
     }
 
     /// GetCertificate.
-    pub async fn get(&mut self, name: &str) -> Certificate {
+    pub(crate) async fn get(&mut self, name: &str) -> Certificate {
         let officer = self.officer.clone();
         self.certification
             .get_certificate(authorized(GetCertificateRequest { name: name.into() }, &officer))
@@ -139,7 +142,7 @@ impl World {
     }
 
     /// The kinds of a certificate's history events.
-    pub async fn history(&mut self, name: &str) -> Vec<String> {
+    pub(crate) async fn history(&mut self, name: &str) -> Vec<String> {
         let officer = self.officer.clone();
         self.certification
             .get_certificate_history(authorized(GetCertificateHistoryRequest { name: name.into() }, &officer))
@@ -155,7 +158,7 @@ impl World {
 
 /// What the certification schema holds, table by table: a refusal changes none of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     pub certificates: i64,
     pub versions: i64,
     pub history: i64,
@@ -168,12 +171,12 @@ pub struct Written {
 
 impl World {
     /// A pool on the test's database (every schema).
-    pub async fn db(&self) -> sqlx::PgPool {
+    pub(crate) async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.env.config.database.url).await.unwrap()
     }
 
     /// Counts of what the certification schema holds.
-    pub async fn written(&self) -> Written {
+    pub(crate) async fn written(&self) -> Written {
         let db = self.db().await;
         let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM certification.certificates),
@@ -202,7 +205,7 @@ impl World {
     }
 
     /// The certification feed's rows, as (resource, change), in order.
-    pub async fn outbox(&self) -> Vec<(String, String)> {
+    pub(crate) async fn outbox(&self) -> Vec<(String, String)> {
         let db = self.db().await;
         let rows = sqlx::query_as("SELECT resource, change FROM certification.outbox ORDER BY sequence")
             .fetch_all(&db)
@@ -214,7 +217,10 @@ impl World {
 
     /// Starts another certification service on this world's database and
     /// services, built by `routes` (one on another day, say), and its client.
-    pub async fn another(&self, routes: ocop_kit::server::Build) -> (TestApp, CertificationServiceClient<Channel>) {
+    pub(crate) async fn another(
+        &self,
+        routes: ocop_kit::server::Build,
+    ) -> (TestApp, CertificationServiceClient<Channel>) {
         let app = self.env.spawn(ocop_certification::spec(), routes).await;
         let client = CertificationServiceClient::new(app.channel().await);
         (app, client)
@@ -222,12 +228,12 @@ impl World {
 }
 
 /// The ErrorInfo metadata of a status.
-pub fn metadata(status: &tonic::Status) -> std::collections::HashMap<String, String> {
+pub(crate) fn metadata(status: &tonic::Status) -> std::collections::HashMap<String, String> {
     status.get_details_error_info().map(|i| i.metadata).unwrap_or_default()
 }
 
 /// An issue request for `result`, decided and issued on `decision`.
-pub fn issue_request(result: &str, decision: Option<Date>) -> IssueCertificateRequest {
+pub(crate) fn issue_request(result: &str, decision: Option<Date>) -> IssueCertificateRequest {
     IssueCertificateRequest {
         result: result.into(),
         decision_date: decision,

@@ -11,12 +11,12 @@ use tonic_types::StatusExt;
 
 use crate::support::world::*;
 
-pub fn day(year: i32, month: i32, day: i32) -> Date {
+pub(crate) fn day(year: i32, month: i32, day: i32) -> Date {
     Date { year, month, day }
 }
 
 /// The ErrorInfo metadata `key` of a refusal.
-pub fn metadata(status: &tonic::Status, key: &str) -> String {
+pub(crate) fn metadata(status: &tonic::Status, key: &str) -> String {
     status
         .get_details_error_info()
         .and_then(|i| i.metadata.get(key).cloned())
@@ -25,7 +25,7 @@ pub fn metadata(status: &tonic::Status, key: &str) -> String {
 
 /// A round of `level` (province 38's, or the ministry's) decided on `date`;
 /// an additional batch (3 or more) names its basis.
-pub fn round(level: RoundLevel, batch: i32, (year, month, d): (i32, i32, i32)) -> EvaluationRound {
+pub(crate) fn round(level: RoundLevel, batch: i32, (year, month, d): (i32, i32, i32)) -> EvaluationRound {
     EvaluationRound {
         level: level as i32,
         province_code: if level == RoundLevel::Central {
@@ -45,7 +45,7 @@ pub fn round(level: RoundLevel, batch: i32, (year, month, d): (i32, i32, i32)) -
 
 impl World {
     /// Creates and opens `round` as `token`.
-    pub async fn open(&mut self, round: EvaluationRound, token: &str) -> EvaluationRound {
+    pub(crate) async fn open(&mut self, round: EvaluationRound, token: &str) -> EvaluationRound {
         let created = self.create_round(round, token).await.unwrap();
         self.evaluation
             .open_evaluation_round(authorized(
@@ -64,7 +64,7 @@ impl World {
 
     /// Files a dossier of `product` of `kind` on `filed`, received on `received`,
     /// by an officer of its commune.
-    pub async fn file(
+    pub(crate) async fn file(
         &mut self,
         product: &Product,
         kind: DossierKind,
@@ -102,7 +102,7 @@ impl World {
     }
 
     /// Enters `entry` (product, dossier, nomination) into `round` as `token`.
-    pub async fn enter_as(&mut self, round: &str, entry: Entry, token: &str) -> Result<Entry, tonic::Status> {
+    pub(crate) async fn enter_as(&mut self, round: &str, entry: Entry, token: &str) -> Result<Entry, tonic::Status> {
         self.evaluation
             .create_entry(authorized(
                 CreateEntryRequest {
@@ -117,7 +117,12 @@ impl World {
     }
 
     /// Enters `product` with `dossier` into `round` as the province's officer.
-    pub async fn enter_with(&mut self, round: &str, product: &Product, dossier: &str) -> Result<Entry, tonic::Status> {
+    pub(crate) async fn enter_with(
+        &mut self,
+        round: &str,
+        product: &Product,
+        dossier: &str,
+    ) -> Result<Entry, tonic::Status> {
         let officer = self.officer.clone();
         let entry = Entry {
             product: product.name.clone(),
@@ -128,7 +133,7 @@ impl World {
     }
 
     /// A round's entries, as `ListEntries` gives them with `filter`.
-    pub async fn entries(&mut self, parent: &str, filter: &str) -> Vec<Entry> {
+    pub(crate) async fn entries(&mut self, parent: &str, filter: &str) -> Vec<Entry> {
         let officer = self.officer.clone();
         self.evaluation
             .list_entries(authorized(
@@ -147,7 +152,7 @@ impl World {
     }
 
     /// Rounds, entries, results, audit and outbox rows of the evaluation schema.
-    pub async fn written(&self) -> (i64, i64, i64, i64, i64) {
+    pub(crate) async fn written(&self) -> (i64, i64, i64, i64, i64) {
         let db = sqlx::PgPool::connect(&self.env.config.database.url).await.unwrap();
         let counts = sqlx::query_as(
             "SELECT (SELECT count(*) FROM evaluation.rounds), (SELECT count(*) FROM evaluation.entries),

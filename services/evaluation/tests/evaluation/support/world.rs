@@ -12,18 +12,18 @@ use ocop_testkit::{TestApp, TestEnv, authorized};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-pub fn reason(status: &tonic::Status) -> String {
+pub(crate) fn reason(status: &tonic::Status) -> String {
     status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }
 
-pub fn fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
 
-pub struct World {
+pub(crate) struct World {
     pub env: TestEnv,
     _registry: TestApp,
     _evaluation: TestApp,
@@ -32,11 +32,11 @@ pub struct World {
     pub officer: String,
 }
 
-pub async fn world() -> World {
+pub(crate) async fn world() -> World {
     world_with(|_| {}).await
 }
 
-pub async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
+pub(crate) async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> World {
     let mut env = TestEnv::new().await;
     edit(&mut env.config);
     let registry_app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
@@ -55,12 +55,18 @@ pub async fn world_with(edit: impl FnOnce(&mut ocop_kit::config::Config)) -> Wor
 impl World {
     /// A new channel to the evaluation service (for the contracts every
     /// service serves beside its own, such as the audit log).
-    pub async fn evaluation_channel(&self) -> Channel {
+    pub(crate) async fn evaluation_channel(&self) -> Channel {
         self._evaluation.channel().await
     }
 
     /// A producer in `commune` and its product of product set `subgroup`.
-    pub async fn product(&mut self, commune: &str, number: &str, subgroup: &str, token: &str) -> (Subject, Product) {
+    pub(crate) async fn product(
+        &mut self,
+        commune: &str,
+        number: &str,
+        subgroup: &str,
+        token: &str,
+    ) -> (Subject, Product) {
         let new = NewProduct {
             commune,
             registration: number,
@@ -70,7 +76,7 @@ impl World {
         flows::product(&mut self.registry, token, new).await
     }
 
-    pub async fn create_round(
+    pub(crate) async fn create_round(
         &mut self,
         round: EvaluationRound,
         token: &str,
@@ -88,7 +94,7 @@ impl World {
     }
 
     /// The commune's assessment of an entry (Decision 1489), by an officer of `commune`.
-    pub async fn assess(&mut self, entry: &str, commune: &str) -> Result<Entry, tonic::Status> {
+    pub(crate) async fn assess(&mut self, entry: &str, commune: &str) -> Result<Entry, tonic::Status> {
         let token = self
             .env
             .signer
@@ -116,7 +122,7 @@ impl World {
 
     /// The commune's report (Decision 26/2026, Mẫu 03) on an entry, issued on
     /// `day`, by an officer of `commune`.
-    pub async fn report(&mut self, entry: &str, commune: &str, day: Date) -> Result<Entry, tonic::Status> {
+    pub(crate) async fn report(&mut self, entry: &str, commune: &str, day: Date) -> Result<Entry, tonic::Status> {
         let token = self
             .env
             .signer
@@ -137,7 +143,7 @@ impl World {
     /// What `entry`'s commune does before it is scored: the 4 criteria under
     /// 1489, the report under 26/2026 (dated the day before its batch's
     /// cut-off, or its round's date for an additional batch).
-    pub async fn commune_step(&mut self, round: &EvaluationRound, entry: &Entry, commune: &str) -> Entry {
+    pub(crate) async fn commune_step(&mut self, round: &EvaluationRound, entry: &Entry, commune: &str) -> Entry {
         match entry.commune_step() {
             CommuneStep::Report => {
                 let before = round.proposed_before.expect("a 26/2026 round has its cut-off");
@@ -150,7 +156,7 @@ impl World {
         }
     }
 
-    pub async fn enter(&mut self, round: &str, product: &str) -> Result<Entry, tonic::Status> {
+    pub(crate) async fn enter(&mut self, round: &str, product: &str) -> Result<Entry, tonic::Status> {
         let token = self.officer.clone();
         self.evaluation
             .create_entry(authorized(
@@ -169,7 +175,7 @@ impl World {
     }
 }
 
-pub fn seat(user: &str, role: CouncilRole) -> CouncilMember {
+pub(crate) fn seat(user: &str, role: CouncilRole) -> CouncilMember {
     CouncilMember {
         user: user.into(),
         role: role as i32,
@@ -178,7 +184,7 @@ pub fn seat(user: &str, role: CouncilRole) -> CouncilMember {
 
 /// A round of province 38 dated within its batch under Decision 26/2026 (batch
 /// 1 on 1/6, batch 2 on 2/11; an additional batch on 1/6, with its basis).
-pub fn province_round(year: i32, batch: i32, council: Vec<CouncilMember>) -> EvaluationRound {
+pub(crate) fn province_round(year: i32, batch: i32, council: Vec<CouncilMember>) -> EvaluationRound {
     let (month, day) = if batch == 2 { (11, 2) } else { (6, 1) };
     EvaluationRound {
         level: RoundLevel::Province as i32,
@@ -196,7 +202,7 @@ pub fn province_round(year: i32, batch: i32, council: Vec<CouncilMember>) -> Eva
     }
 }
 
-pub fn full_council() -> Vec<CouncilMember> {
+pub(crate) fn full_council() -> Vec<CouncilMember> {
     vec![
         seat("chu-tich", CouncilRole::Chair),
         seat("uy-vien-1", CouncilRole::Member),
@@ -204,7 +210,7 @@ pub fn full_council() -> Vec<CouncilMember> {
     ]
 }
 
-pub fn full_answers(set: &CriteriaSet) -> Vec<Answer> {
+pub(crate) fn full_answers(set: &CriteriaSet) -> Vec<Answer> {
     set.parts
         .iter()
         .flat_map(|p| &p.sections)
@@ -226,7 +232,11 @@ pub fn full_answers(set: &CriteriaSet) -> Vec<Answer> {
 impl World {
     /// A 2026 round of province 38 with `full_council()`, taken to SCORING
     /// with one entry per product, each through its commune's step.
-    pub async fn scoring_round(&mut self, batch: i32, products: &[(&str, &str)]) -> (EvaluationRound, Vec<Entry>) {
+    pub(crate) async fn scoring_round(
+        &mut self,
+        batch: i32,
+        products: &[(&str, &str)],
+    ) -> (EvaluationRound, Vec<Entry>) {
         let officer = self.officer.clone();
         let round = self
             .create_round(province_round(2026, batch, full_council()), &officer)
@@ -269,7 +279,7 @@ impl World {
     }
 
     /// A council member's token for province 38.
-    pub fn member(&self, user: &str) -> String {
+    pub(crate) fn member(&self, user: &str) -> String {
         self.env
             .signer
             .issue(user, "council_member", Some("38"), None, 600)
@@ -277,7 +287,7 @@ impl World {
     }
 
     /// `user` saves `answers` for `entry` as a draft.
-    pub async fn draft(&mut self, entry: &str, user: &str, answers: &[Answer]) -> ScoreSheet {
+    pub(crate) async fn draft(&mut self, entry: &str, user: &str, answers: &[Answer]) -> ScoreSheet {
         let token = self.member(user);
         self.evaluation
             .save_score_sheet(authorized(
@@ -296,7 +306,7 @@ impl World {
     }
 
     /// `user` submits `sheet`.
-    pub async fn submit(
+    pub(crate) async fn submit(
         &mut self,
         sheet: &ScoreSheet,
         user: &str,
@@ -317,7 +327,7 @@ impl World {
     }
 
     /// Sheet `name` as `user` reads it.
-    pub async fn sheet(&mut self, name: &str, user: &str) -> ScoreSheet {
+    pub(crate) async fn sheet(&mut self, name: &str, user: &str) -> ScoreSheet {
         let token = self.member(user);
         self.evaluation
             .get_score_sheet(authorized(GetScoreSheetRequest { name: name.into() }, &token))
@@ -329,7 +339,7 @@ impl World {
     }
 
     /// The pinned criteria set of `entry`.
-    pub async fn pinned_set(&mut self, entry: &Entry) -> CriteriaSet {
+    pub(crate) async fn pinned_set(&mut self, entry: &Entry) -> CriteriaSet {
         let officer = self.officer.clone();
         self.evaluation
             .get_criteria_set(authorized(

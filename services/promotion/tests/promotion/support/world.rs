@@ -15,11 +15,11 @@ use ocop_testkit::flows::{self, NewProduct, RoundPlan};
 use ocop_testkit::{TestApp, TestEnv, authorized, poll};
 use tonic::transport::Channel;
 
-pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+pub(crate) fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
 }
 
-pub struct World {
+pub(crate) struct World {
     pub env: TestEnv,
     /// The four services (registry, evaluation, certification, promotion),
     /// kept running for as long as the world lives.
@@ -32,7 +32,7 @@ pub struct World {
     products: u32,
 }
 
-pub async fn world() -> World {
+pub(crate) async fn world() -> World {
     let mut env = TestEnv::new().await;
     let registry = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     env.config.services.registry.url = format!("http://{}", registry.grpc_addr);
@@ -55,7 +55,7 @@ pub async fn world() -> World {
 
 impl World {
     /// A product of a new producer in commune 14758.
-    pub async fn product(&mut self, name: &str) -> Product {
+    pub(crate) async fn product(&mut self, name: &str) -> Product {
         self.products += 1;
         let registration = format!("28{:08}", self.products);
         let new = NewProduct {
@@ -69,7 +69,7 @@ impl World {
     }
 
     /// `product` through a round of `plan` to a certificate decided on `decision`.
-    pub async fn certify(&mut self, product: &Product, plan: RoundPlan, decision: Option<Date>) -> Certificate {
+    pub(crate) async fn certify(&mut self, product: &Product, plan: RoundPlan, decision: Option<Date>) -> Certificate {
         let officer = self.officer.clone();
         let evaluated = flows::evaluate(&self.env, &mut self.evaluation, &officer, &[product], plan).await;
         self.certification
@@ -89,12 +89,12 @@ impl World {
     }
 
     /// One page of the catalog.
-    pub async fn catalog(&mut self, filter: &str, query: &str) -> Vec<CatalogEntry> {
+    pub(crate) async fn catalog(&mut self, filter: &str, query: &str) -> Vec<CatalogEntry> {
         catalog(&mut self.promotion, filter, query).await
     }
 
     /// Polls the catalog until `done` holds (the feeds are asynchronous).
-    pub async fn until(&mut self, what: &str, done: impl Fn(&[CatalogEntry]) -> bool) -> Vec<CatalogEntry> {
+    pub(crate) async fn until(&mut self, what: &str, done: impl Fn(&[CatalogEntry]) -> bool) -> Vec<CatalogEntry> {
         let (promotion, done) = (self.promotion.clone(), &done);
         poll::until_ok(what, Duration::from_secs(15), || {
             let mut promotion = promotion.clone();

@@ -7,12 +7,12 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 /// Communes of the 2025 list used by the tests.
-pub const HAM_RONG: &str = "14758"; // Phường Hàm Rồng, Thanh Hóa (38)
-pub const HAC_THANH: &str = "14797"; // Phường Hạc Thành, Thanh Hóa (38)
-pub const BA_DINH: &str = "00004"; // Phường Ba Đình, Hà Nội (01)
-pub const DA_BAC: &str = "04831"; // Xã Đà Bắc, Phú Thọ (25)
+pub(crate) const HAM_RONG: &str = "14758"; // Phường Hàm Rồng, Thanh Hóa (38)
+pub(crate) const HAC_THANH: &str = "14797"; // Phường Hạc Thành, Thanh Hóa (38)
+pub(crate) const BA_DINH: &str = "00004"; // Phường Ba Đình, Hà Nội (01)
+pub(crate) const DA_BAC: &str = "04831"; // Xã Đà Bắc, Phú Thọ (25)
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub env: TestEnv,
     pub app: TestApp,
     pub client: RegistryServiceClient<Channel>,
@@ -25,7 +25,7 @@ pub struct Fixture {
     pub commune: String,
 }
 
-pub async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let env = TestEnv::new().await;
     let app = env.spawn(ocop_registry::spec(), ocop_registry::routes).await;
     let client = RegistryServiceClient::new(app.channel().await);
@@ -41,7 +41,7 @@ pub async fn fixture() -> Fixture {
     }
 }
 
-pub fn subject(legal_name: &str, registration_number: &str, commune: &str) -> Subject {
+pub(crate) fn subject(legal_name: &str, registration_number: &str, commune: &str) -> Subject {
     Subject {
         kind: SubjectKind::Cooperative as i32,
         legal_name: legal_name.into(),
@@ -59,7 +59,7 @@ pub fn subject(legal_name: &str, registration_number: &str, commune: &str) -> Su
     }
 }
 
-pub fn product(display_name: &str) -> Product {
+pub(crate) fn product(display_name: &str) -> Product {
     Product {
         display_name: display_name.into(),
         group_code: "thuc-pham".into(),
@@ -80,7 +80,7 @@ pub fn product(display_name: &str) -> Product {
 }
 
 impl Fixture {
-    pub async fn create_subject(&mut self, s: Subject) -> Result<Subject, tonic::Status> {
+    pub(crate) async fn create_subject(&mut self, s: Subject) -> Result<Subject, tonic::Status> {
         let token = self.officer.clone();
         self.client
             .create_subject(authorized(
@@ -94,7 +94,7 @@ impl Fixture {
             .map(|r| r.into_inner().subject.unwrap())
     }
 
-    pub async fn create_product(&mut self, parent: &str, p: Product) -> Result<Product, tonic::Status> {
+    pub(crate) async fn create_product(&mut self, parent: &str, p: Product) -> Result<Product, tonic::Status> {
         let token = self.officer.clone();
         self.client
             .create_product(authorized(
@@ -109,7 +109,7 @@ impl Fixture {
             .map(|r| r.into_inner().product.unwrap())
     }
 
-    pub async fn get_subject(&mut self, name: &str) -> Result<Subject, tonic::Status> {
+    pub(crate) async fn get_subject(&mut self, name: &str) -> Result<Subject, tonic::Status> {
         let token = self.council.clone();
         self.client
             .get_subject(authorized(GetSubjectRequest { name: name.into() }, &token))
@@ -118,18 +118,18 @@ impl Fixture {
     }
 }
 
-pub fn reason(status: &tonic::Status) -> String {
+pub(crate) fn reason(status: &tonic::Status) -> String {
     status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }
 
-pub fn fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
 
-pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+pub(crate) fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
         paths: paths.iter().map(|p| p.to_string()).collect(),
     })

@@ -20,30 +20,30 @@ use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-pub const REGISTRY: &str = "ocop.registry.v1.RegistryService";
-pub const EVALUATION: &str = "ocop.evaluation.v1.EvaluationService";
-pub const CERTIFICATION: &str = "ocop.certification.v1.CertificationService";
-pub const PROMOTION: &str = "ocop.promotion.v1.PromotionService";
+pub(crate) const REGISTRY: &str = "ocop.registry.v1.RegistryService";
+pub(crate) const EVALUATION: &str = "ocop.evaluation.v1.EvaluationService";
+pub(crate) const CERTIFICATION: &str = "ocop.certification.v1.CertificationService";
+pub(crate) const PROMOTION: &str = "ocop.promotion.v1.PromotionService";
 /// Served by every service beside its own.
-pub const FEED: &str = "ocop.feed.v1.FeedService";
+pub(crate) const FEED: &str = "ocop.feed.v1.FeedService";
 /// Served by every service beside its own, over its own schema.
-pub const AUDIT: &str = "ocop.audit.v1.AuditService";
+pub(crate) const AUDIT: &str = "ocop.audit.v1.AuditService";
 /// The benchmark harness's baseline handlers: served by no deployment.
-pub const BENCH: &str = "ocop.bench.v1.BenchService";
+pub(crate) const BENCH: &str = "ocop.bench.v1.BenchService";
 
 /// The services a deployment runs, in the order they are started.
-pub const SERVICES: [&str; 4] = [REGISTRY, EVALUATION, CERTIFICATION, PROMOTION];
+pub(crate) const SERVICES: [&str; 4] = [REGISTRY, EVALUATION, CERTIFICATION, PROMOTION];
 
 /// The province the deployment under test serves.
-pub const OWN: &str = "38";
+pub(crate) const OWN: &str = "38";
 /// Another province.
-pub const OTHER: &str = "25";
+pub(crate) const OTHER: &str = "25";
 /// A commune of Thanh Hóa (Phường Hàm Rồng), as the other tests use.
-pub const OWN_COMMUNE: &str = "14758";
+pub(crate) const OWN_COMMUNE: &str = "14758";
 
 /// Every method the deployments serve, from the descriptors; panics on a
 /// service the suite does not know, so a new one cannot go unfuzzed.
-pub fn served_methods() -> Vec<&'static Method> {
+pub(crate) fn served_methods() -> Vec<&'static Method> {
     let methods: Vec<_> = METHODS.iter().filter(|m| m.service != BENCH).collect();
     for m in &methods {
         assert!(
@@ -63,18 +63,18 @@ pub fn served_methods() -> Vec<&'static Method> {
 }
 
 /// The contracts, for generating messages.
-pub fn descriptors() -> DescriptorPool {
+pub(crate) fn descriptors() -> DescriptorPool {
     DescriptorPool::decode(ocop_proto::FILE_DESCRIPTOR_SET).expect("the descriptor set decodes")
 }
 
 /// The input message of `method`.
-pub fn input_of(pool: &DescriptorPool, method: &Method) -> MessageDescriptor {
+pub(crate) fn input_of(pool: &DescriptorPool, method: &Method) -> MessageDescriptor {
     pool.get_message_by_name(method.input)
         .unwrap_or_else(|| panic!("{} is not in the descriptor set", method.input))
 }
 
 /// The output message of `method`.
-pub fn output_of(pool: &DescriptorPool, method: &Method) -> MessageDescriptor {
+pub(crate) fn output_of(pool: &DescriptorPool, method: &Method) -> MessageDescriptor {
     pool.get_service_by_name(method.service)
         .and_then(|s| s.methods().find(|m| m.name() == method.name))
         .map(|m| m.output())
@@ -82,12 +82,12 @@ pub fn output_of(pool: &DescriptorPool, method: &Method) -> MessageDescriptor {
 }
 
 /// The leading comment of a field in its `.proto`.
-pub fn comment_of(field: &FieldDescriptor) -> String {
+pub(crate) fn comment_of(field: &FieldDescriptor) -> String {
     comment_at(field.parent_file().file_descriptor_proto(), field.path())
 }
 
 /// The leading comment of a message in its `.proto`.
-pub fn message_comment_of(message: &MessageDescriptor) -> String {
+pub(crate) fn message_comment_of(message: &MessageDescriptor) -> String {
     comment_at(message.parent_file().file_descriptor_proto(), message.path())
 }
 
@@ -101,7 +101,7 @@ fn comment_at(file: &prost_types::FileDescriptorProto, path: &[i32]) -> String {
 
 /// The first resource-name pattern quoted in a comment, e.g.
 /// `subjects/{subject}/products/{product}`.
-pub fn pattern_in(comment: &str) -> Option<String> {
+pub(crate) fn pattern_in(comment: &str) -> Option<String> {
     comment
         .split('`')
         .skip(1)
@@ -112,7 +112,7 @@ pub fn pattern_in(comment: &str) -> Option<String> {
 
 /// The resource pattern of a string field: quoted in its comment, or, for
 /// `name`, in its message's.
-pub fn pattern_of(field: &FieldDescriptor) -> Option<String> {
+pub(crate) fn pattern_of(field: &FieldDescriptor) -> Option<String> {
     pattern_in(&comment_of(field)).or_else(|| {
         (field.name() == "name")
             .then(|| pattern_in(&message_comment_of(&field.parent_message().clone())))
@@ -121,7 +121,7 @@ pub fn pattern_of(field: &FieldDescriptor) -> Option<String> {
 }
 
 /// Whether `name` is a name of `pattern` (`{...}` segments match any id).
-pub fn matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn matches(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), name.split('/').collect());
     p.len() == n.len()
         && p.iter().zip(&n).all(|(p, n)| {
@@ -135,14 +135,14 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 
 /// Splitmix64: small, fast and the same on every machine, so a seed replays a run.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -151,26 +151,26 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
 
     /// True `percent` times in a hundred.
-    pub fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
 
     /// A fork with its own sequence, so that one method's inputs do not
     /// depend on how many draws another's took.
-    pub fn fork(&mut self, salt: &str) -> Rng {
+    pub(crate) fn fork(&mut self, salt: &str) -> Rng {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in salt.bytes() {
             h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -180,7 +180,7 @@ impl Rng {
 }
 
 /// The run's seed: `OCOP_FUZZ_SEED` (decimal or 0x-hex) to replay one, else new.
-pub fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     match std::env::var("OCOP_FUZZ_SEED") {
         Ok(s) => {
             let s = s.trim();
@@ -198,12 +198,12 @@ pub fn seed() -> u64 {
 }
 
 /// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The name of a status code, as gRPC spells it.
-pub fn code_name(code: Code) -> &'static str {
+pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",
@@ -226,14 +226,14 @@ pub fn code_name(code: Code) -> &'static str {
 }
 
 /// The `ErrorInfo.reason` of a status, if any.
-pub fn reason(status: &Status) -> String {
+pub(crate) fn reason(status: &Status) -> String {
     use tonic_types::StatusExt;
     status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }
 
 /// What one call came to.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The answer (a unary answer, or a stream's first message).
     Ok(Bytes),
     /// A stream that is open and has sent nothing yet (the feed, caught up).
@@ -245,7 +245,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Outcome::Ok(_) => "OK",
             Outcome::Open => "OK (stream open)",
@@ -254,14 +254,20 @@ impl Outcome {
         }
     }
 
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok(_) | Outcome::Open)
     }
 }
 
 /// Sends `body` to `method` (a unary call, or a server stream read to its
 /// first message or status), giving up after `limit`.
-pub async fn call(channel: &Channel, method: &Method, body: Bytes, token: Option<&str>, limit: Duration) -> Outcome {
+pub(crate) async fn call(
+    channel: &Channel,
+    method: &Method,
+    body: Bytes,
+    token: Option<&str>,
+    limit: Duration,
+) -> Outcome {
     let call = async {
         if method.client_streaming {
             // No method streams from the client; if one comes, send one message.
@@ -317,7 +323,7 @@ fn with_token<T>(mut request: Request<T>, token: Option<&str>) -> Request<T> {
 }
 
 /// One deployment's services, running in this process.
-pub struct Deployment {
+pub(crate) struct Deployment {
     pub province: String,
     pub apps: Vec<(&'static str, TestApp)>,
     pub channels: BTreeMap<&'static str, Channel>,
@@ -326,7 +332,7 @@ pub struct Deployment {
 impl Deployment {
     /// Starts `services` (a prefix of [`SERVICES`]) for `env`'s deployment,
     /// each pointed at the ones before it.
-    pub async fn start(env: &mut TestEnv, services: &[&'static str]) -> Deployment {
+    pub(crate) async fn start(env: &mut TestEnv, services: &[&'static str]) -> Deployment {
         let mut apps = Vec::new();
         let mut channels = BTreeMap::new();
         for service in services {
@@ -355,14 +361,14 @@ impl Deployment {
     }
 
     /// The channel of `service`.
-    pub fn channel(&self, service: &str) -> &Channel {
+    pub(crate) fn channel(&self, service: &str) -> &Channel {
         self.channels
             .get(service)
             .unwrap_or_else(|| panic!("{service} is not running in deployment {}", self.province))
     }
 
     /// Panics unless every service still says SERVING.
-    pub async fn assert_serving(&self) {
+    pub(crate) async fn assert_serving(&self) {
         for (service, app) in &self.apps {
             let check = tokio::time::timeout(Duration::from_secs(10), app.wait_serving(Duration::from_secs(5)));
             assert!(check.await.is_ok(), "{service} no longer answers health");
@@ -372,12 +378,12 @@ impl Deployment {
 
 /// Resource names that exist, by province.
 #[derive(Debug, Default, Clone)]
-pub struct Pools {
+pub(crate) struct Pools {
     pub names: BTreeMap<String, Vec<String>>,
 }
 
 impl Pools {
-    pub fn add(&mut self, province: &str, name: impl Into<String>) {
+    pub(crate) fn add(&mut self, province: &str, name: impl Into<String>) {
         let name = name.into();
         let names = self.names.entry(province.to_owned()).or_default();
         if !name.is_empty() && !names.contains(&name) {
@@ -386,7 +392,7 @@ impl Pools {
     }
 
     /// The newest name of `pattern` in `province`.
-    pub fn newest(&self, province: &str, pattern: &str) -> Option<&str> {
+    pub(crate) fn newest(&self, province: &str, pattern: &str) -> Option<&str> {
         self.names
             .get(province)?
             .iter()
@@ -396,14 +402,14 @@ impl Pools {
     }
 
     /// Every name, of every province.
-    pub fn all(&self) -> Vec<String> {
+    pub(crate) fn all(&self) -> Vec<String> {
         self.names.values().flatten().cloned().collect()
     }
 }
 
 /// A test's world: one database, the deployment of 38 (and of 25 when asked),
 /// and resources of each.
-pub struct World {
+pub(crate) struct World {
     pub env: TestEnv,
     pub own: Deployment,
     pub other: Option<Deployment>,
@@ -415,7 +421,7 @@ impl World {
     /// Starts the four services of 38, and with `other` the registry,
     /// evaluation and certification of 25 on the same database, and takes a
     /// product of each province through a round to a certificate.
-    pub async fn start(other: bool) -> World {
+    pub(crate) async fn start(other: bool) -> World {
         let mut env = TestEnv::new().await;
         env.config.deployment.province_code = Some(OWN.into());
         let own = Deployment::start(&mut env, &SERVICES).await;
@@ -465,7 +471,7 @@ impl World {
     }
 
     /// A token for `role` with `province` and `commune` claims, as `subject`.
-    pub fn token(&self, subject: &str, role: &str, province: Option<&str>, commune: Option<&str>) -> String {
+    pub(crate) fn token(&self, subject: &str, role: &str, province: Option<&str>, commune: Option<&str>) -> String {
         self.env
             .signer
             .issue(subject, role, province, commune, 600)
